@@ -1,0 +1,205 @@
+/* The built-in CPU backend: host memory, OpenBLAS sgemm, OpenMP + SIMD
+ * kernels. Transformer ops live in cpu_nn*.c, SAE ops in cpu_sae*.c. */
+#include "config.h"
+#include "cpu_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cpu_fail(mlsae_backend *be, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(be->last_error.msg, sizeof be->last_error.msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static mlsae_buffer *cpu_alloc(mlsae_backend *be, size_t n_bytes)
+{
+    mlsae_buffer *b = malloc(sizeof *b);
+    if (!b) return NULL;
+    size_t rounded = (n_bytes + 63) & ~(size_t)63;
+    b->data = aligned_alloc(64, rounded ? rounded : 64);
+    if (!b->data) {
+        free(b);
+        cpu_fail(be, "cpu: cannot allocate %zu bytes", n_bytes);
+        return NULL;
+    }
+    b->n_bytes = n_bytes;
+    return b;
+}
+
+static void cpu_free(mlsae_backend *be, mlsae_buffer *b)
+{
+    (void)be;
+    if (!b) return;
+    free(b->data);
+    free(b);
+}
+
+static void *cpu_host_ptr(mlsae_backend *be, mlsae_buffer *b)
+{
+    (void)be;
+    return b->data;
+}
+
+static int cpu_write(mlsae_backend *be, mlsae_buffer *dst, size_t off, const void *src, size_t n)
+{
+    if (off > dst->n_bytes || n > dst->n_bytes - off)
+        return cpu_fail(be, "cpu: write of %zu bytes at %zu past buffer end (%zu)", n, off,
+                        dst->n_bytes);
+    memcpy((char *)dst->data + off, src, n);
+    return 0;
+}
+
+static int cpu_read(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst, size_t n)
+{
+    if (off > src->n_bytes || n > src->n_bytes - off)
+        return cpu_fail(be, "cpu: read of %zu bytes at %zu past buffer end (%zu)", n, off,
+                        src->n_bytes);
+    memcpy(dst, (const char *)src->data + off, n);
+    return 0;
+}
+
+static int cpu_copy(mlsae_backend *be, mlsae_ref dst, mlsae_ref src, size_t n)
+{
+    (void)be;
+    memcpy(cpu_f32(dst), cpu_f32(src), n * 4);
+    return 0;
+}
+
+static int cpu_fill(mlsae_backend *be, mlsae_ref dst, size_t n, float value)
+{
+    (void)be;
+    float *d = cpu_f32(dst);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) d[i] = value;
+    return 0;
+}
+
+static int cpu_finish(mlsae_backend *be)
+{
+    (void)be;
+    return 0;
+}
+
+static int cpu_sgemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                     mlsae_ref a, int lda, mlsae_ref b, int ldb, float beta, mlsae_ref c, int ldc)
+{
+    (void)be;
+    if (m <= 0 || n <= 0) return 0;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, cpu_f32(a), lda, cpu_f32(b),
+                ldb, beta, cpu_f32(c), ldc);
+    return 0;
+}
+
+static int cpu_axpby(mlsae_backend *be, size_t n, float alpha, mlsae_ref x, float beta, mlsae_ref y)
+{
+    (void)be;
+    const float *xs = cpu_f32(x);
+    float *ys = cpu_f32(y);
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) ys[i] = alpha * xs[i] + beta * ys[i];
+    return 0;
+}
+
+static int cpu_add_row_vector(mlsae_backend *be, mlsae_ref x, int rows, int cols, mlsae_ref v,
+                              float alpha)
+{
+    (void)be;
+    float *xs = cpu_f32(x);
+    const float *vs = cpu_f32(v);
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols > 65536)
+    for (int r = 0; r < rows; r++) {
+        float *row = xs + (size_t)r * cols;
+#pragma omp simd
+        for (int c = 0; c < cols; c++) row[c] += alpha * vs[c];
+    }
+    return 0;
+}
+
+/* Deterministic: fixed blocks summed in double, then combined in block order. */
+static int cpu_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, double out[2])
+{
+    const float *xs = cpu_f32(x);
+    const float *ys = cpu_present(y) ? cpu_f32(y) : NULL;
+    const size_t block = 1 << 14;
+    size_t n_blocks = (n + block - 1) / block;
+    double *part = malloc((n_blocks ? n_blocks : 1) * 2 * sizeof *part);
+    if (!part) return cpu_fail(be, "cpu: out of memory");
+#pragma omp parallel for schedule(static) if (n_blocks > 1)
+    for (size_t bi = 0; bi < n_blocks; bi++) {
+        size_t lo = bi * block, hi = lo + block < n ? lo + block : n;
+        double s = 0, s2 = 0;
+        for (size_t i = lo; i < hi; i++) {
+            double d = ys ? (double)xs[i] - (double)ys[i] : (double)xs[i];
+            s += d;
+            s2 += d * d;
+        }
+        part[2 * bi] = s;
+        part[2 * bi + 1] = s2;
+    }
+    out[0] = out[1] = 0;
+    for (size_t bi = 0; bi < n_blocks; bi++) {
+        out[0] += part[2 * bi];
+        out[1] += part[2 * bi + 1];
+    }
+    free(part);
+    return 0;
+}
+
+static const char *cpu_describe(mlsae_backend *be) { return cpu_of(be)->description; }
+
+static void cpu_destroy(mlsae_backend *be) { free(be); }
+
+static mlsae_backend_ops cpu_ops = {
+    .api_version = MLSAE_BACKEND_API_VERSION,
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .describe = cpu_describe,
+    .core = {
+        .alloc = cpu_alloc,
+        .free = cpu_free,
+        .host_ptr = cpu_host_ptr,
+        .write = cpu_write,
+        .read = cpu_read,
+        .copy = cpu_copy,
+        .fill = cpu_fill,
+        .finish = cpu_finish,
+        .sgemm = cpu_sgemm,
+        .axpby = cpu_axpby,
+        .add_row_vector = cpu_add_row_vector,
+        .sum_stats = cpu_sum_stats,
+    },
+};
+
+int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **out,
+                          mlsae_error *err)
+{
+    mlsae_cpu_backend *cb = calloc(1, sizeof *cb);
+    if (!cb) return mlsae_fail(err, "cpu backend: out of memory");
+    /* The op tables are filled here once (the sub-tables live in other files). */
+    cpu_ops.nn = mlsae_cpu_nn_ops;
+    cpu_ops.sae = mlsae_cpu_sae_ops;
+    cb->base.ops = &cpu_ops;
+    if (params && params->n_threads > 0) {
+        omp_set_num_threads(params->n_threads);
+        openblas_set_num_threads(params->n_threads);
+    }
+    cb->n_threads = omp_get_max_threads();
+#if defined(MLSAE_HAVE_AVX2)
+    __builtin_cpu_init();
+    cb->has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    snprintf(cb->description, sizeof cb->description, "cpu: %d threads, %s kernels, OpenBLAS %s",
+             cb->n_threads, cb->has_avx2 ? "AVX2/FMA" : "portable", openblas_get_corename());
+    *out = &cb->base;
+    return 0;
+}

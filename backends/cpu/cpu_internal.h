@@ -1,0 +1,33 @@
+/* Shared between the CPU backend's files; not a public header. */
+#ifndef MLSAE_CPU_INTERNAL_H
+#define MLSAE_CPU_INTERNAL_H
+
+#include "backend/backend.h"
+
+struct mlsae_buffer {
+    void *data;      /* 64-byte aligned host memory */
+    size_t n_bytes;
+};
+
+typedef struct mlsae_cpu_backend {
+    mlsae_backend base;
+    int n_threads;
+    int has_avx2;    /* AVX2+FMA kernels usable on this CPU */
+    char description[128];
+} mlsae_cpu_backend;
+
+static inline mlsae_cpu_backend *cpu_of(mlsae_backend *be) { return (mlsae_cpu_backend *)be; }
+
+/* Host address of a ref. */
+static inline float *cpu_f32(mlsae_ref r) { return (float *)r.buf->data + r.off; }
+static inline int32_t *cpu_i32(mlsae_ref r) { return (int32_t *)r.buf->data + r.off; }
+static inline int cpu_present(mlsae_ref r) { return r.buf != NULL; }
+
+/* Record an error on the backend; returns -1. */
+int cpu_fail(mlsae_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Op tables filled by cpu_nn.c and cpu_sae.c. */
+extern const mlsae_nn_ops mlsae_cpu_nn_ops;
+extern const mlsae_sae_ops mlsae_cpu_sae_ops;
+
+#endif

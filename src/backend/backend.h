@@ -1,0 +1,142 @@
+/* THE compute interface. Every heavy computation in mlsae (the transformer
+ * forward, the SAE step) is expressed as calls through this table, so the
+ * same model and SAE code runs on the built-in CPU backend and on plugins
+ * (the OpenCL backend, dlopen()ed at run time).
+ *
+ * Conventions (all ops):
+ *  - Matrices are row-major; shapes are given as [rows, cols].
+ *  - Buffers are owned by the backend that allocated them. A view
+ *    mlsae_ref {buf, off} addresses a buffer starting at element `off`
+ *    (elements are 4 bytes: float32 or int32). A ref with buf == NULL is
+ *    "absent" where an op documents it as optional.
+ *  - Ops are queued in order on the backend; results are visible to later
+ *    ops. read() and finish() wait for all queued work. Ops return 0, or -1
+ *    with a message in the backend's last error (mlsae_backend_error()).
+ *  - Results must be deterministic for a fixed backend, device and thread
+ *    count (reductions in a fixed order, no float atomics).
+ *
+ * Versioning: MLSAE_BACKEND_API_VERSION changes whenever a table below
+ * changes layout or meaning. A plugin reports the version it was built
+ * against and is refused if it differs.
+ */
+#ifndef MLSAE_BACKEND_BACKEND_H
+#define MLSAE_BACKEND_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/status.h"
+
+#define MLSAE_BACKEND_API_VERSION 1
+
+typedef struct mlsae_buffer mlsae_buffer;     /* opaque, backend-defined */
+typedef struct mlsae_backend mlsae_backend;
+
+typedef struct mlsae_ref {
+    mlsae_buffer *buf;
+    size_t off; /* in 4-byte elements */
+} mlsae_ref;
+
+static inline mlsae_ref mlsae_at(mlsae_buffer *buf, size_t off)
+{
+    mlsae_ref r = {buf, off};
+    return r;
+}
+static inline mlsae_ref mlsae_ref_add(mlsae_ref r, size_t off)
+{
+    r.off += off;
+    return r;
+}
+#define MLSAE_NOREF ((mlsae_ref){NULL, 0})
+
+#include "backend/backend_nn.h"
+#include "backend/backend_sae.h"
+
+/* Memory, copies and dense linear algebra: what every backend has. */
+typedef struct mlsae_core_ops {
+    /* Allocate n_bytes of device memory (contents undefined); NULL on failure. */
+    mlsae_buffer *(*alloc)(mlsae_backend *be, size_t n_bytes);
+    void (*free)(mlsae_backend *be, mlsae_buffer *buf);
+    /* Host pointer to the buffer's memory if it is host-visible (CPU), else NULL. */
+    void *(*host_ptr)(mlsae_backend *be, mlsae_buffer *buf);
+    /* Copy n_bytes between host memory and a buffer, at byte offset off. */
+    int (*write)(mlsae_backend *be, mlsae_buffer *dst, size_t off, const void *src, size_t n_bytes);
+    int (*read)(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst, size_t n_bytes);
+    /* dst[0..n) = src[0..n) (elements; regions must not overlap). */
+    int (*copy)(mlsae_backend *be, mlsae_ref dst, mlsae_ref src, size_t n);
+    /* dst[0..n) = value (as float bits). */
+    int (*fill)(mlsae_backend *be, mlsae_ref dst, size_t n, float value);
+    /* Wait for all queued work. */
+    int (*finish)(mlsae_backend *be);
+
+    /* C[m,n] = alpha * op(A) @ op(B) + beta * C, row-major.
+     * op(A) is [m,k]: A is [m,k] with row stride lda, or [k,m] if trans_a.
+     * op(B) is [k,n]: B is [k,n] with row stride ldb, or [n,k] if trans_b. */
+    int (*sgemm)(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 mlsae_ref a, int lda, mlsae_ref b, int ldb, float beta, mlsae_ref c, int ldc);
+    /* y[0..n) = alpha * x + beta * y */
+    int (*axpby)(mlsae_backend *be, size_t n, float alpha, mlsae_ref x, float beta, mlsae_ref y);
+    /* x[r, c] += alpha * v[c] for x [rows, cols]. */
+    int (*add_row_vector)(mlsae_backend *be, mlsae_ref x, int rows, int cols, mlsae_ref v,
+                          float alpha);
+    /* Sums in double, returned to the host (waits):
+     *   out[0] = sum x, out[1] = sum x^2             when y is absent,
+     *   out[0] = sum (x - y), out[1] = sum (x - y)^2 otherwise. */
+    int (*sum_stats)(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, double out[2]);
+} mlsae_core_ops;
+
+typedef struct mlsae_backend_ops {
+    uint32_t api_version;   /* MLSAE_BACKEND_API_VERSION */
+    const char *name;       /* "cpu", "opencl" */
+    void (*destroy)(mlsae_backend *be);
+    /* Human-readable device description, e.g. "cpu: 2 threads, AVX2". */
+    const char *(*describe)(mlsae_backend *be);
+    mlsae_core_ops core;
+    mlsae_nn_ops nn;        /* transformer ops (backend_nn.h) */
+    mlsae_sae_ops sae;      /* sparse autoencoder ops (backend_sae.h) */
+} mlsae_backend_ops;
+
+/* Every backend instance starts with this header. */
+struct mlsae_backend {
+    const mlsae_backend_ops *ops;
+    mlsae_error last_error; /* set by an op that returns -1 */
+};
+
+static inline const char *mlsae_backend_error(const mlsae_backend *be)
+{
+    return be->last_error.msg;
+}
+
+/* ---- obtaining a backend -------------------------------------------------- */
+
+typedef struct mlsae_backend_params {
+    int n_threads;        /* CPU threads; 0 = OpenMP default */
+    int device_index;     /* OpenCL: device number across platforms; -1 = first GPU */
+    int verbose;
+} mlsae_backend_params;
+
+/* Plugin entry point: every plugin exports this symbol. It returns 0 and a
+ * new backend, or -1 with a one-line message. api_version is the caller's;
+ * the plugin must refuse a version it was not built for. */
+#define MLSAE_PLUGIN_ENTRY "mlsae_backend_plugin_init"
+typedef int (*mlsae_plugin_init_fn)(uint32_t api_version, const mlsae_backend_params *params,
+                                    mlsae_backend **out, mlsae_error *err);
+
+/* Device strings: "cpu", "opencl", "opencl:N", "auto" (an OpenCL GPU if the
+ * plugin loads and finds one, else cpu). The plugin is looked up in
+ * $MLSAE_PLUGIN_PATH (a directory or the .so itself), then the installed
+ * plugin directory. */
+int mlsae_backend_open(const char *device, const mlsae_backend_params *params,
+                       mlsae_backend **out, mlsae_error *err);
+void mlsae_backend_close(mlsae_backend *be);
+
+/* The built-in CPU backend. */
+int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **out,
+                          mlsae_error *err);
+
+/* Helpers over the table. */
+static inline mlsae_buffer *mlsae_alloc_f32(mlsae_backend *be, size_t n)
+{
+    return be->ops->core.alloc(be, n * 4);
+}
+
+#endif

@@ -1,0 +1,56 @@
+/* Sparse autoencoder ops of the backend interface. Included by backend.h;
+ * see there for the conventions. SPEC §4 is the maths these serve.
+ *
+ * Internal layout: the decoder is kept TRANSPOSED as dec [n_latents, d]
+ * (one contiguous row per latent = one column of the reference's
+ * decoder.weight [d, n_latents]); the encoder is enc [n_latents, d]. */
+#ifndef MLSAE_BACKEND_SAE_H
+#define MLSAE_BACKEND_SAE_H
+
+struct mlsae_backend;
+
+typedef struct mlsae_sae_ops {
+    /* Per row of x [rows, d]: mu = mean, sd = std with Bessel's correction;
+     * out = (x - mu) / (sd + eps). out may equal x. mu, sd [rows]. */
+    int (*standardize)(struct mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_ref mu,
+                       mlsae_ref sd, int rows, int d, float eps);
+    /* out[r, :] = x[r, :] * scale[r] + shift[r] (undo standardize); out may equal x. */
+    int (*row_affine)(struct mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_ref scale,
+                      mlsae_ref shift, int rows, int d);
+    /* For each row of pre [rows, n]: the k largest entries (values, int32
+     * indices) in any order. With mask (int32 [n], optional), entries whose
+     * mask is 0 count as 0.0 (the reference's pre * mask). Ties: lower index. */
+    int (*topk)(struct mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                mlsae_ref values, mlsae_ref indices);
+    /* out[r, :] = beta * out[r, :] + sum_j f(coef[r, j]) * table[idx[r, j], :],
+     * f = ReLU if relu else identity; coef [rows, k], idx int32 [rows, k],
+     * table [n_table, d], out [rows, d]. The sparse decode, and its use for
+     * the gradient through the encoder rows. */
+    int (*sparse_gather)(struct mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                         mlsae_ref table, int d, int relu, float beta, mlsae_ref out);
+    /* out[r, j] = dot(x[r, :], table[idx[r, j], :]); x [rows, d]. */
+    int (*sparse_dot)(struct mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
+                      mlsae_ref table, int d, mlsae_ref out);
+    /* dst[idx[r, j], :] += coef[r, j] * x[r, :] for all r, j; dst [n_table, d].
+     * Deterministic: each dst row sums its contributions in (r, j) order. */
+    int (*sparse_scatter)(struct mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                          mlsae_ref x, int d, mlsae_ref dst, int n_table);
+    /* Dead-latent bookkeeping (SPEC §4 step 4): for every latent in any row's
+     * idx with value > threshold, last_nonzero = 0; then all += 1.
+     * last_nonzero int32 [n]. If mask is present (int32 [n]) it receives
+     * last_nonzero >= dead_steps after the update. */
+    int (*update_dead)(struct mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
+                       float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
+                       mlsae_ref mask);
+    /* Scale each row of w [rows, d] to unit L2 norm. */
+    int (*normalize_rows)(struct mlsae_backend *be, mlsae_ref w, int rows, int d);
+    /* g[r, :] -= dot(g[r, :], w[r, :]) * w[r, :] (w rows unit-norm). */
+    int (*remove_parallel)(struct mlsae_backend *be, mlsae_ref w, mlsae_ref g, int rows, int d);
+    /* Adam, PyTorch semantics, step >= 1:
+     * m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+     * p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */
+    int (*adam)(struct mlsae_backend *be, mlsae_ref p, mlsae_ref g, mlsae_ref m, mlsae_ref v,
+                size_t n, float lr, float beta1, float beta2, float eps, int step);
+} mlsae_sae_ops;
+
+#endif

@@ -1,0 +1,86 @@
+/* mlsae: the command-line tool. Dispatches to one file per subcommand. */
+#include "config.h"
+#include "cli/commands.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    {"demo", "the built-in default run: small model, bundled text, train + test", cmd_demo},
+    {"train", "train a multi-layer SAE (from a model + dataset, or from saved activations)",
+     cmd_train},
+    {"test", "compute every test metric of a trained SAE on a dataset (one CSV row)", cmd_test},
+    {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
+     cmd_hidden_states},
+    {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},
+    {"config", "show or check the effective run configuration (YAML + options)", cmd_config},
+    {"devices", "list compute backends and OpenCL devices", cmd_devices},
+    {"version", "print the version and build features", cmd_version},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_error(const char *cmd, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *s = msg; *s; s++)
+        if (*s == '\n') *s = ' ';
+    fprintf(stderr, "mlsae %s: %s\n", cmd, msg);
+    return 1;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+    }
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: mlsae COMMAND [OPTIONS]\n"
+            "\n"
+            "Multi-Layer Sparse Autoencoders: one TopK SAE trained on the residual stream\n"
+            "of every layer of a GPT-NeoX/Pythia transformer at once.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run 'mlsae COMMAND --help' for the options of a command.\n"
+            "Start with 'mlsae demo' (no downloads needed).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2) {
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *sub[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, sub);
+                }
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
+        return cmd_version(1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mlsae: unknown command '%s' (run 'mlsae --help' for the list)\n", name);
+    return 2;
+}

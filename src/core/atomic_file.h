@@ -1,0 +1,34 @@
+/* Writing files so that readers never see half of one.
+ *
+ * Data goes to "<path>.tmp.<pid>" in the same directory; commit flushes,
+ * fsyncs and renames it over <path>; abort removes it. A failed write (disk
+ * full, I/O error) is reported by commit and leaves <path> untouched.
+ */
+#ifndef MLSAE_CORE_ATOMIC_FILE_H
+#define MLSAE_CORE_ATOMIC_FILE_H
+
+#include <stdio.h>
+#include "core/status.h"
+
+typedef struct mlsae_atomic_file {
+    FILE *fp;
+    char *tmp_path;
+    char *final_path;
+} mlsae_atomic_file;
+
+int mlsae_atomic_open(mlsae_atomic_file *af, const char *path, mlsae_error *err);
+/* fwrite that remembers nothing: errors surface at commit (ferror). */
+int mlsae_atomic_write(mlsae_atomic_file *af, const void *data, size_t n, mlsae_error *err);
+int mlsae_atomic_commit(mlsae_atomic_file *af, mlsae_error *err);
+void mlsae_atomic_abort(mlsae_atomic_file *af);
+
+/* Whole-buffer convenience: write data to path atomically. */
+int mlsae_write_file_atomic(const char *path, const void *data, size_t n, mlsae_error *err);
+
+/* Read a whole file into a NUL-terminated malloc'd buffer. */
+int mlsae_read_file(const char *path, char **data, size_t *n, mlsae_error *err);
+
+/* mkdir -p */
+int mlsae_mkdir_p(const char *path, mlsae_error *err);
+
+#endif
