@@ -1,0 +1,55 @@
+#include "config.h"
+#include "core/paths.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef MLSAE_DATA_DIR
+#define MLSAE_DATA_DIR "/usr/local/share/mlsae"
+#endif
+
+int mlsae_path_join(char *out, size_t n, const char *dir, const char *name)
+{
+    int w = snprintf(out, n, "%s/%s", dir, name);
+    return (w < 0 || (size_t)w >= n) ? -1 : 0;
+}
+
+static int exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+int mlsae_find_data_file(const char *name, char *out, size_t n, mlsae_error *err)
+{
+    char dirs[4][PATH_MAX];
+    int n_dirs = 0;
+    const char *env = getenv("MLSAE_DATA_DIR");
+    if (env && *env) snprintf(dirs[n_dirs++], PATH_MAX, "%s", env);
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            /* build tree: ./mlsae or ./.libs/mlsae (libtool); install: bin/../share/mlsae */
+            const char *base = strrchr(exe, '/');
+            if (base && strcmp(base + 1, ".libs") == 0)
+                snprintf(dirs[n_dirs++], PATH_MAX, "%.*s/data", (int)(base - exe), exe);
+            else
+                snprintf(dirs[n_dirs++], PATH_MAX, "%.4000s/data", exe);
+            snprintf(dirs[n_dirs++], PATH_MAX, "%.4000s/../share/mlsae", exe);
+        }
+    }
+    snprintf(dirs[n_dirs++], PATH_MAX, "%s", MLSAE_DATA_DIR);
+    for (int i = 0; i < n_dirs; i++) {
+        if (mlsae_path_join(out, n, dirs[i], name) == 0 && exists(out)) return 0;
+    }
+    return mlsae_fail(err, "data file %s not found (looked in $MLSAE_DATA_DIR, next to the "
+                      "program, and %s); set MLSAE_DATA_DIR", name, MLSAE_DATA_DIR);
+}
