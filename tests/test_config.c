@@ -67,6 +67,32 @@ static void test_defaults(void)
     CHECK(d.max_steps == 10 && d.log_every_n_steps == 50);
 }
 
+static void test_check_model(void)
+{
+    /* pythia-70m: d_model 512, 6 layers */
+    mlsae_run_config_defaults(&cfg);
+    CHECK(mlsae_run_config_check_model(&cfg, 512, 6, &err) == 0);
+    cfg.autoencoder.expansion_factor = 1;
+    cfg.autoencoder.auxk = 512;
+    cfg.autoencoder.k = 512;
+    CHECK(mlsae_run_config_check_model(&cfg, 512, 6, &err) == 0);
+    cfg.autoencoder.k = 513;
+    CHECK(mlsae_run_config_check_model(&cfg, 512, 6, &err) == -1);
+    CHECKF(strstr(err.msg, "autoencoder.k: 513 is more than the 512 latents") != NULL, "%s", err.msg);
+    cfg.autoencoder.k = 32;
+    cfg.autoencoder.auxk = 600;
+    CHECK(mlsae_run_config_check_model(&cfg, 512, 6, &err) == -1 && strstr(err.msg, "autoencoder.auxk: 600"));
+    cfg.autoencoder.auxk = MLSAE_CONFIG_NONE;
+    cfg.n_layers = 2;
+    cfg.layers[0] = 5;
+    cfg.layers[1] = 6;
+    CHECK(mlsae_run_config_check_model(&cfg, 512, 6, &err) == -1);
+    CHECKF(strstr(err.msg, "layers: layer 6 does not exist (the model has 6 layers, 0..5)") != NULL, "%s", err.msg);
+    cfg.n_layers = 0;
+    cfg.autoencoder.expansion_factor = 65536;
+    CHECK(mlsae_run_config_check_model(&cfg, 1 << 16, 6, &err) == -1 && strstr(err.msg, "too many"));
+}
+
 static void test_table(void)
 {
     size_t n;
@@ -416,6 +442,7 @@ int main(void)
 {
     test_defaults();
     test_table();
+    test_check_model();
     test_yaml_good();
     test_yaml_errors();
     test_cli();

@@ -338,6 +338,32 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err)
     return 0;
 }
 
+int mlsae_run_config_check_model(const mlsae_run_config *cfg, int64_t d_model,
+                                 int64_t n_model_layers, mlsae_error *err)
+{
+    const mlsae_autoencoder_config *ae = &cfg->autoencoder;
+    if (d_model < 1) return mlsae_fail(err, "model: d_model must be >= 1, got %lld", (long long)d_model);
+    if (ae->expansion_factor > INT32_MAX / d_model)
+        return mlsae_fail(err, "autoencoder.expansion_factor: %lld x d_model %lld latents is too many",
+                          (long long)ae->expansion_factor, (long long)d_model);
+    int64_t n_latents = ae->expansion_factor * d_model;
+    if (ae->k > n_latents)
+        return mlsae_fail(err, "autoencoder.k: %lld is more than the %lld latents "
+                               "(expansion_factor %lld x d_model %lld)",
+                          (long long)ae->k, (long long)n_latents, (long long)ae->expansion_factor,
+                          (long long)d_model);
+    if (ae->auxk != MLSAE_CONFIG_NONE && ae->auxk > n_latents)
+        return mlsae_fail(err, "autoencoder.auxk: %lld is more than the %lld latents "
+                               "(expansion_factor %lld x d_model %lld)",
+                          (long long)ae->auxk, (long long)n_latents,
+                          (long long)ae->expansion_factor, (long long)d_model);
+    for (int i = 0; i < cfg->n_layers; i++)
+        if (cfg->layers[i] >= n_model_layers)
+            return mlsae_fail(err, "layers: layer %d does not exist (the model has %lld layers, 0..%lld)",
+                              cfg->layers[i], (long long)n_model_layers, (long long)n_model_layers - 1);
+    return 0;
+}
+
 int mlsae_run_config_equal(const mlsae_run_config *a, const mlsae_run_config *b)
 {
     size_t count;

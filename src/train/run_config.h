@@ -148,6 +148,12 @@ int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, cha
  * need the model and are checked by the trainer. */
 int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err);
 
+/* Checks that need the model: n_latents = expansion_factor * d_model must
+ * fit an int32, k <= n_latents, auxk <= n_latents, every layer index <
+ * n_model_layers. Errors name the option and both numbers. */
+int mlsae_run_config_check_model(const mlsae_run_config *cfg, int64_t d_model,
+                                 int64_t n_model_layers, mlsae_error *err);
+
 /* The effective configuration as YAML (the reference's nested layout) that
  * mlsae_run_config_load_yaml reads back to an equal configuration. *text is
  * malloc'd and NUL-terminated. */
