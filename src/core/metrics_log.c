@@ -1,0 +1,402 @@
+#include "config.h"
+#include "core/metrics_log.h"
+#include "core/atomic_file.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct mlsae_metrics_log {
+    FILE *fp;
+    char *path;
+    mlsae_metrics_format format;
+    char **columns; /* CSV header, in order */
+    size_t n_columns;
+    int have_header; /* CSV: the header line is in the file */
+};
+
+void mlsae_format_double_shortest(double v, char *buf, size_t n)
+{
+    if (isnan(v)) {
+        snprintf(buf, n, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, n, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".en")) {
+        size_t len = strlen(buf);
+        if (len + 3 <= n) memcpy(buf + len, ".0", 3);
+    }
+}
+
+int mlsae_metrics_row_set(json_t *row, const char *key, double value)
+{
+    json_t *v = isfinite(value) ? json_real(value) : json_null();
+    if (!v) return -1;
+    return json_object_set_new(row, key, v) == 0 ? 0 : -1;
+}
+
+/* ---- CSV cells ---------------------------------------------------------- */
+
+/* Split one CSV line (no line breaks) into malloc'd fields. */
+static int csv_split(const char *line, char ***fields_out, size_t *n_out)
+{
+    size_t cap = 8, n = 0;
+    char **fields = malloc(cap * sizeof *fields);
+    size_t len = strlen(line);
+    char *cell = malloc(len + 1);
+    if (!fields || !cell) goto oom;
+    const char *p = line;
+    for (;;) {
+        size_t k = 0;
+        if (*p == '"') {
+            p++;
+            while (*p) {
+                if (*p == '"' && p[1] == '"') {
+                    cell[k++] = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    cell[k++] = *p++;
+                }
+            }
+            while (*p && *p != ',') cell[k++] = *p++; /* tolerate text after the quote */
+        } else {
+            while (*p && *p != ',') cell[k++] = *p++;
+        }
+        cell[k] = '\0';
+        if (n == cap) {
+            char **grown = realloc(fields, 2 * cap * sizeof *fields);
+            if (!grown) goto oom;
+            fields = grown;
+            cap *= 2;
+        }
+        if (!(fields[n] = strdup(cell))) goto oom;
+        n++;
+        if (*p != ',') break;
+        p++;
+    }
+    free(cell);
+    *fields_out = fields;
+    *n_out = n;
+    return 0;
+oom:
+    if (fields)
+        for (size_t i = 0; i < n; i++) free(fields[i]);
+    free(fields);
+    free(cell);
+    return -1;
+}
+
+static void free_fields(char **fields, size_t n)
+{
+    if (!fields) return;
+    for (size_t i = 0; i < n; i++) free(fields[i]);
+    free(fields);
+}
+
+/* Write text as one CSV cell, quoted when it holds a comma or a quote. */
+static void csv_put_text(FILE *fp, const char *s)
+{
+    if (!strpbrk(s, ",\"")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static int check_no_line_break(const char *s, const char *what, const char *path, mlsae_error *err)
+{
+    if (strpbrk(s, "\r\n"))
+        return mlsae_fail(err, "%s: %s '%.40s' contains a line break", path, what, s);
+    return 0;
+}
+
+static void csv_put_value(FILE *fp, const json_t *v)
+{
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_INTEGER:
+        fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        mlsae_format_double_shortest(json_real_value(v), buf, sizeof buf);
+        fputs(buf, fp);
+        break;
+    case JSON_STRING:
+        csv_put_text(fp, json_string_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("True", fp);
+        break;
+    case JSON_FALSE:
+        fputs("False", fp);
+        break;
+    default: /* null, and nested values that a flat CSV cannot hold */
+        break;
+    }
+}
+
+/* ---- existing files ------------------------------------------------------ */
+
+/* Numeric value of a cell/field for the resume filter; NAN when absent. */
+static double number_of_text(const char *s)
+{
+    if (!s || !*s) return NAN;
+    char *end;
+    double v = strtod(s, &end);
+    return *end == '\0' ? v : NAN;
+}
+
+/* Keep the rows of an existing file that survive a resume; rewrite it when
+ * anything is dropped. For CSV, also load the header. */
+static int load_existing(mlsae_metrics_log *log, const mlsae_metrics_log_options *opt,
+                         mlsae_error *err)
+{
+    char *data = NULL;
+    size_t size = 0;
+    if (mlsae_read_file(log->path, &data, &size, err) != 0) return -1;
+    if (strlen(data) != size) {
+        free(data);
+        return mlsae_fail(err, "%s: contains a NUL byte; not a metrics log", log->path);
+    }
+    char *out = malloc(size + 1);
+    if (!out) {
+        free(data);
+        return mlsae_fail(err, "%s: out of memory", log->path);
+    }
+    size_t out_len = 0, line_no = 0;
+    long resume_col = -1;
+    int changed = 0, rc = 0;
+    char *line = data;
+    while (*line) {
+        char *nl = strchr(line, '\n');
+        if (!nl) { /* a partial last line: the row being written at a crash */
+            changed = 1;
+            break;
+        }
+        *nl = '\0';
+        line_no++;
+        size_t len = (size_t)(nl - line);
+        if (len && line[len - 1] == '\r') line[len - 1] = '\0';
+        int keep = 1;
+        if (log->format == MLSAE_METRICS_CSV) {
+            char **fields;
+            size_t nf;
+            if (csv_split(line, &fields, &nf) != 0) {
+                rc = mlsae_fail(err, "%s: out of memory", log->path);
+                break;
+            }
+            if (line_no == 1) {
+                log->columns = fields;
+                log->n_columns = nf;
+                log->have_header = 1;
+                if (opt->resume_key)
+                    for (size_t i = 0; i < nf; i++)
+                        if (strcmp(fields[i], opt->resume_key) == 0) resume_col = (long)i;
+            } else {
+                if (nf != log->n_columns) {
+                    free_fields(fields, nf);
+                    rc = mlsae_fail(err, "%s:%zu: %zu cells, but the header has %zu columns",
+                                    log->path, line_no, nf, log->n_columns);
+                    break;
+                }
+                if (resume_col >= 0 && number_of_text(fields[resume_col]) > opt->resume_max)
+                    keep = 0;
+                free_fields(fields, nf);
+            }
+        } else if (line[0]) {
+            json_error_t jerr;
+            json_t *row = json_loads(line, 0, &jerr);
+            if (!row || !json_is_object(row)) {
+                json_decref(row);
+                rc = mlsae_fail(err, "%s:%zu: not a JSON object%s%s", log->path, line_no,
+                                row ? "" : ": ", row ? "" : jerr.text);
+                break;
+            }
+            if (opt->resume_key) {
+                json_t *v = json_object_get(row, opt->resume_key);
+                if (v && json_is_number(v) && json_number_value(v) > opt->resume_max) keep = 0;
+            }
+            json_decref(row);
+        }
+        if (keep) {
+            size_t l = strlen(line);
+            memcpy(out + out_len, line, l);
+            out_len += l;
+            out[out_len++] = '\n';
+        } else {
+            changed = 1;
+        }
+        line = nl + 1;
+    }
+    if (rc == 0 && changed) rc = mlsae_write_file_atomic(log->path, out, out_len, err);
+    free(out);
+    free(data);
+    return rc;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+int mlsae_metrics_log_open(mlsae_metrics_log **out, const char *path,
+                           const mlsae_metrics_log_options *opt_in, mlsae_error *err)
+{
+    mlsae_metrics_log_options opt = {0};
+    if (opt_in) opt = *opt_in;
+    *out = NULL;
+    mlsae_metrics_log *log = calloc(1, sizeof *log);
+    if (!log || !(log->path = strdup(path))) {
+        free(log);
+        return mlsae_fail(err, "%s: out of memory", path);
+    }
+    log->format = opt.format;
+    if (log->format == MLSAE_METRICS_AUTO) {
+        size_t n = strlen(path);
+        log->format = n >= 4 && strcmp(path + n - 4, ".csv") == 0 ? MLSAE_METRICS_CSV
+                                                                   : MLSAE_METRICS_JSONL;
+    }
+    struct stat sb;
+    if (opt.append && stat(path, &sb) == 0 && sb.st_size > 0) {
+        if (load_existing(log, &opt, err) != 0) {
+            mlsae_metrics_log_close(log, NULL);
+            return -1;
+        }
+    }
+    log->fp = fopen(path, opt.append ? "a" : "w");
+    if (!log->fp) {
+        mlsae_fail_errno(err, "%s: cannot open the metrics log", path);
+        mlsae_metrics_log_close(log, NULL);
+        return -1;
+    }
+    *out = log;
+    return 0;
+}
+
+/* CSV: add the row's keys that the header lacks, rewriting the file. */
+static int extend_header(mlsae_metrics_log *log, const json_t *row, mlsae_error *err)
+{
+    const char *key;
+    const json_t *value;
+    size_t n_new = 0;
+    json_object_foreach((json_t *)row, key, value) {
+        int known = 0;
+        for (size_t i = 0; i < log->n_columns && !known; i++)
+            known = strcmp(log->columns[i], key) == 0;
+        if (known) continue;
+        if (check_no_line_break(key, "key", log->path, err) != 0) return -1;
+        char **grown = realloc(log->columns, (log->n_columns + 1) * sizeof *grown);
+        if (!grown) return mlsae_fail(err, "%s: out of memory", log->path);
+        log->columns = grown;
+        if (!(log->columns[log->n_columns] = strdup(key)))
+            return mlsae_fail(err, "%s: out of memory", log->path);
+        log->n_columns++;
+        n_new++;
+    }
+    if (n_new == 0 || !log->have_header) return 0;
+
+    /* Rewrite: the new header, then every old row padded with empty cells. */
+    if (fflush(log->fp) != 0) return mlsae_fail_errno(err, "%s: write failed", log->path);
+    char *data = NULL;
+    size_t size = 0;
+    if (mlsae_read_file(log->path, &data, &size, err) != 0) return -1;
+    mlsae_atomic_file af;
+    if (mlsae_atomic_open(&af, log->path, err) != 0) {
+        free(data);
+        return -1;
+    }
+    for (size_t i = 0; i < log->n_columns; i++) {
+        if (i) fputc(',', af.fp);
+        csv_put_text(af.fp, log->columns[i]);
+    }
+    fputc('\n', af.fp);
+    char *line = strchr(data, '\n');
+    line = line ? line + 1 : data + size;
+    while (*line) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        fwrite(line, 1, len, af.fp);
+        for (size_t i = 0; i < n_new; i++) fputc(',', af.fp);
+        fputc('\n', af.fp);
+        line += len + (nl ? 1 : 0);
+    }
+    free(data);
+    if (mlsae_atomic_commit(&af, err) != 0) return -1;
+    fclose(log->fp);
+    log->fp = fopen(log->path, "a");
+    if (!log->fp) return mlsae_fail_errno(err, "%s: cannot reopen the metrics log", log->path);
+    return 0;
+}
+
+static int write_csv_row(mlsae_metrics_log *log, const json_t *row, mlsae_error *err)
+{
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)row, key, value) {
+        if (json_is_string(value) &&
+            check_no_line_break(json_string_value(value), "value", log->path, err) != 0)
+            return -1;
+    }
+    if (extend_header(log, row, err) != 0) return -1;
+    if (!log->have_header) {
+        for (size_t i = 0; i < log->n_columns; i++) {
+            if (i) fputc(',', log->fp);
+            csv_put_text(log->fp, log->columns[i]);
+        }
+        fputc('\n', log->fp);
+        log->have_header = 1;
+    }
+    for (size_t i = 0; i < log->n_columns; i++) {
+        if (i) fputc(',', log->fp);
+        const json_t *v = json_object_get(row, log->columns[i]);
+        if (v) csv_put_value(log->fp, v);
+    }
+    fputc('\n', log->fp);
+    return 0;
+}
+
+int mlsae_metrics_log_write(mlsae_metrics_log *log, const json_t *row, mlsae_error *err)
+{
+    if (!json_is_object(row)) return mlsae_fail(err, "%s: a metrics row must be a JSON object", log->path);
+    if (log->format == MLSAE_METRICS_CSV) {
+        if (write_csv_row(log, row, err) != 0) return -1;
+    } else {
+        char *text = json_dumps(row, JSON_COMPACT);
+        if (!text) return mlsae_fail(err, "%s: cannot encode the metrics row", log->path);
+        fputs(text, log->fp);
+        fputc('\n', log->fp);
+        free(text);
+    }
+    if (fflush(log->fp) != 0 || ferror(log->fp))
+        return mlsae_fail_errno(err, "%s: write failed", log->path);
+    return 0;
+}
+
+int mlsae_metrics_log_close(mlsae_metrics_log *log, mlsae_error *err)
+{
+    if (!log) return 0;
+    int rc = 0;
+    if (log->fp) {
+        int bad = ferror(log->fp);
+        if (fclose(log->fp) != 0 || bad) rc = mlsae_fail_errno(err, "%s: write failed", log->path);
+    }
+    free_fields(log->columns, log->n_columns);
+    free(log->path);
+    free(log);
+    return rc;
+}
