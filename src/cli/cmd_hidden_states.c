@@ -1,10 +1,279 @@
-/* mlsae hidden-states (not yet built). */
+/* mlsae hidden-states: run a GPT-NeoX model on token ids and save the
+ * residual stream after every layer, plus the logits (SPEC §2). */
 #include "config.h"
 #include "cli/commands.h"
+#include "backend/backend.h"
+#include "core/atomic_file.h"
+#include "core/safetensors.h"
+#include "model/hub.h"
+#include "model/neox.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "hidden-states"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: mlsae hidden-states --model MODEL (--ids IDS | --ids-file FILE) --out FILE\n"
+            "                           [--device DEVICE] [--threads N] [--no-logits]\n"
+            "\n"
+            "Run a GPT-NeoX (Pythia) model on token ids and write a safetensors file with\n"
+            "  hidden_states  F32 [n_layers, batch, positions, d_model]  the residual stream\n"
+            "                 after every layer (not the embeddings, not after the final\n"
+            "                 layer norm; special tokens are not masked)\n"
+            "  logits         F32 [batch, positions, vocab_rows]  (unless --no-logits)\n"
+            "\n"
+            "Options:\n"
+            "  --model MODEL     a HF model directory (config.json + model.safetensors or a\n"
+            "                    sharded index), or a repo id such as\n"
+            "                    EleutherAI/pythia-70m-deduped found in the HF cache\n"
+            "                    ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)\n"
+            "  --ids IDS         one sequence of token ids, separated by commas or spaces\n"
+            "  --ids-file FILE   one sequence per line (ids separated by spaces or commas);\n"
+            "                    every line must have the same length; they form the batch\n"
+            "  --out FILE        output .safetensors (written atomically)\n"
+            "  --device DEVICE   cpu (default), opencl, opencl:N or auto\n"
+            "  --threads N       CPU threads (default: all)\n"
+            "  --no-logits       skip the final layer norm and embed_out\n"
+            "  -h, --help        show this help\n"
+            "\n"
+            "Example:\n"
+            "  mlsae hidden-states --model EleutherAI/pythia-70m-deduped --ids 12092,1533 \\\n"
+            "      --out hs.safetensors\n");
+}
+
+typedef struct id_list {
+    int32_t *v;
+    size_t n, cap;
+} id_list;
+
+static int push(id_list *l, int32_t id)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 256;
+        int32_t *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    l->v[l->n++] = id;
+    return 0;
+}
+
+/* Parse ids separated by commas and/or blanks; `where` names the source. */
+static int parse_ids(const char *s, id_list *out, size_t *count, const char *where)
+{
+    size_t item = 0;
+    *count = 0;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r') p++;
+        if (!*p || *p == '\n') break;
+        item++;
+        if (*p < '0' || *p > '9') {
+            int len = 0;
+            while (p[len] && p[len] != ' ' && p[len] != ',' && p[len] != '\n' && len < 20) len++;
+            return cli_error(CMD, "%s: item %zu '%.*s' is not a token id (a non-negative integer)",
+                             where, item, len, p);
+        }
+        errno = 0;
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (errno || v > INT32_MAX)
+            return cli_error(CMD, "%s: item %zu is too large for a token id", where, item);
+        if (*end && *end != ' ' && *end != '\t' && *end != ',' && *end != '\n' && *end != '\r')
+            return cli_error(CMD, "%s: item %zu is not a token id (unexpected '%c')", where, item,
+                             *end);
+        if (push(out, (int32_t)v)) return cli_error(CMD, "out of memory");
+        (*count)++;
+        p = end;
+    }
+    return 0;
+}
+
+/* All lines of FILE (blank lines skipped) as a [batch, seq] array. */
+static int read_ids_file(const char *path, id_list *ids, int *batch, int *seq)
+{
+    char *text;
+    size_t n;
+    mlsae_error err;
+    if (mlsae_read_file(path, &text, &n, &err)) return cli_error(CMD, "%s", err.msg);
+    if (strlen(text) != n) {
+        free(text);
+        return cli_error(CMD, "%s: contains a NUL byte (not a text file)", path);
+    }
+    int rc = 0;
+    size_t line_no = 0, first_len = 0, first_line = 0;
+    *batch = 0;
+    for (char *line = text; line && *line;) {
+        char *nl = strchr(line, '\n');
+        line_no++;
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", path, line_no);
+        size_t count;
+        if ((rc = parse_ids(line, ids, &count, where))) break;
+        if (count) {
+            if (*batch == 0) {
+                first_len = count;
+                first_line = line_no;
+            } else if (count != first_len) {
+                rc = cli_error(CMD, "%s: %zu ids, but line %zu has %zu (all sequences must have "
+                               "the same length)", where, count, first_line, first_len);
+                break;
+            }
+            (*batch)++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    if (!rc && *batch == 0) rc = cli_error(CMD, "%s: no token ids", path);
+    if (!rc && first_len > INT32_MAX) rc = cli_error(CMD, "%s: lines are too long", path);
+    *seq = (int)first_len;
+    return rc;
+}
+
+static int check_ids(const id_list *ids, int seq, const char *src, const mlsae_neox_config *c)
+{
+    if (seq > c->max_positions)
+        return cli_error(CMD, "%s: sequences of %d tokens are longer than the model's context "
+                         "(max_position_embeddings %d)", src, seq, c->max_positions);
+    for (size_t i = 0; i < ids->n; i++)
+        if (ids->v[i] >= c->vocab_size)
+            return cli_error(CMD, "%s: token id %d (sequence %zu, position %zu) is outside the "
+                             "model's vocabulary (0..%d)", src, ids->v[i], i / seq + 1,
+                             i % seq, c->vocab_size - 1);
+    return 0;
+}
 
 int cmd_hidden_states(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_error("hidden-states", "this command is not available in this build yet");
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'},  {"ids", required_argument, NULL, 'i'},
+        {"ids-file", required_argument, NULL, 'f'}, {"out", required_argument, NULL, 'o'},
+        {"device", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
+        {"no-logits", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *model_name = NULL, *ids_arg = NULL, *ids_file = NULL, *out_path = NULL;
+    const char *device = "cpu";
+    int threads = 0, no_logits = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_name = optarg; break;
+        case 'i': ids_arg = optarg; break;
+        case 'f': ids_file = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'd': device = optarg; break;
+        case 'n': no_logits = 1; break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 4096)
+                return cli_error(CMD, "--threads: '%s' is not a thread count (1..4096)", optarg);
+            threads = (int)v;
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        case ':': return cli_error(CMD, "%s needs a value (see --help)", argv[optind - 1]);
+        default: return cli_error(CMD, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return cli_error(CMD, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (!model_name) return cli_error(CMD, "--model is required (see --help)");
+    if (!out_path) return cli_error(CMD, "--out is required (see --help)");
+    if (!ids_arg == !ids_file) return cli_error(CMD, "give exactly one of --ids and --ids-file");
+
+    id_list ids = {0};
+    int batch = 1, seq = 0, rc = 1;
+    const char *src = ids_file ? ids_file : "--ids";
+    char *dir = NULL;
+    mlsae_backend *be = NULL;
+    mlsae_neox *m = NULL;
+    float *hidden = NULL, *logits = NULL;
+    mlsae_st_writer *w = NULL;
+    mlsae_error err = {{0}};
+    if (ids_file) {
+        if (read_ids_file(ids_file, &ids, &batch, &seq)) goto done;
+    } else {
+        size_t count;
+        if (parse_ids(ids_arg, &ids, &count, "--ids")) goto done;
+        if (!count) {
+            cli_error(CMD, "--ids: no token ids");
+            goto done;
+        }
+        if (count > INT32_MAX) {
+            cli_error(CMD, "--ids: too many ids");
+            goto done;
+        }
+        seq = (int)count;
+    }
+    if (mlsae_model_resolve(model_name, &dir, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    mlsae_neox_config cfg;
+    if (mlsae_neox_config_load(dir, &cfg, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (check_ids(&ids, seq, src, &cfg)) goto done;
+    mlsae_backend_params params = {.n_threads = threads, .device_index = -1};
+    if (mlsae_backend_open(device, &params, &be, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    if (mlsae_neox_load(dir, be, no_logits ? MLSAE_NEOX_NO_LM_HEAD : 0, &m, &err)) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    size_t rows = (size_t)batch * seq, d = (size_t)cfg.hidden_size, v = (size_t)cfg.vocab_size;
+    hidden = malloc((size_t)cfg.n_layers * rows * d * sizeof *hidden);
+    if (!no_logits) logits = malloc(rows * v * sizeof *logits);
+    if (!hidden || (!no_logits && !logits)) {
+        cli_error(CMD, "out of memory for the outputs (%zu positions)", rows);
+        goto done;
+    }
+    int *layers = malloc((size_t)cfg.n_layers * sizeof *layers);
+    if (!layers) {
+        cli_error(CMD, "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < cfg.n_layers; l++) layers[l] = l;
+    mlsae_neox_run run = {.tokens = ids.v, .batch = batch, .seq = seq, .start_layer = -1,
+                          .layers = layers, .n_layers = cfg.n_layers, .hidden_host = hidden,
+                          .logits_host = logits};
+    int frc = mlsae_neox_forward(m, &run, &err);
+    free(layers);
+    if (frc) {
+        cli_error(CMD, "%s", err.msg);
+        goto done;
+    }
+    w = mlsae_st_writer_new();
+    int64_t hs_shape[4] = {cfg.n_layers, batch, seq, (int64_t)d};
+    int64_t lg_shape[3] = {batch, seq, (int64_t)v};
+    if (!w || mlsae_st_writer_add(w, "hidden_states", MLSAE_DT_F32, 4, hs_shape, hidden, &err) ||
+        (logits && mlsae_st_writer_add(w, "logits", MLSAE_DT_F32, 3, lg_shape, logits, &err)) ||
+        mlsae_st_writer_metadata(w, "format", "pt", &err) ||
+        mlsae_st_writer_save(w, out_path, &err)) {
+        cli_error(CMD, "%s", w ? err.msg : "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    mlsae_st_writer_free(w);
+    free(hidden);
+    free(logits);
+    mlsae_neox_free(m);
+    if (be) mlsae_backend_close(be);
+    free(dir);
+    free(ids.v);
+    return rc;
 }

@@ -1,0 +1,41 @@
+/* GPT-NeoX (Pythia) hyper-parameters, read from a HF config.json (SPEC §2). */
+#ifndef MLSAE_MODEL_NEOX_CONFIG_H
+#define MLSAE_MODEL_NEOX_CONFIG_H
+
+#include "core/status.h"
+
+typedef struct mlsae_neox_config {
+    int vocab_size;            /* rows of embed_in / embed_out (padded, e.g. 50304) */
+    int hidden_size;           /* d_model */
+    int n_heads;               /* num_attention_heads */
+    int n_layers;              /* num_hidden_layers */
+    int intermediate_size;     /* d_ff */
+    int max_positions;         /* max_position_embeddings */
+    double rotary_pct;         /* fraction of head_dim that is rotated */
+    double rotary_base;        /* rotary_emb_base (rope_theta) */
+    double layer_norm_eps;
+    int use_parallel_residual; /* x + attn(ln1 x) + mlp(ln2 x), else sequential */
+    int attention_bias;        /* query_key_value and dense have biases (default 1) */
+    int tie_word_embeddings;   /* embed_out shares embed_in (default 0) */
+    int bos_token_id, eos_token_id, pad_token_id; /* -1 when absent or null */
+    /* derived */
+    int head_dim;              /* hidden_size / n_heads */
+    int rot_dims;              /* int(head_dim * rotary_pct), as HF truncates */
+} mlsae_neox_config;
+
+/* Parse a config.json text; `origin` names it in messages. Required fields:
+ * hidden_size, num_attention_heads, num_hidden_layers, intermediate_size,
+ * vocab_size, max_position_embeddings, layer_norm_eps, use_parallel_residual,
+ * rotary_pct (or partial_rotary_factor, or rope_parameters.partial_rotary_factor)
+ * and rotary_emb_base (or rope_theta, or rope_parameters.rope_theta).
+ * A missing or ill-typed field is a one-line error naming origin and field. */
+int mlsae_neox_config_parse(const char *json_text, const char *origin, mlsae_neox_config *cfg,
+                            mlsae_error *err);
+/* Read <path> (a config.json file, or a directory holding one). */
+int mlsae_neox_config_load(const char *path, mlsae_neox_config *cfg, mlsae_error *err);
+/* Write cfg as a HF GPTNeoXForCausalLM config.json (atomically). */
+int mlsae_neox_config_write(const char *path, const mlsae_neox_config *cfg, mlsae_error *err);
+/* Fill derived fields and check consistency (heads divide hidden_size, ...). */
+int mlsae_neox_config_validate(mlsae_neox_config *cfg, const char *origin, mlsae_error *err);
+
+#endif
