@@ -24,15 +24,19 @@ typedef struct mlsae_sae_ops {
                 mlsae_ref values, mlsae_ref indices);
     /* out[r, :] = beta * out[r, :] + sum_j f(coef[r, j]) * table[idx[r, j], :],
      * f = ReLU if relu else identity; coef [rows, k], idx int32 [rows, k],
-     * table [n_table, d], out [rows, d]. The sparse decode, and its use for
-     * the gradient through the encoder rows. */
+     * table [n_table, d], out [rows, d]. beta == 0 overwrites out without
+     * reading it (BLAS convention). The sparse decode, and its use for the
+     * gradient through the encoder rows. */
     int (*sparse_gather)(struct mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
                          mlsae_ref table, int d, int relu, float beta, mlsae_ref out);
-    /* out[r, j] = dot(x[r, :], table[idx[r, j], :]); x [rows, d]. */
+    /* out[r, j] = dot(x[r, :], table[idx[r, j], :]); x [rows, d].
+     * gate ([rows, k], optional): out[r, j] = 0 where gate[r, j] <= 0 (the
+     * ReLU derivative when gate holds the activations); such dots are skipped. */
     int (*sparse_dot)(struct mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
-                      mlsae_ref table, int d, mlsae_ref out);
+                      mlsae_ref table, int d, mlsae_ref gate, mlsae_ref out);
     /* dst[idx[r, j], :] += coef[r, j] * x[r, :] for all r, j; dst [n_table, d].
-     * Deterministic: each dst row sums its contributions in (r, j) order. */
+     * Deterministic: each dst row sums its contributions in (r, j) order.
+     * Terms with coef == 0 may be skipped (they add nothing for finite x). */
     int (*sparse_scatter)(struct mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
                           mlsae_ref x, int d, mlsae_ref dst, int n_table);
     /* Dead-latent bookkeeping (SPEC §4 step 4): for every latent in any row's
@@ -42,7 +46,10 @@ typedef struct mlsae_sae_ops {
     int (*update_dead)(struct mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
                        float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
                        mlsae_ref mask);
-    /* Scale each row of w [rows, d] to unit L2 norm. */
+    /* x[i] = max(x[i], 0) for i < n, in place (NaN stays NaN, as torch.relu). */
+    int (*relu)(struct mlsae_backend *be, mlsae_ref x, size_t n);
+    /* Scale each row of w [rows, d] to unit L2 norm (w / ||w||; a zero row is
+     * left as it is). */
     int (*normalize_rows)(struct mlsae_backend *be, mlsae_ref w, int rows, int d);
     /* g[r, :] -= dot(g[r, :], w[r, :]) * w[r, :] (w rows unit-norm). */
     int (*remove_parallel)(struct mlsae_backend *be, mlsae_ref w, mlsae_ref g, int rows, int d);

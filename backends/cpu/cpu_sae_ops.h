@@ -1,0 +1,20 @@
+/* The CPU backend's SAE ops (backend_sae.h), split over cpu_sae*.c and
+ * gathered into mlsae_cpu_sae_ops in cpu_sae.c. Not a public header. */
+#ifndef MLSAE_CPU_SAE_OPS_H
+#define MLSAE_CPU_SAE_OPS_H
+
+#include "cpu_internal.h"
+
+int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                 mlsae_ref values, mlsae_ref indices);
+int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                          mlsae_ref table, int d, int relu, float beta, mlsae_ref out);
+int cpu_sae_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
+                       mlsae_ref table, int d, mlsae_ref gate, mlsae_ref out);
+int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                           mlsae_ref x, int d, mlsae_ref dst, int n_table);
+int cpu_sae_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
+                        float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
+                        mlsae_ref mask);
+
+#endif

@@ -1,0 +1,151 @@
+/* TopK per row (SPEC §4 steps 3 and 5): one pass over the row with a
+ * running threshold (the smallest value kept) and a min-heap of the k
+ * entries kept so far. Only entries above the threshold touch the heap, so
+ * after the first few hundred entries almost every block of 8 is rejected by
+ * one vector compare. Ties keep the lower index (the heap's minimum is the
+ * smallest value, and among equal values the highest index). */
+#include "config.h"
+#include "cpu_internal.h"
+#include "cpu_sae_ops.h"
+
+#include <stdlib.h>
+
+#if defined(MLSAE_HAVE_AVX2)
+#include <immintrin.h>
+#endif
+
+typedef struct topk_item {
+    float v;
+    int32_t i;
+} topk_item;
+
+/* a should be evicted before b: smaller value, or equal value and higher index. */
+static inline int item_below(topk_item a, topk_item b)
+{
+    return a.v < b.v || (a.v == b.v && a.i > b.i);
+}
+
+static void sift_down(topk_item *h, int k, int pos)
+{
+    topk_item x = h[pos];
+    for (;;) {
+        int c = 2 * pos + 1;
+        if (c >= k) break;
+        if (c + 1 < k && item_below(h[c + 1], h[c])) c++;
+        if (!item_below(h[c], x)) break;
+        h[pos] = h[c];
+        pos = c;
+    }
+    h[pos] = x;
+}
+
+static inline float masked(const float *row, const int32_t *mask, int i)
+{
+    return (mask && mask[i] == 0) ? 0.0f : row[i];
+}
+
+/* Offer entry i; returns the new threshold. */
+static inline float offer(topk_item *h, int k, float v, int32_t i)
+{
+    /* Strictly greater: an equal value has a higher index than every kept one. */
+    if (v > h[0].v) {
+        h[0].v = v;
+        h[0].i = i;
+        sift_down(h, k, 0);
+    }
+    return h[0].v;
+}
+
+static void heap_init(topk_item *h, const float *row, const int32_t *mask, int k)
+{
+    for (int i = 0; i < k; i++) {
+        h[i].v = masked(row, mask, i);
+        h[i].i = i;
+    }
+    for (int p = k / 2 - 1; p >= 0; p--) sift_down(h, k, p);
+}
+
+static void topk_row_portable(const float *row, const int32_t *mask, int n, int k, topk_item *h)
+{
+    heap_init(h, row, mask, k);
+    float thr = h[0].v;
+    for (int i = k; i < n; i++) {
+        float v = masked(row, mask, i);
+        if (v > thr) thr = offer(h, k, v, i);
+    }
+}
+
+#if defined(MLSAE_HAVE_AVX2)
+__attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, const int32_t *mask,
+                                                               int n, int k, topk_item *h)
+{
+    heap_init(h, row, mask, k);
+    float thr = h[0].v;
+    int i = k;
+    /* Scalar up to a multiple of 8 so that blocks are aligned with i. */
+    for (; i < n && (i & 7); i++) {
+        float v = masked(row, mask, i);
+        if (v > thr) thr = offer(h, k, v, i);
+    }
+    __m256 zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(row + i);
+        if (mask) {
+            __m256i m = _mm256_loadu_si256((const __m256i *)(mask + i));
+            __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256()));
+            v = _mm256_blendv_ps(v, zero, keep);
+        }
+        int bits = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(thr), _CMP_GT_OQ));
+        while (bits) {
+            int b = __builtin_ctz(bits);
+            bits &= bits - 1;
+            float x = masked(row, mask, i + b);
+            if (x > thr) thr = offer(h, k, x, i + b);
+        }
+    }
+    for (; i < n; i++) {
+        float v = masked(row, mask, i);
+        if (v > thr) thr = offer(h, k, v, i);
+    }
+}
+#endif
+
+int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                 mlsae_ref values, mlsae_ref indices)
+{
+    if (k <= 0 || k > n) return cpu_fail(be, "cpu topk: k = %d outside 1..%d", k, n);
+    if (rows <= 0) return 0;
+    const float *p = cpu_f32(pre);
+    const int32_t *m = cpu_present(mask) ? cpu_i32(mask) : NULL;
+    float *vals = cpu_f32(values);
+    int32_t *idx = cpu_i32(indices);
+    int use_avx2 = cpu_of(be)->has_avx2;
+    int failed = 0;
+#pragma omp parallel
+    {
+        topk_item *h = malloc((size_t)k * sizeof *h);
+        if (!h) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (int r = 0; r < rows; r++) {
+            if (!h) continue;
+            const float *row = p + (size_t)r * n;
+#if defined(MLSAE_HAVE_AVX2)
+            if (use_avx2)
+                topk_row_avx2(row, m, n, k, h);
+            else
+#endif
+                topk_row_portable(row, m, n, k, h);
+            for (int j = 0; j < k; j++) {
+                vals[(size_t)r * k + j] = h[j].v;
+                idx[(size_t)r * k + j] = h[j].i;
+            }
+        }
+        free(h);
+    }
+    (void)use_avx2;
+    if (failed) return cpu_fail(be, "cpu topk: out of memory");
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* Geometric median of a set of points (SPEC §4 training step 1), used to
+ * initialise pre_encoder_bias: Weiszfeld's iteration from the mean with
+ * weights 1/||p - c|| (normalised to sum 1), at most max_iter iterations,
+ * stopping once ||c - c_prev|| < tol. Computed on the host in double.
+ *
+ * The reference divides by zero when the estimate lands exactly on a point
+ * (and returns NaN); here the iteration stops at that point instead. */
+#ifndef MLSAE_SAE_GEOMEDIAN_H
+#define MLSAE_SAE_GEOMEDIAN_H
+
+#include <stddef.h>
+#include "core/status.h"
+
+/* points [n, d] row-major; out [d]. Returns the number of iterations run,
+ * or -1 (out of memory, n == 0). */
+int mlsae_geometric_median(const float *points, size_t n, int d, int max_iter, double tol,
+                           float *out, mlsae_error *err);
+
+#endif

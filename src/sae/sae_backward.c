@@ -1,0 +1,150 @@
+/* Loss and its analytic, sparse gradient (SPEC §4 "Loss").
+ *
+ * With s = 1 / accumulate_grad_batches, L layers of N_l = rows_l * d
+ * elements, M = rows * d, E = X - R, A = aux reconstruction,
+ * Ec = E - mean_D(E), Num = mean (E - A)^2, Den = mean Ec^2:
+ *   mse_loss = (1/L) sum_l sum_{layer l} (R - X)^2 / (N_l var_l)
+ *   aux_loss = c Num / Den
+ * and, as autograd of these expressions (the denominator depends on R):
+ *   dL/dR = -a_l E - b (E - A) + g Ec,   dL/dA = -b (E - A),
+ *   a_l = 2 s / (L N_l var_l),  b = 2 s c / (M Den),  g = 2 s c Num / (M Den^2).
+ * Then with y = R / sd (standardized space): dL/dy = dL/dR * sd, and for
+ * each selected latent j of row r (a = ReLU(pre), pre = enc (x - bias)):
+ *   dL/ddec_j += a_j dL/dy_r,   dL/dpre_j = [a_j > 0] dot(dL/dy_r, dec_j),
+ *   dL/denc_j += dL/dpre_j (x_r - bias),
+ *   dL/dbias = sum_r (dL/dy_r + dL/dA_r) - enc^T (sum of dL/dpre per latent).
+ * mu and sd are functions of the data only (no gradient flows into X). */
+#include "config.h"
+#include "sae/sae_internal.h"
+
+#include <float.h>
+#include <math.h>
+
+int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      double *loss_mse, double *loss_aux, mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const mlsae_core_ops *core = &be->ops->core;
+    const mlsae_sae_ops *ops = &be->ops->sae;
+    const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents, k = sae->cfg.k;
+    const int rows = n_layers * rows_per_layer;
+    const size_t n_l = (size_t)rows_per_layer * d, m = (size_t)rows * d;
+    const double s = 1.0 / sae->cfg.accumulate_grad_batches;
+    const double coef = sae->cfg.auxk_coef;
+    mlsae_ref e = sae_ref(sae->err_buf), g1 = sae_ref(sae->g1), g2 = sae_ref(sae->g2);
+    mlsae_ref ar = sae_ref(sae->aux_recons), ec = sae_ref(sae->tmp), r = sae_ref(sae->recons);
+    double st[2];
+
+    /* E = X - R */
+    SAE_CALL(sae, err, "loss", core->copy(be, e, x, m));
+    SAE_CALL(sae, err, "loss", core->axpby(be, m, -1.0f, r, 1.0f, e));
+
+    /* AuxK: Num, Den and the coefficients b, g (0 when the loss is NaN/inf,
+     * whose gradient torch.nan_to_num zeroes). */
+    int aux_on = sae->cfg.auxk > 0;
+    double beta = 0, gamma = 0, aux = 0;
+    if (aux_on) {
+        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, e, ar, st));
+        double num = st[1] / (double)m;
+        /* Row means of E (standardize's other outputs are unused), then Ec. */
+        SAE_CALL(sae, err, "aux loss",
+                 ops->standardize(be, e, ec, sae_ref(sae->neg_mu_e), sae_ref(sae->sd_e), rows, d,
+                                  1.0f));
+        SAE_CALL(sae, err, "aux loss",
+                 core->axpby(be, (size_t)rows, 0.0f, sae_ref(sae->zeros_r), -1.0f,
+                             sae_ref(sae->neg_mu_e)));
+        SAE_CALL(sae, err, "aux loss",
+                 ops->row_affine(be, e, ec, sae_ref(sae->ones_r), sae_ref(sae->neg_mu_e), rows, d));
+        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, ec, MLSAE_NOREF, st));
+        double den = st[1] / (double)m;
+        aux = coef * (num / den);
+        if (isnan(aux)) {
+            aux = 0;
+        } else if (isinf(aux)) {
+            aux = aux > 0 ? FLT_MAX : -FLT_MAX;
+        } else {
+            beta = 2.0 * s * coef / ((double)m * den);
+            gamma = 2.0 * s * coef * num / ((double)m * den * den);
+        }
+    }
+    int aux_grad = aux_on && (beta != 0 || gamma != 0);
+
+    /* dL/dR into g1: (b A + g Ec) - (a_l + b) E per layer */
+    if (aux_grad) {
+        SAE_CALL(sae, err, "loss grad", core->copy(be, g1, ar, m));
+        SAE_CALL(sae, err, "loss grad", core->axpby(be, m, (float)gamma, ec, (float)beta, g1));
+    } else {
+        SAE_CALL(sae, err, "loss grad", core->fill(be, g1, m, 0.0f));
+    }
+    double mse_sum = 0;
+    for (int l = 0; l < n_layers; l++) {
+        mlsae_ref xl = mlsae_ref_add(x, l * n_l);
+        SAE_CALL(sae, err, "mse loss", core->sum_stats(be, n_l, xl, MLSAE_NOREF, st));
+        double var = (st[1] - st[0] * st[0] / (double)n_l) / (double)(n_l - 1);
+        if (var < 0) var = 0;
+        SAE_CALL(sae, err, "mse loss",
+                 core->sum_stats(be, n_l, mlsae_ref_add(r, l * n_l), xl, st));
+        mse_sum += st[1] / (double)n_l / var;
+        double alpha = 2.0 * s / ((double)n_layers * (double)n_l * var);
+        SAE_CALL(sae, err, "loss grad",
+                 core->axpby(be, n_l, (float)-(alpha + beta), mlsae_ref_add(e, l * n_l), 1.0f,
+                             mlsae_ref_add(g1, l * n_l)));
+    }
+    *loss_mse = mse_sum / n_layers;
+    *loss_aux = aux;
+    /* to the standardized space */
+    if (sae->cfg.standardize)
+        SAE_CALL(sae, err, "loss grad",
+                 ops->row_affine(be, g1, g1, sae_ref(sae->sd), sae_ref(sae->zeros_r), rows, d));
+
+    /* TopK path */
+    mlsae_ref vals = sae_ref(sae->vals), idx = sae_ref(sae->idx), ga = sae_ref(sae->ga);
+    mlsae_ref ones_r = sae_ref(sae->ones_r), cvec = sae_ref(sae->cvec);
+    SAE_CALL(sae, err, "backward",
+             ops->sparse_dot(be, g1, idx, rows, k, sae_ref(sae->dec), d, vals, ga));
+    SAE_CALL(sae, err, "backward",
+             ops->sparse_scatter(be, vals, idx, rows, k, g1, d, sae_ref(sae->g_dec), n));
+    SAE_CALL(sae, err, "backward",
+             ops->sparse_scatter(be, ga, idx, rows, k, sae_ref(sae->xin), d, sae_ref(sae->g_enc),
+                                 n));
+    SAE_CALL(sae, err, "backward", core->fill(be, cvec, (size_t)n, 0.0f));
+    SAE_CALL(sae, err, "backward", ops->sparse_scatter(be, ga, idx, rows, k, ones_r, 1, cvec, n));
+    /* bias: column sums of dL/dy, minus enc^T cvec */
+    mlsae_ref gb = sae_ref(sae->g_bias);
+    SAE_CALL(sae, err, "backward",
+             core->sgemm(be, 0, 0, 1, d, rows, 1.0f, ones_r, rows, g1, d, 1.0f, gb, d));
+    SAE_CALL(sae, err, "backward",
+             core->sgemm(be, 1, 0, 1, d, n, -1.0f, cvec, 1, sae_ref(sae->enc), d, 1.0f, gb, d));
+
+    if (!aux_grad) return 0;
+    /* AuxK path: dL/dA into g2 = b (A - E) */
+    SAE_CALL(sae, err, "aux grad", core->copy(be, g2, e, m));
+    SAE_CALL(sae, err, "aux grad", core->axpby(be, m, (float)beta, ar, (float)-beta, g2));
+    SAE_CALL(sae, err, "aux grad",
+             core->sgemm(be, 0, 0, 1, d, rows, 1.0f, ones_r, rows, g2, d, 1.0f, gb, d));
+    const int kaux = sae->kaux, n_dead = sae->n_dead;
+    if (kaux == 0) return 0;
+    mlsae_ref avals = sae_ref(sae->avals), aidx = sae_ref(sae->aidx), gu = sae_ref(sae->gu);
+    mlsae_ref gdd = sae_ref(sae->gdec_dead), ged = sae_ref(sae->genc_dead);
+    mlsae_ref cvd = sae_ref(sae->cvec_dead);
+    size_t nd = (size_t)n_dead * d;
+    SAE_CALL(sae, err, "aux grad",
+             ops->sparse_dot(be, g2, aidx, rows, kaux, sae_ref(sae->dec_dead), d, avals, gu));
+    SAE_CALL(sae, err, "aux grad", core->fill(be, gdd, nd, 0.0f));
+    SAE_CALL(sae, err, "aux grad", core->fill(be, ged, nd, 0.0f));
+    SAE_CALL(sae, err, "aux grad", core->fill(be, cvd, (size_t)n_dead, 0.0f));
+    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, avals, aidx, rows, kaux, g2, d, gdd, n_dead));
+    SAE_CALL(sae, err, "aux grad",
+             ops->sparse_scatter(be, gu, aidx, rows, kaux, sae_ref(sae->xin), d, ged, n_dead));
+    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, gu, aidx, rows, kaux, ones_r, 1, cvd, n_dead));
+    SAE_CALL(sae, err, "aux grad",
+             core->sgemm(be, 1, 0, 1, d, n_dead, -1.0f, cvd, 1, sae_ref(sae->enc_dead), d, 1.0f,
+                         gb, d));
+    /* compact tables back into the full gradients */
+    mlsae_ref ones_n = sae_ref(sae->ones_n), dead_idx = sae_ref(sae->dead_idx);
+    SAE_CALL(sae, err, "aux grad",
+             ops->sparse_scatter(be, ones_n, dead_idx, n_dead, 1, gdd, d, sae_ref(sae->g_dec), n));
+    SAE_CALL(sae, err, "aux grad",
+             ops->sparse_scatter(be, ones_n, dead_idx, n_dead, 1, ged, d, sae_ref(sae->g_enc), n));
+    return 0;
+}

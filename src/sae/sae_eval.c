@@ -1,0 +1,104 @@
+/* Evaluation forward and the per-layer metrics of SPEC §5; the inspection
+ * accessors of the last training micro-batch. */
+#include "config.h"
+#include "sae/sae_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
+                      mlsae_error *err)
+{
+    if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
+        return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
+                          rows_per_layer);
+    const int rows = n_layers * rows_per_layer, d = sae->cfg.n_inputs, k = sae->cfg.k;
+    mlsae_backend *be = sae->be;
+    if (sae_forward_pass(sae, x, rows, 0, err)) return -1;
+    sae->last_n_layers = n_layers;
+    sae->last_rows_per_layer = rows_per_layer;
+    if (out) {
+        out->recons = sae_ref(sae->recons);
+        out->values = sae_ref(sae->vals);
+        out->indices = sae_ref(sae->idx);
+        out->rows = rows;
+        out->k = k;
+    }
+    if (!layers) return 0;
+    const size_t n_l = (size_t)rows_per_layer * d, k_l = (size_t)rows_per_layer * k;
+    float *vals = malloc(k_l * sizeof *vals);
+    if (!vals) return mlsae_fail(err, "sae: out of memory");
+    for (int l = 0; l < n_layers; l++) {
+        double st[2];
+        mlsae_ref xl = mlsae_ref_add(x, l * n_l);
+        if (be->ops->core.sum_stats(be, n_l, xl, MLSAE_NOREF, st)) goto fail;
+        double var = (st[1] - st[0] * st[0] / (double)n_l) / (double)(n_l - 1);
+        if (be->ops->core.sum_stats(be, n_l, mlsae_at(sae->recons, l * n_l), xl, st)) goto fail;
+        layers[l].mse = st[1] / (double)n_l;
+        layers[l].fvu = layers[l].mse / var;
+        if (be->ops->core.read(be, sae->vals, l * k_l * 4, vals, k_l * 4)) goto fail;
+        double l1 = 0;
+        size_t l0 = 0;
+        for (size_t i = 0; i < k_l; i++) {
+            l1 += vals[i] < 0 ? -vals[i] : vals[i];
+            l0 += vals[i] > sae->cfg.dead_threshold;
+        }
+        layers[l].l1 = l1 / rows_per_layer;
+        layers[l].l0 = (double)l0 / rows_per_layer;
+    }
+    free(vals);
+    return 0;
+fail:
+    free(vals);
+    return sae_be_fail(sae, "metrics", err);
+}
+
+int mlsae_sae_last_topk(mlsae_sae *sae, float *values, int32_t *indices, float *recons,
+                        mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    size_t rk = (size_t)sae->last_rows * sae->cfg.k, rd = (size_t)sae->last_rows * sae->cfg.n_inputs;
+    if ((values && be->ops->core.read(be, sae->vals, 0, values, rk * 4)) ||
+        (indices && be->ops->core.read(be, sae->idx, 0, indices, rk * 4)) ||
+        (recons && be->ops->core.read(be, sae->recons, 0, recons, rd * 4)))
+        return sae_be_fail(sae, "read", err);
+    return 0;
+}
+
+int mlsae_sae_last_auxk(mlsae_sae *sae, float *values, int32_t *indices, float *aux_recons,
+                        mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const int rows = sae->last_rows, auxk = sae->cfg.auxk, kaux = sae->kaux;
+    size_t rd = (size_t)rows * sae->cfg.n_inputs;
+    if (aux_recons && auxk > 0 && be->ops->core.read(be, sae->aux_recons, 0, aux_recons, rd * 4))
+        return sae_be_fail(sae, "read", err);
+    if (!values && !indices) return 0;
+    if (auxk == 0) return 0;
+    size_t ra = (size_t)rows * kaux;
+    float *v = malloc((ra ? ra : 1) * sizeof *v);
+    int32_t *ix = malloc((ra ? ra : 1) * sizeof *ix);
+    if (!v || !ix) {
+        free(v);
+        free(ix);
+        return mlsae_fail(err, "sae: out of memory");
+    }
+    if (ra && (be->ops->core.read(be, sae->avals, 0, v, ra * 4) ||
+               be->ops->core.read(be, sae->aidx, 0, ix, ra * 4))) {
+        free(v);
+        free(ix);
+        return sae_be_fail(sae, "read", err);
+    }
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < auxk; j++) {
+            size_t o = (size_t)r * auxk + j;
+            int in = j < kaux;
+            if (values) values[o] = in ? v[(size_t)r * kaux + j] : 0.0f;
+            /* compact index -> latent */
+            if (indices) indices[o] = in ? sae->host_dead[ix[(size_t)r * kaux + j]] : -1;
+        }
+    free(v);
+    free(ix);
+    return 0;
+}

@@ -1,0 +1,67 @@
+/* The SAE's state and workspace; shared by the files of src/sae only. */
+#ifndef MLSAE_SAE_INTERNAL_H
+#define MLSAE_SAE_INTERNAL_H
+
+#include "sae/mlsae.h"
+
+struct mlsae_sae {
+    mlsae_sae_config cfg;
+    mlsae_backend *be;
+
+    /* Parameters (backend buffers): enc [n, d], dec [n, d] (transposed),
+     * bias [d]; last_nonzero int32 [n]; dead mask int32 [n]. */
+    mlsae_buffer *enc, *dec, *bias, *last_nonzero, *dead_mask;
+    /* Gradients and Adam moments, same shapes. */
+    mlsae_buffer *g_enc, *g_dec, *g_bias;
+    mlsae_buffer *m_enc, *v_enc, *m_dec, *v_dec, *m_bias, *v_bias;
+    int64_t step, micro_batch, pending;
+    int bias_pending;
+
+    /* Per-latent scratch [n]: per-latent gradient sums; ones; dead indices. */
+    mlsae_buffer *cvec, *ones_n, *dead_idx;
+    int32_t *host_mask, *host_dead; /* host copies [n] */
+
+    /* Row workspace, grown on demand (capacity rows_cap). */
+    int rows_cap;
+    mlsae_buffer *xin;   /* standardized x - bias [rows, d] (the encoder input) */
+    mlsae_buffer *recons, *aux_recons, *err_buf, *g1, *g2, *tmp; /* [rows, d] */
+    mlsae_buffer *mu, *sd, *ones_r, *zeros_r, *neg_mu_e, *sd_e;   /* [rows] */
+    mlsae_buffer *vals, *idx, *ga;   /* [rows, k] */
+    mlsae_buffer *avals, *aidx, *gu; /* [rows, auxk] */
+    /* Dense encoder output for a chunk of rows [chunk_rows, n] (or n_dead). */
+    mlsae_buffer *pre;
+    int chunk_rows;
+    /* Dead-latent tables, capacity dead_cap rows: [dead_cap, d] and [dead_cap]. */
+    int dead_cap;
+    mlsae_buffer *enc_dead, *dec_dead, *genc_dead, *gdec_dead, *cvec_dead;
+
+    /* What the last forward computed. */
+    int last_rows, last_n_layers, last_rows_per_layer;
+    int n_dead;  /* dead latents at the last training forward */
+    int kaux;    /* AuxK entries per row actually selected: min(auxk, n_dead) */
+};
+
+/* Workspace for `rows` rows (no-op when it is large enough). */
+int sae_reserve_rows(mlsae_sae *sae, int rows, mlsae_error *err);
+int sae_reserve_dead(mlsae_sae *sae, int n_dead, mlsae_error *err);
+
+/* Backend op failure -> err (the backend's message with context). */
+int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err);
+
+/* Forward pieces (sae_forward.c). Leaves vals (ReLU'd), idx, recons and
+ * xin, mu, sd in the workspace. With train set, also updates last_nonzero,
+ * the dead list and the AuxK selection and aux_recons. */
+int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err);
+
+/* Loss and gradient accumulation (sae_backward.c); fills the losses. */
+int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      double *loss_mse, double *loss_aux, mlsae_error *err);
+
+#define SAE_CALL(sae, err, what, call)                                                     \
+    do {                                                                                  \
+        if ((call) != 0) return sae_be_fail((sae), (what), (err));                        \
+    } while (0)
+
+static inline mlsae_ref sae_ref(mlsae_buffer *b) { return mlsae_at(b, 0); }
+
+#endif

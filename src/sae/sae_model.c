@@ -1,0 +1,389 @@
+/* MLSAE parameters: configuration, initialisation (SPEC §4), host access,
+ * workspace. */
+#include "config.h"
+#include "sae/sae_internal.h"
+#include "sae/sae_rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mlsae_sae_config_default(mlsae_sae_config *cfg, int n_inputs, int expansion_factor)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->n_inputs = n_inputs;
+    cfg->n_latents = n_inputs * expansion_factor;
+    cfg->k = 32;
+    cfg->auxk = 256;
+    cfg->accumulate_grad_batches = 64;
+    /* batch_size 1 x max_length 2048 tokens per micro-batch by default */
+    cfg->dead_steps_threshold = mlsae_dead_steps_threshold(10000000, 2048, 64);
+    cfg->dead_threshold = 1e-3f;
+    cfg->standardize = 1;
+    cfg->auxk_coef = 1.0f / 32.0f;
+    cfg->lr = 1e-4f;
+    cfg->beta1 = 0.9f;
+    cfg->beta2 = 0.999f;
+    cfg->adam_eps = 6.25e-10f;
+}
+
+int64_t mlsae_dead_steps_threshold(int64_t dead_tokens_threshold, int64_t tokens_per_micro_batch,
+                                   int accumulate_grad_batches)
+{
+    int64_t per_step = tokens_per_micro_batch * (accumulate_grad_batches > 0 ? accumulate_grad_batches : 1);
+    return per_step > 0 ? dead_tokens_threshold / per_step : dead_tokens_threshold;
+}
+
+int mlsae_sae_config_check(const mlsae_sae_config *c, mlsae_error *err)
+{
+    if (c->n_inputs < 2) return mlsae_fail(err, "n_inputs = %d: must be at least 2", c->n_inputs);
+    if (c->n_latents < 1) return mlsae_fail(err, "n_latents = %d: must be positive", c->n_latents);
+    if ((int64_t)c->n_inputs * c->n_latents > ((int64_t)1 << 40))
+        return mlsae_fail(err, "n_inputs x n_latents = %d x %d: too large", c->n_inputs,
+                          c->n_latents);
+    if (c->k < 1 || c->k > c->n_latents)
+        return mlsae_fail(err, "k = %d: must be in 1..n_latents (%d)", c->k, c->n_latents);
+    if (c->auxk < 0 || c->auxk > c->n_latents)
+        return mlsae_fail(err, "auxk = %d: must be in 0..n_latents (%d)", c->auxk, c->n_latents);
+    if (c->accumulate_grad_batches < 1)
+        return mlsae_fail(err, "accumulate_grad_batches = %d: must be at least 1",
+                          c->accumulate_grad_batches);
+    if (c->dead_steps_threshold < 0)
+        return mlsae_fail(err, "dead_steps_threshold = %lld: must not be negative",
+                          (long long)c->dead_steps_threshold);
+    if (!isfinite(c->dead_threshold)) return mlsae_fail(err, "dead_threshold: not finite");
+    if (!(c->lr >= 0) || !isfinite(c->lr)) return mlsae_fail(err, "lr: must be finite, >= 0");
+    if (!(c->beta1 >= 0 && c->beta1 < 1)) return mlsae_fail(err, "beta1: must be in [0, 1)");
+    if (!(c->beta2 >= 0 && c->beta2 < 1)) return mlsae_fail(err, "beta2: must be in [0, 1)");
+    if (!(c->adam_eps >= 0)) return mlsae_fail(err, "adam eps: must be >= 0");
+    if (!isfinite(c->auxk_coef)) return mlsae_fail(err, "auxk_coef: not finite");
+    return 0;
+}
+
+int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err)
+{
+    return mlsae_fail(err, "sae %s: %s", what, mlsae_backend_error(sae->be));
+}
+
+static mlsae_buffer *alloc_f32(mlsae_sae *sae, size_t n)
+{
+    return sae->be->ops->core.alloc(sae->be, (n ? n : 1) * 4);
+}
+
+static void free_buf(mlsae_sae *sae, mlsae_buffer **b)
+{
+    if (*b) sae->be->ops->core.free(sae->be, *b);
+    *b = NULL;
+}
+
+static void free_rows(mlsae_sae *sae)
+{
+    mlsae_buffer **bufs[] = {&sae->xin, &sae->recons, &sae->aux_recons, &sae->err_buf, &sae->g1,
+                             &sae->g2, &sae->tmp, &sae->mu, &sae->sd, &sae->ones_r,
+                             &sae->zeros_r, &sae->neg_mu_e, &sae->sd_e, &sae->vals, &sae->idx,
+                             &sae->ga, &sae->avals, &sae->aidx, &sae->gu};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(sae, bufs[i]);
+    sae->rows_cap = 0;
+}
+
+static void free_dead(mlsae_sae *sae)
+{
+    free_buf(sae, &sae->enc_dead);
+    free_buf(sae, &sae->dec_dead);
+    free_buf(sae, &sae->genc_dead);
+    free_buf(sae, &sae->gdec_dead);
+    free_buf(sae, &sae->cvec_dead);
+    sae->dead_cap = 0;
+}
+
+/* Rows per dense encoder chunk: about 16M floats of output. */
+static int chunk_rows_for(int n_latents)
+{
+    size_t c = ((size_t)16 << 20) / (size_t)n_latents;
+    if (c < 16) c = 16;
+    if (c > 4096) c = 4096;
+    return (int)c;
+}
+
+int sae_reserve_rows(mlsae_sae *sae, int rows, mlsae_error *err)
+{
+    if (rows <= sae->rows_cap) return 0;
+    free_rows(sae);
+    const mlsae_core_ops *core = &sae->be->ops->core;
+    size_t rd = (size_t)rows * sae->cfg.n_inputs;
+    size_t rk = (size_t)rows * sae->cfg.k;
+    size_t ra = (size_t)rows * (sae->cfg.auxk > 0 ? sae->cfg.auxk : 1);
+    struct { mlsae_buffer **b; size_t n; } want[] = {
+        {&sae->xin, rd},   {&sae->recons, rd}, {&sae->aux_recons, rd}, {&sae->err_buf, rd},
+        {&sae->g1, rd},    {&sae->g2, rd},     {&sae->tmp, rd},        {&sae->mu, rows},
+        {&sae->sd, rows},  {&sae->ones_r, rows}, {&sae->zeros_r, rows}, {&sae->neg_mu_e, rows},
+        {&sae->sd_e, rows}, {&sae->vals, rk},  {&sae->idx, rk},        {&sae->ga, rk},
+        {&sae->avals, ra}, {&sae->aidx, ra},   {&sae->gu, ra},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        *want[i].b = alloc_f32(sae, want[i].n);
+        if (!*want[i].b) {
+            free_rows(sae);
+            return mlsae_fail(err, "sae: cannot allocate the workspace for %d rows", rows);
+        }
+    }
+    if (core->fill(sae->be, sae_ref(sae->ones_r), (size_t)rows, 1.0f) ||
+        core->fill(sae->be, sae_ref(sae->zeros_r), (size_t)rows, 0.0f))
+        return sae_be_fail(sae, "workspace", err);
+    sae->rows_cap = rows;
+    return 0;
+}
+
+int sae_reserve_dead(mlsae_sae *sae, int n_dead, mlsae_error *err)
+{
+    if (n_dead <= sae->dead_cap) return 0;
+    free_dead(sae);
+    size_t nd = (size_t)n_dead * sae->cfg.n_inputs;
+    sae->enc_dead = alloc_f32(sae, nd);
+    sae->dec_dead = alloc_f32(sae, nd);
+    sae->genc_dead = alloc_f32(sae, nd);
+    sae->gdec_dead = alloc_f32(sae, nd);
+    sae->cvec_dead = alloc_f32(sae, (size_t)n_dead);
+    if (!sae->enc_dead || !sae->dec_dead || !sae->genc_dead || !sae->gdec_dead ||
+        !sae->cvec_dead) {
+        free_dead(sae);
+        return mlsae_fail(err, "sae: cannot allocate the dead-latent tables (%d)", n_dead);
+    }
+    sae->dead_cap = n_dead;
+    return 0;
+}
+
+void mlsae_sae_free(mlsae_sae *sae)
+{
+    if (!sae) return;
+    free_rows(sae);
+    free_dead(sae);
+    mlsae_buffer **bufs[] = {&sae->enc,    &sae->dec,   &sae->bias,  &sae->last_nonzero,
+                             &sae->dead_mask, &sae->g_enc, &sae->g_dec, &sae->g_bias,
+                             &sae->m_enc,  &sae->v_enc, &sae->m_dec, &sae->v_dec,
+                             &sae->m_bias, &sae->v_bias, &sae->cvec, &sae->ones_n,
+                             &sae->dead_idx, &sae->pre};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(sae, bufs[i]);
+    free(sae->host_mask);
+    free(sae->host_dead);
+    free(sae);
+}
+
+int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t seed,
+                     mlsae_sae **out, mlsae_error *err)
+{
+    *out = NULL;
+    if (mlsae_sae_config_check(cfg, err)) return -1;
+    mlsae_sae *sae = calloc(1, sizeof *sae);
+    if (!sae) return mlsae_fail(err, "sae: out of memory");
+    sae->cfg = *cfg;
+    sae->be = be;
+    sae->bias_pending = 1;
+    const int n = cfg->n_latents, d = cfg->n_inputs;
+    const size_t nd = (size_t)n * d;
+    sae->chunk_rows = chunk_rows_for(n);
+    struct { mlsae_buffer **b; size_t n; } want[] = {
+        {&sae->enc, nd},   {&sae->dec, nd},   {&sae->bias, d},   {&sae->last_nonzero, n},
+        {&sae->dead_mask, n}, {&sae->g_enc, nd}, {&sae->g_dec, nd}, {&sae->g_bias, d},
+        {&sae->m_enc, nd}, {&sae->v_enc, nd}, {&sae->m_dec, nd}, {&sae->v_dec, nd},
+        {&sae->m_bias, d}, {&sae->v_bias, d}, {&sae->cvec, n},  {&sae->ones_n, n},
+        {&sae->dead_idx, n}, {&sae->pre, (size_t)sae->chunk_rows * n},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        *want[i].b = alloc_f32(sae, want[i].n);
+        if (!*want[i].b) {
+            mlsae_sae_free(sae);
+            return mlsae_fail(err, "sae: cannot allocate %d x %d parameters", n, d);
+        }
+    }
+    sae->host_mask = calloc((size_t)n, sizeof *sae->host_mask);
+    sae->host_dead = calloc((size_t)n, sizeof *sae->host_dead);
+    float *w = malloc(nd * sizeof *w);
+    if (!sae->host_mask || !sae->host_dead || !w) {
+        free(w);
+        mlsae_sae_free(sae);
+        return mlsae_fail(err, "sae: out of memory");
+    }
+    /* encoder ~ U(-1/sqrt(d), 1/sqrt(d)) (torch Linear's default init) */
+    sae_init_rng rng;
+    sae_init_rng_seed(&rng, seed);
+    float bound = 1.0f / sqrtf((float)d);
+    for (size_t i = 0; i < nd; i++) w[i] = sae_init_rng_uniform(&rng, -bound, bound);
+    const mlsae_core_ops *core = &be->ops->core;
+    int rc = core->write(be, sae->enc, 0, w, nd * 4);
+    /* decoder = encoder^T with unit-norm columns: our rows are its columns */
+    rc = rc || core->write(be, sae->dec, 0, w, nd * 4);
+    free(w);
+    rc = rc || be->ops->sae.normalize_rows(be, sae_ref(sae->dec), n, d);
+    mlsae_buffer *zero_f[] = {sae->bias, sae->g_enc, sae->g_dec, sae->g_bias, sae->m_enc,
+                              sae->v_enc, sae->m_dec, sae->v_dec, sae->m_bias, sae->v_bias};
+    size_t zero_n[] = {d, nd, nd, d, nd, nd, nd, nd, d, d};
+    for (size_t i = 0; i < sizeof zero_f / sizeof zero_f[0]; i++)
+        rc = rc || core->fill(be, sae_ref(zero_f[i]), zero_n[i], 0.0f);
+    /* int32 zeros have the bits of 0.0f */
+    rc = rc || core->fill(be, sae_ref(sae->last_nonzero), n, 0.0f);
+    rc = rc || core->fill(be, sae_ref(sae->dead_mask), n, 0.0f);
+    rc = rc || core->fill(be, sae_ref(sae->ones_n), n, 1.0f);
+    if (rc) {
+        sae_be_fail(sae, "init", err);
+        mlsae_sae_free(sae);
+        return -1;
+    }
+    *out = sae;
+    return 0;
+}
+
+const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae) { return &sae->cfg; }
+mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae) { return sae->be; }
+int mlsae_sae_bias_pending(const mlsae_sae *sae) { return sae->bias_pending; }
+void mlsae_sae_set_bias_pending(mlsae_sae *sae, int pending) { sae->bias_pending = pending != 0; }
+
+/* ---- host transfers --------------------------------------------------------- */
+
+static int read_f32(mlsae_sae *sae, mlsae_buffer *b, float *dst, size_t n, mlsae_error *err)
+{
+    if (!dst) return 0;
+    if (sae->be->ops->core.read(sae->be, b, 0, dst, n * 4)) return sae_be_fail(sae, "read", err);
+    return 0;
+}
+
+static int write_f32(mlsae_sae *sae, mlsae_buffer *b, const float *src, size_t n,
+                     mlsae_error *err)
+{
+    if (!src) return 0;
+    if (sae->be->ops->core.write(sae->be, b, 0, src, n * 4)) return sae_be_fail(sae, "write", err);
+    return 0;
+}
+
+/* [n, d] on the backend <-> [d, n] on the host. */
+static int read_transposed(mlsae_sae *sae, mlsae_buffer *b, float *dst, mlsae_error *err)
+{
+    if (!dst) return 0;
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    float *tmp = malloc((size_t)n * d * sizeof *tmp);
+    if (!tmp) return mlsae_fail(err, "sae: out of memory");
+    if (read_f32(sae, b, tmp, (size_t)n * d, err)) {
+        free(tmp);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) dst[(size_t)j * n + i] = tmp[(size_t)i * d + j];
+    free(tmp);
+    return 0;
+}
+
+static int write_transposed(mlsae_sae *sae, mlsae_buffer *b, const float *src, mlsae_error *err)
+{
+    if (!src) return 0;
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    float *tmp = malloc((size_t)n * d * sizeof *tmp);
+    if (!tmp) return mlsae_fail(err, "sae: out of memory");
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < d; j++) tmp[(size_t)i * d + j] = src[(size_t)j * n + i];
+    int rc = write_f32(sae, b, tmp, (size_t)n * d, err);
+    free(tmp);
+    return rc;
+}
+
+int mlsae_sae_get_params(mlsae_sae *sae, float *enc, float *dec, float *bias,
+                         int64_t *last_nonzero, mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (read_f32(sae, sae->enc, enc, (size_t)n * d, err) ||
+        read_transposed(sae, sae->dec, dec, err) || read_f32(sae, sae->bias, bias, d, err))
+        return -1;
+    if (last_nonzero) {
+        int32_t *tmp = malloc((size_t)n * sizeof *tmp);
+        if (!tmp) return mlsae_fail(err, "sae: out of memory");
+        if (sae->be->ops->core.read(sae->be, sae->last_nonzero, 0, tmp, (size_t)n * 4)) {
+            free(tmp);
+            return sae_be_fail(sae, "read", err);
+        }
+        for (int i = 0; i < n; i++) last_nonzero[i] = tmp[i];
+        free(tmp);
+    }
+    return 0;
+}
+
+int mlsae_sae_set_params(mlsae_sae *sae, const float *enc, const float *dec, const float *bias,
+                         const int64_t *last_nonzero, mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (write_f32(sae, sae->enc, enc, (size_t)n * d, err) ||
+        write_transposed(sae, sae->dec, dec, err) || write_f32(sae, sae->bias, bias, d, err))
+        return -1;
+    if (last_nonzero) {
+        int32_t *tmp = malloc((size_t)n * sizeof *tmp);
+        if (!tmp) return mlsae_fail(err, "sae: out of memory");
+        for (int i = 0; i < n; i++) {
+            int64_t v = last_nonzero[i];
+            tmp[i] = v < 0 ? 0 : v > INT32_MAX ? INT32_MAX : (int32_t)v; /* counter saturates */
+        }
+        int rc = sae->be->ops->core.write(sae->be, sae->last_nonzero, 0, tmp, (size_t)n * 4);
+        free(tmp);
+        if (rc) return sae_be_fail(sae, "write", err);
+    }
+    return 0;
+}
+
+int mlsae_sae_get_grads(mlsae_sae *sae, float *enc, float *dec, float *bias, mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (read_f32(sae, sae->g_enc, enc, (size_t)n * d, err) ||
+        read_transposed(sae, sae->g_dec, dec, err) || read_f32(sae, sae->g_bias, bias, d, err))
+        return -1;
+    return 0;
+}
+
+int mlsae_sae_set_grads(mlsae_sae *sae, const float *enc, const float *dec, const float *bias,
+                        mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (write_f32(sae, sae->g_enc, enc, (size_t)n * d, err) ||
+        write_transposed(sae, sae->g_dec, dec, err) || write_f32(sae, sae->g_bias, bias, d, err))
+        return -1;
+    return 0;
+}
+
+int mlsae_sae_get_adam(mlsae_sae *sae, float *m_enc, float *v_enc, float *m_dec, float *v_dec,
+                       float *m_bias, float *v_bias, mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (read_f32(sae, sae->m_enc, m_enc, (size_t)n * d, err) ||
+        read_f32(sae, sae->v_enc, v_enc, (size_t)n * d, err) ||
+        read_transposed(sae, sae->m_dec, m_dec, err) ||
+        read_transposed(sae, sae->v_dec, v_dec, err) ||
+        read_f32(sae, sae->m_bias, m_bias, d, err) || read_f32(sae, sae->v_bias, v_bias, d, err))
+        return -1;
+    return 0;
+}
+
+int mlsae_sae_set_adam(mlsae_sae *sae, const float *m_enc, const float *v_enc, const float *m_dec,
+                       const float *v_dec, const float *m_bias, const float *v_bias,
+                       mlsae_error *err)
+{
+    const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (write_f32(sae, sae->m_enc, m_enc, (size_t)n * d, err) ||
+        write_f32(sae, sae->v_enc, v_enc, (size_t)n * d, err) ||
+        write_transposed(sae, sae->m_dec, m_dec, err) ||
+        write_transposed(sae, sae->v_dec, v_dec, err) ||
+        write_f32(sae, sae->m_bias, m_bias, d, err) || write_f32(sae, sae->v_bias, v_bias, d, err))
+        return -1;
+    return 0;
+}
+
+void mlsae_sae_get_counters(const mlsae_sae *sae, mlsae_sae_counters *c)
+{
+    c->step = sae->step;
+    c->micro_batch = sae->micro_batch;
+    c->pending = sae->pending;
+    c->bias_pending = sae->bias_pending;
+}
+
+void mlsae_sae_set_counters(mlsae_sae *sae, const mlsae_sae_counters *c)
+{
+    sae->step = c->step;
+    sae->micro_batch = c->micro_batch;
+    sae->pending = c->pending;
+    sae->bias_pending = c->bias_pending != 0;
+}
