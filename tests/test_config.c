@@ -3,6 +3,7 @@
  * command-line forms and precedence, the YAML round trip, derived values. */
 #include "config.h"
 #include "train/run_config.h"
+#include "sae/mlsae.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -59,8 +60,8 @@ static void test_defaults(void)
     CHECK(d.dead_steps_threshold == 76);
     CHECK(d.log_every_n_steps == 8);
     CHECK(d.limit_test_batches == 488282);
-    CHECK(mlsae_dead_steps_threshold(1000000, 4, 512, 8) == 61); /* 1e6 / 16384 = 61.03 */
-    CHECK(mlsae_dead_steps_threshold(100, 1, 2048, 64) == 0);
+    CHECK(mlsae_dead_steps_threshold(1000000, 4 * 512, 8) == 61); /* 1e6 / 16384 = 61.03 */
+    CHECK(mlsae_dead_steps_threshold(100, 1 * 2048, 64) == 0);
     cfg.trainer.max_steps = 10;
     cfg.trainer.log_every_n_steps = MLSAE_CONFIG_NONE;
     mlsae_run_config_derive(&cfg, &d);

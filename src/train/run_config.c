@@ -2,6 +2,7 @@
  * quantities, equality and --help (see run_config.h). */
 #include "config.h"
 #include "train/run_config.h"
+#include "sae/mlsae.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -397,14 +398,6 @@ int mlsae_run_config_equal(const mlsae_run_config *a, const mlsae_run_config *b)
 
 /* ---- derived ---------------------------------------------------------------- */
 
-int64_t mlsae_dead_steps_threshold(int64_t dead_tokens_threshold, int64_t batch_size,
-                                   int64_t max_length, int64_t accumulate_grad_batches)
-{
-    int64_t per_step = batch_size * max_length * accumulate_grad_batches;
-    if (per_step <= 0) return 0;
-    return dead_tokens_threshold / per_step; /* floor division of non-negatives */
-}
-
 void mlsae_run_config_derive(const mlsae_run_config *cfg, mlsae_run_derived *d)
 {
     const int64_t accumulate = cfg->trainer.accumulate_grad_batches;
@@ -414,8 +407,8 @@ void mlsae_run_config_derive(const mlsae_run_config *cfg, mlsae_run_derived *d)
                        ? cfg->trainer.max_steps
                        : (d->max_micro_batches + accumulate - 1) / accumulate;
     d->dead_steps_threshold =
-        mlsae_dead_steps_threshold(cfg->autoencoder.dead_tokens_threshold, cfg->data.batch_size,
-                                   cfg->data.max_length, accumulate);
+        mlsae_dead_steps_threshold(cfg->autoencoder.dead_tokens_threshold,
+                                   cfg->data.batch_size * cfg->data.max_length, (int)accumulate);
     d->log_every_n_steps =
         cfg->trainer.log_every_n_steps != MLSAE_CONFIG_NONE ? cfg->trainer.log_every_n_steps : 50;
     d->limit_test_batches = d->max_micro_batches;

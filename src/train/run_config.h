@@ -169,20 +169,17 @@ void mlsae_run_config_print_help(FILE *out);
 
 /* ---- derived quantities ----------------------------------------------------- */
 
-/* dead_steps_threshold = dead_tokens_threshold // (batch_size * max_length *
- * accumulate_grad_batches) (SPEC 4), as the reference computes it. Note that
- * the reference then compares it against last_nonzero, a counter that
- * advances once per forward call, i.e. per MICRO-batch, not per optimizer
- * step: with the defaults 10,000,000 // (1 * 2048 * 64) = 76 micro-batches
- * (155,648 tokens), not 10M tokens. We reproduce this. */
-int64_t mlsae_dead_steps_threshold(int64_t dead_tokens_threshold, int64_t batch_size,
-                                   int64_t max_length, int64_t accumulate_grad_batches);
-
 typedef struct mlsae_run_derived {
     int64_t tokens_per_micro_batch; /* batch_size * max_length */
     int64_t max_micro_batches;      /* ceil(max_tokens / tokens_per_micro_batch) (data.max_steps) */
     int64_t max_steps;              /* trainer.max_steps, or ceil(max_micro_batches / accumulate) */
-    int64_t dead_steps_threshold;   /* see mlsae_dead_steps_threshold */
+    /* dead_tokens_threshold // (batch_size * max_length * accumulate_grad_batches)
+     * (SPEC 4, sae/mlsae.h: mlsae_dead_steps_threshold), as the reference
+     * computes it. The reference then compares it against last_nonzero, a
+     * counter that advances once per forward call, i.e. per MICRO-batch, not
+     * per optimizer step: with the defaults 10,000,000 // (1 * 2048 * 64) = 76
+     * micro-batches (155,648 tokens), not 10M tokens. We reproduce this. */
+    int64_t dead_steps_threshold;
     int64_t log_every_n_steps;      /* trainer.log_every_n_steps, null -> 50 */
     int64_t limit_test_batches;     /* = max_micro_batches, as the reference's test */
 } mlsae_run_derived;
