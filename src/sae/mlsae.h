@@ -116,6 +116,13 @@ int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
                       mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
                       mlsae_error *err);
 
+/* The per-layer metrics of the last forward (training or evaluation) on x,
+ * the same input it ran on; and, when dead_rel is not NULL, the reference's
+ * per-batch dead fraction: latents whose TopK appearances over all layers
+ * number fewer than tokens / dead_tokens_threshold. layers may be NULL. */
+int mlsae_sae_last_metrics(mlsae_sae *sae, mlsae_ref x, mlsae_sae_layer_metrics *layers,
+                           double dead_tokens_threshold, double *dead_rel, mlsae_error *err);
+
 /* ---- inspection of the last training micro-batch (tests, tools) ---------- */
 
 /* TopK (ReLU'd values, indices) [rows, k]; recons [rows, d]; any may be NULL. */

@@ -6,26 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
-                      mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
-                      mlsae_error *err)
+/* SPEC §5 per layer, from the workspace of the last forward: MSE and FVU
+ * (unbiased variance of the layer's inputs), L1 and L0 of the TopK values. */
+static int layer_metrics(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                         mlsae_sae_layer_metrics *layers, mlsae_error *err)
 {
-    if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
-        return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
-                          rows_per_layer);
-    const int rows = n_layers * rows_per_layer, d = sae->cfg.n_inputs, k = sae->cfg.k;
     mlsae_backend *be = sae->be;
-    if (sae_forward_pass(sae, x, rows, 0, err)) return -1;
-    sae->last_n_layers = n_layers;
-    sae->last_rows_per_layer = rows_per_layer;
-    if (out) {
-        out->recons = sae_ref(sae->recons);
-        out->values = sae_ref(sae->vals);
-        out->indices = sae_ref(sae->idx);
-        out->rows = rows;
-        out->k = k;
-    }
-    if (!layers) return 0;
+    const int d = sae->cfg.n_inputs, k = sae->cfg.k;
     const size_t n_l = (size_t)rows_per_layer * d, k_l = (size_t)rows_per_layer * k;
     float *vals = malloc(k_l * sizeof *vals);
     if (!vals) return mlsae_fail(err, "sae: out of memory");
@@ -52,6 +39,29 @@ int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
 fail:
     free(vals);
     return sae_be_fail(sae, "metrics", err);
+}
+
+int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
+                      mlsae_error *err)
+{
+    if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
+        return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
+                          rows_per_layer);
+    const int rows = n_layers * rows_per_layer, d = sae->cfg.n_inputs, k = sae->cfg.k;
+    mlsae_backend *be = sae->be;
+    if (sae_forward_pass(sae, x, rows, 0, err)) return -1;
+    sae->last_n_layers = n_layers;
+    sae->last_rows_per_layer = rows_per_layer;
+    if (out) {
+        out->recons = sae_ref(sae->recons);
+        out->values = sae_ref(sae->vals);
+        out->indices = sae_ref(sae->idx);
+        out->rows = rows;
+        out->k = k;
+    }
+    if (!layers) return 0;
+    return layer_metrics(sae, x, n_layers, rows_per_layer, layers, err);
 }
 
 int mlsae_sae_last_topk(mlsae_sae *sae, float *values, int32_t *indices, float *recons,
@@ -100,5 +110,39 @@ int mlsae_sae_last_auxk(mlsae_sae *sae, float *values, int32_t *indices, float *
         }
     free(v);
     free(ix);
+    return 0;
+}
+
+int mlsae_sae_last_metrics(mlsae_sae *sae, mlsae_ref x, mlsae_sae_layer_metrics *layers,
+                           double dead_tokens_threshold, double *dead_rel, mlsae_error *err)
+{
+    if (sae->last_rows <= 0) return mlsae_fail(err, "sae: no forward pass to report on");
+    if (layers && layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, layers, err))
+        return -1;
+    if (!dead_rel) return 0;
+    /* The reference's DeadLatents for one batch: latents whose count of TopK
+     * appearances (over every layer) is below tokens / dead_tokens_threshold. */
+    const size_t rk = (size_t)sae->last_rows * sae->cfg.k;
+    const int n = sae->cfg.n_latents;
+    int32_t *idx = malloc(rk * sizeof *idx);
+    int64_t *count = calloc((size_t)n, sizeof *count);
+    if (!idx || !count) {
+        free(idx);
+        free(count);
+        return mlsae_fail(err, "sae: out of memory");
+    }
+    if (sae->be->ops->core.read(sae->be, sae->idx, 0, idx, rk * 4)) {
+        free(idx);
+        free(count);
+        return sae_be_fail(sae, "read", err);
+    }
+    for (size_t i = 0; i < rk; i++)
+        if (idx[i] >= 0 && idx[i] < n) count[idx[i]]++;
+    const double limit = (double)sae->last_rows_per_layer / dead_tokens_threshold;
+    int64_t dead = 0;
+    for (int j = 0; j < n; j++) dead += (double)count[j] < limit;
+    *dead_rel = (double)dead / n;
+    free(idx);
+    free(count);
     return 0;
 }

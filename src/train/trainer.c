@@ -1,0 +1,418 @@
+/* The training loop. SPEC §4 fixes the order of the SAE's work inside a
+ * micro-batch; this file orders the micro-batches: data -> transformer ->
+ * SAE, logging every log_every_n_steps optimizer steps, validating every
+ * val_check_interval micro-batches, checkpointing every
+ * checkpoint_every_n_steps optimizer steps and on SIGINT/SIGTERM. */
+#include "config.h"
+#include "train/trainer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/atomic_file.h"
+#include "core/metrics_log.h"
+#include "core/paths.h"
+#include "core/progress.h"
+#include "core/signals.h"
+#include "sae/checkpoint.h"
+#include "sae/mlsae.h"
+#include "text/loader.h"
+#include "train/downstream.h"
+#include "train/layer_log.h"
+#include "train/session.h"
+#include "train/train_state.h"
+
+void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)
+{
+    if (cfg->trainer.default_root_dir[0]) {
+        snprintf(out, n, "%s", cfg->trainer.default_root_dir);
+        return;
+    }
+    const char *ck = cfg->trainer.checkpoint_path;
+    if (ck[0]) {
+        /* <out>/checkpoints/<name> -> <out> */
+        char tmp[MLSAE_CONFIG_STR_MAX];
+        snprintf(tmp, sizeof tmp, "%s", ck);
+        size_t len = strlen(tmp);
+        while (len > 1 && tmp[len - 1] == '/') tmp[--len] = '\0';
+        char *slash = strrchr(tmp, '/');
+        if (slash) {
+            *slash = '\0';
+            char *parent = strrchr(tmp, '/');
+            const char *base = parent ? parent + 1 : tmp;
+            if (strcmp(base, "checkpoints") == 0) {
+                if (parent) *parent = '\0';
+                else snprintf(tmp, sizeof tmp, ".");
+                snprintf(out, n, "%s", tmp);
+                return;
+            }
+        }
+    }
+    snprintf(out, n, "out");
+}
+
+void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n)
+{
+    const char *name = cfg->model_name;
+    size_t len = strlen(name);
+    while (len > 1 && name[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && name[start - 1] != '/') start--;
+    snprintf(out, n, "mlsae-%.*s-x%lld-k%lld", (int)(len - start), name + start,
+             (long long)cfg->autoencoder.expansion_factor, (long long)cfg->autoencoder.k);
+}
+
+/* Everything the loop holds; freed in one place. */
+typedef struct trainer {
+    const mlsae_run_config *cfg;
+    mlsae_run_derived derived;
+    const mlsae_train_io *io;
+    mlsae_session s;
+    mlsae_sae *sae;
+    mlsae_loader *loader;
+    mlsae_metrics_log *log;
+    mlsae_downstream *downstream;
+    mlsae_buffer *x;           /* [n_layers, batch, seq, d] activations */
+    mlsae_train_state st;
+    mlsae_progress progress;
+    int progress_on;
+    char out_dir[4096], ckpt_dir[4200], sae_dir[4200];
+    const char *sources[1];
+} trainer;
+
+static void msg(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msg(trainer *t, const char *fmt, ...)
+{
+    if (!t->io || !t->io->out) return;
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (t->progress_on) mlsae_progress_message(&t->progress, "%s", buf);
+    else fprintf(t->io->out, "%s\n", buf);
+}
+
+static int sae_from_config(trainer *t, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = t->cfg;
+    mlsae_sae_config sc;
+    mlsae_sae_config_default(&sc, t->s.d_model, (int)cfg->autoencoder.expansion_factor);
+    sc.k = (int)cfg->autoencoder.k;
+    sc.auxk = cfg->autoencoder.auxk == MLSAE_CONFIG_NONE ? 0 : (int)cfg->autoencoder.auxk;
+    sc.auxk_coef = isnan(cfg->autoencoder.auxk_coef) ? 0.0f : (float)cfg->autoencoder.auxk_coef;
+    sc.dead_steps_threshold = t->derived.dead_steps_threshold;
+    sc.dead_threshold = (float)cfg->autoencoder.dead_threshold;
+    sc.standardize = cfg->autoencoder.standardize;
+    sc.lr = (float)cfg->autoencoder.lr;
+    sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
+    if (mlsae_sae_config_check(&sc, err)) return -1;
+    return mlsae_sae_create(&sc, t->s.be, (uint64_t)cfg->seed, &t->sae, err);
+}
+
+static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
+                       mlsae_error *err)
+{
+    mlsae_loader_config lc = {0};
+    t->sources[0] = t->cfg->data.path;
+    lc.sources = t->sources;
+    lc.n_sources = 1;
+    lc.tok = t->s.tok;
+    lc.seq.max_length = (size_t)t->cfg->data.max_length;
+    lc.seq.batch_size = (size_t)t->cfg->data.batch_size;
+    lc.seq.n_threads = t->cfg->data.num_workers == MLSAE_CONFIG_NONE
+                           ? 0 : (int)t->cfg->data.num_workers;
+    lc.start = start;
+    return mlsae_loader_open(&lc, out, err);
+}
+
+static json_t *row_header(trainer *t, int64_t step)
+{
+    json_t *row = json_object();
+    if (!row) return NULL;
+    json_object_set_new(row, "step", json_integer(step));
+    json_object_set_new(row, "micro_batch", json_integer(t->st.micro_batches));
+    json_object_set_new(row, "tokens", json_integer((json_int_t)t->st.tokens));
+    return row;
+}
+
+static int log_train_row(trainer *t, mlsae_ref x, const mlsae_sae_train_metrics *m,
+                         mlsae_error *err)
+{
+    mlsae_sae_layer_metrics layers[MLSAE_CONFIG_MAX_LAYERS];
+    double dead_rel = 0;
+    if (mlsae_sae_last_metrics(t->sae, x, layers,
+                               (double)t->cfg->autoencoder.dead_tokens_threshold, &dead_rel, err))
+        return -1;
+    json_t *row = row_header(t, m->step);
+    if (!row) return mlsae_fail(err, "out of memory");
+    mlsae_metrics_row_set(row, "loss/total", m->loss_total);
+    mlsae_metrics_row_set(row, "loss/mse", m->loss_mse);
+    mlsae_metrics_row_set(row, "loss/auxk", m->loss_aux);
+    mlsae_metrics_row_set(row, "train/dead/abs", m->dead_fraction);
+    mlsae_metrics_row_set(row, "train/dead/rel", dead_rel);
+    mlsae_layer_log_train(row, "train/", t->s.layers, t->s.n_layers, layers);
+    int rc = mlsae_metrics_log_write(t->log, row, err);
+    json_decref(row);
+    return rc;
+}
+
+/* Validation (SPEC §5): the first limit_val_batches batches of the training
+ * data, as the reference validates on its train split; per-layer averages
+ * over the batches of loss delta, logit MSE and KL. */
+static int validate(trainer *t, int64_t step, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = t->cfg;
+    if (cfg->trainer.limit_val_batches == 0) return 0;
+    const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
+    if (!t->downstream && mlsae_downstream_new(&t->s, batch, seq, &t->downstream, err)) return -1;
+    mlsae_loader *vl = NULL;
+    if (open_loader(t, &vl, NULL, err)) return -1;
+    const int n = t->s.n_layers;
+    double sum[3][MLSAE_CONFIG_MAX_LAYERS] = {{0}};
+    int64_t n_batches = 0;
+    int rc = 0;
+    mlsae_batch b;
+    while (cfg->trainer.limit_val_batches == MLSAE_CONFIG_NONE ||
+           n_batches < cfg->trainer.limit_val_batches) {
+        int got = mlsae_loader_next(vl, &b, err);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        mlsae_ref x = mlsae_at(t->x, 0);
+        mlsae_sae_forward_out fo;
+        mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
+        if (mlsae_session_activations(&t->s, b.ids, (int)b.rows, seq, x, err) ||
+            mlsae_sae_forward(t->sae, x, n, (int)b.rows * seq, &fo, NULL, err) ||
+            mlsae_downstream_batch(t->downstream, x, fo.recons, b.ids, (int)b.rows, seq, dl, err)) {
+            rc = -1;
+            break;
+        }
+        for (int l = 0; l < n; l++) {
+            sum[0][l] += dl[l].loss_delta;
+            sum[1][l] += dl[l].logit_mse;
+            sum[2][l] += dl[l].kl;
+        }
+        n_batches++;
+    }
+    mlsae_loader_close(vl);
+    if (rc < 0) return mlsae_error_prefix(err, "validation");
+    if (n_batches == 0) return 0;
+    json_t *row = row_header(t, step);
+    if (!row) return mlsae_fail(err, "out of memory");
+    for (int l = 0; l < n; l++)
+        for (int q = 0; q < 3; q++) sum[q][l] /= (double)n_batches;
+    mlsae_layer_log_values(row, "val/loss/delta/", t->s.layers, n, sum[0]);
+    mlsae_layer_log_values(row, "val/logit/mse/", t->s.layers, n, sum[1]);
+    mlsae_layer_log_values(row, "val/logit/kldiv/", t->s.layers, n, sum[2]);
+    rc = mlsae_metrics_log_write(t->log, row, err);
+    json_decref(row);
+    double avg = 0;
+    for (int l = 0; l < n; l++) avg += sum[0][l];
+    msg(t, "validation at step %lld: mean loss delta %.4f over %lld batches", (long long)step,
+        avg / n, (long long)n_batches);
+    return rc;
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->loader) mlsae_loader_close(t->loader);
+    if (t->downstream) mlsae_downstream_free(t->downstream);
+    if (t->x) t->s.be->ops->core.free(t->s.be, t->x);
+    if (t->sae) mlsae_sae_free(t->sae);
+    if (t->log) mlsae_metrics_log_close(t->log, NULL);
+    mlsae_session_close(&t->s);
+}
+
+/* A hook for tests of the interruption path: deliver SIGINT to ourselves
+ * after this many micro-batches of this invocation (MLSAE_TEST_SIGINT_AFTER). */
+static int64_t sigint_after(void)
+{
+    const char *v = getenv("MLSAE_TEST_SIGINT_AFTER");
+    return v && *v ? strtoll(v, NULL, 10) : -1;
+}
+
+int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
+                mlsae_train_summary *summary, mlsae_error *err)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(summary, 0, sizeof *summary);
+    t.cfg = cfg;
+    t.io = io;
+    mlsae_run_config_derive(cfg, &t.derived);
+    mlsae_train_out_dir(cfg, t.out_dir, sizeof t.out_dir);
+    snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints/last", t.out_dir);
+    char name[512];
+    mlsae_train_sae_name(cfg, name, sizeof name);
+    snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
+    const int resuming = cfg->trainer.checkpoint_path[0] != 0;
+    const int need_logits = cfg->trainer.limit_val_batches != 0;
+    double t0 = mlsae_monotonic_seconds(NULL);
+
+    char path[4300];
+    int rc = -1;
+    if (mlsae_session_open(&t.s, cfg, need_logits, err)) return -1;
+    if (mlsae_mkdir_p(t.out_dir, err)) goto done;
+    snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
+    if (mlsae_mkdir_p(path, err)) goto done;
+
+    if (resuming) {
+        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.be, &t.sae, &t.st, err))
+            goto done;
+        const mlsae_sae_config *sc = mlsae_sae_get_config(t.sae);
+        if (sc->n_inputs != t.s.d_model) {
+            mlsae_fail(err, "%s: checkpoint has n_inputs %d but the model's d_model is %d",
+                       cfg->trainer.checkpoint_path, sc->n_inputs, t.s.d_model);
+            goto done;
+        }
+    } else if (sae_from_config(&t, err)) {
+        goto done;
+    }
+
+    /* the effective configuration, for the record */
+    {
+        char *yaml = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/config.yaml", t.out_dir);
+        int bad = mlsae_run_config_to_yaml(cfg, &yaml, &len, err) ||
+                  mlsae_write_file_atomic(path, yaml, len, err);
+        free(yaml);
+        if (bad) goto done;
+    }
+    {
+        mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
+                                        (double)t.st.micro_batches};
+        snprintf(path, sizeof path, "%s/metrics.jsonl", t.out_dir);
+        if (mlsae_metrics_log_open(&t.log, path, &lo, err)) goto done;
+    }
+    if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
+
+    const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
+    const int n_layers = t.s.n_layers;
+    t.x = mlsae_alloc_f32(t.s.be, (size_t)n_layers * batch * seq * t.s.d_model);
+    if (!t.x) {
+        mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d", n_layers,
+                   batch, seq, t.s.d_model);
+        goto done;
+    }
+    if (mlsae_signals_install(err)) goto done;
+
+    const uint64_t tokens_per_mb = (uint64_t)t.derived.tokens_per_micro_batch;
+    const int64_t max_steps = t.derived.max_steps;
+    const int64_t log_every = t.derived.log_every_n_steps;
+    const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
+    const int64_t val_every = cfg->trainer.val_check_interval;
+    const int64_t stop_after = sigint_after();
+    mlsae_sae_counters counters;
+    mlsae_sae_get_counters(t.sae, &counters);
+    int64_t step = counters.step, this_run = 0;
+
+    if (io && io->out) {
+        mlsae_progress_options po;
+        mlsae_progress_options_default(&po);
+        po.tty = io->tty;
+        po.unit = "tok";
+        uint64_t total = (uint64_t)max_steps * (uint64_t)cfg->trainer.accumulate_grad_batches *
+                         tokens_per_mb;
+        mlsae_progress_start(&t.progress, io->out, "train", t.st.tokens, total, &po);
+        t.progress_on = 1;
+        msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
+            t.s.model_dir, cfg->data.path, n_layers, t.s.d_model,
+            mlsae_sae_get_config(t.sae)->n_latents, mlsae_sae_get_config(t.sae)->k,
+            t.s.be->ops->describe(t.s.be));
+        if (resuming)
+            msg(&t, "resumed from %s at micro-batch %lld (step %lld)",
+                cfg->trainer.checkpoint_path, (long long)t.st.micro_batches, (long long)step);
+    }
+
+    mlsae_sae_train_metrics m = {0};
+    int data_ended = 0;
+    while (step < max_steps) {
+        if (mlsae_signals_stop_requested()) break;
+        mlsae_batch b;
+        int got = mlsae_loader_next(t.loader, &b, err);
+        if (got < 0) goto done;
+        if (got == 0) {
+            data_ended = 1;
+            break;
+        }
+        mlsae_ref x = mlsae_at(t.x, 0);
+        const int rows_per_layer = (int)b.rows * seq;
+        if (mlsae_session_activations(&t.s, b.ids, (int)b.rows, seq, x, err) ||
+            mlsae_sae_train_microbatch(t.sae, x, n_layers, rows_per_layer, &m, err))
+            goto done;
+        t.st.micro_batches++;
+        t.st.tokens += (uint64_t)b.rows * (uint64_t)seq;
+        this_run++;
+        summary->last_loss = m.loss_total;
+        if (m.stepped) {
+            step = m.step;
+            if (log_every > 0 && step % log_every == 0 && log_train_row(&t, x, &m, err))
+                goto done;
+            if (ckpt_every > 0 && step % ckpt_every == 0) {
+                mlsae_loader_position(t.loader, &t.st.data);
+                if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
+            }
+        }
+        if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t.st.micro_batches % val_every == 0 &&
+            validate(&t, step, err))
+            goto done;
+        if (t.progress_on) {
+            mlsae_progress_set(&t.progress, "loss", m.loss_total);
+            mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
+            mlsae_progress_update(&t.progress, t.st.tokens);
+        }
+        if (stop_after >= 0 && this_run == stop_after) raise(SIGINT);
+    }
+
+    if (mlsae_signals_stop_requested()) {
+        /* Finish here: the checkpoint holds the accumulated gradients, so a
+         * resumed run continues exactly where this one stopped. */
+        mlsae_loader_position(t.loader, &t.st.data);
+        if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
+        summary->interrupted = 1;
+        msg(&t, "interrupted: checkpoint written to %s (resume with --resume %s)", t.ckpt_dir,
+            t.ckpt_dir);
+    } else {
+        if (data_ended) {
+            /* The end of the data ends the epoch: Lightning steps on what has
+             * accumulated. */
+            int stepped = 0;
+            if (mlsae_sae_flush_step(t.sae, &stepped, err)) goto done;
+            mlsae_sae_get_counters(t.sae, &counters);
+            step = counters.step;
+            msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
+        }
+        if ((val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
+             t.st.micro_batches % val_every != 0) && validate(&t, step, err))
+            goto done;
+        mlsae_loader_position(t.loader, &t.st.data);
+        if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
+        if (mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)) goto done;
+    }
+    if (t.progress_on) mlsae_progress_finish(&t.progress);
+    t.progress_on = 0;
+    rc = 0;
+done:
+    mlsae_signals_restore();
+    if (t.progress_on) mlsae_progress_finish(&t.progress);
+    summary->micro_batches = t.st.micro_batches;
+    summary->tokens = t.st.tokens;
+    summary->steps = step;
+    summary->seconds = mlsae_monotonic_seconds(NULL) - t0;
+    snprintf(summary->out_dir, sizeof summary->out_dir, "%s", t.out_dir);
+    snprintf(summary->sae_dir, sizeof summary->sae_dir, "%s", t.sae_dir);
+    snprintf(summary->checkpoint_dir, sizeof summary->checkpoint_dir, "%s", t.ckpt_dir);
+    if (t.log && mlsae_metrics_log_close(t.log, rc ? NULL : err)) rc = -1;
+    t.log = NULL;
+    trainer_free(&t);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* The training pipeline (SPEC §3-5): stream a dataset, run the transformer,
+ * train the multi-layer SAE with gradient accumulation, log, validate,
+ * checkpoint; resumable bit for bit.
+ *
+ * Output directory (trainer.default_root_dir, default "out"):
+ *   config.yaml                     the effective run configuration
+ *   metrics.jsonl                   one JSON object per logged step / validation
+ *   checkpoints/last/               the resumable checkpoint (SAE + training
+ *                                   state + run.yaml), replaced atomically
+ *   mlsae-<model>-x<E>-k<K>/        the trained SAE in the reference's format
+ */
+#ifndef MLSAE_TRAIN_TRAINER_H
+#define MLSAE_TRAIN_TRAINER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "core/status.h"
+#include "train/run_config.h"
+
+typedef struct mlsae_train_io {
+    FILE *out;    /* progress and messages (the CLI passes stderr); NULL: silent */
+    int tty;      /* 1 / 0 / -1 = isatty(out) */
+} mlsae_train_io;
+
+typedef struct mlsae_train_summary {
+    char out_dir[4096];
+    char sae_dir[4096];         /* the final SAE (reference format) */
+    char checkpoint_dir[4096];  /* the resumable checkpoint */
+    int64_t micro_batches;      /* in total, including those before a resume */
+    int64_t steps;              /* optimizer steps in total */
+    uint64_t tokens;            /* tokens trained on in total */
+    double seconds;             /* wall time of this invocation */
+    double last_loss;           /* loss/total of the last micro-batch */
+    int interrupted;            /* stopped by SIGINT/SIGTERM after a checkpoint */
+} mlsae_train_summary;
+
+int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
+                mlsae_train_summary *summary, mlsae_error *err);
+
+/* The output directory of a run: trainer.default_root_dir, or for a resumed
+ * run without one the directory holding checkpoints/<name>, else "out". */
+void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n);
+
+/* "mlsae-<model basename>-x<E>-k<K>", the reference's repository naming. */
+void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n);
+
+#endif
