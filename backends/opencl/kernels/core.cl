@@ -64,14 +64,16 @@ __kernel void sum_stats_f32(ulong n, __global const float *x, ulong xo, __global
     uint lid = get_local_id(0), L = get_local_size(0);
     float a = 0, ca = 0, a2 = 0, ca2 = 0, t, e;
     for (size_t i = gid; i < n; i += G) {
-        float d = has_y ? x[xo + i] - y[yo + i] : x[xo + i];
-        /* d itself is exact only up to one rounding of x - y; acceptable */
+        /* d + de is x - y exactly; d^2 + its rounding error + 2 d de ~ (x - y)^2 */
+        float d = x[xo + i], de = 0.0f;
+        if (has_y) two_sum(d, -y[yo + i], &d, &de);
         two_sum(a, d, &t, &e);
         a = t;
-        ca += e;
-        two_sum(a2, d * d, &t, &e);
+        ca += e + de;
+        float d2 = d * d;
+        two_sum(a2, d2, &t, &e);
         a2 = t;
-        ca2 += e + fma(d, d, -(d * d));
+        ca2 += e + fma(d, d, -d2) + 2.0f * d * de;
     }
     /* s: [sum | err | sum2 | err2], L each */
     s[lid] = a;
