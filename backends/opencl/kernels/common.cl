@@ -1,0 +1,43 @@
+/* Kernels of the mlsae OpenCL backend: portable OpenCL C 1.2, no vendor
+ * extensions (cl_khr_fp64 is used only when the host found it and defined
+ * MLSAE_FP64). Every buffer argument comes with an element offset (ulong):
+ * refs are {buffer, element offset}, never sub-buffers.
+ *
+ * Reductions run in a fixed tree order over power-of-two work-groups, so
+ * results are deterministic for a given device and work-group size. */
+#ifdef MLSAE_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+#ifdef MLSAE_FORCE_BUILD_ERROR
+#error "build failure requested by MLSAE_FORCE_BUILD_ERROR"
+#endif
+
+/* Sum of v over the work-group (power-of-two size); every item must call it. */
+float wg_sum(__local float *s, float v)
+{
+    uint lid = get_local_id(0), n = get_local_size(0);
+    s[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = n / 2; h > 0; h >>= 1) {
+        if (lid < h) s[lid] += s[lid + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* Maximum of v over the work-group (power-of-two size). */
+float wg_max(__local float *s, float v)
+{
+    uint lid = get_local_id(0), n = get_local_size(0);
+    s[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint h = n / 2; h > 0; h >>= 1) {
+        if (lid < h) s[lid] = fmax(s[lid], s[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}

@@ -1,0 +1,120 @@
+/* Shared between the OpenCL plugin's files; not a public header. */
+#ifndef MLSAE_OCL_INTERNAL_H
+#define MLSAE_OCL_INTERNAL_H
+
+#include "backend/backend.h"
+
+#include <CL/cl.h>
+
+struct mlsae_buffer {
+    cl_mem mem;
+    size_t n_bytes;
+};
+
+/* Every kernel of the program (backends/opencl/kernels/ *.cl). */
+#define OCL_KERNELS(X)                                                                     \
+    X(axpby) X(add_row_vector) X(sum_stats_f32) X(sgemm_tiled) X(sgemm_simple)             \
+    X(embedding) X(layer_norm) X(gelu) X(rotary) X(attention) X(cross_entropy) X(kl_div)   \
+    X(standardize) X(row_affine) X(topk) X(sparse_gather) X(sparse_dot) X(sparse_scatter) \
+    X(dead_reset) X(dead_tick) X(normalize_rows) X(remove_parallel) X(adam)
+/* built only when the device has cl_khr_fp64 */
+#define OCL_KERNELS_FP64(X) X(sum_stats_f64)
+
+enum {
+#define OCL_ENUM(name) OCLK_##name,
+    OCL_KERNELS(OCL_ENUM) OCL_KERNELS_FP64(OCL_ENUM)
+#undef OCL_ENUM
+    OCLK_COUNT
+};
+
+/* GEMM tile chosen from the device limits (see gemm.cl). */
+typedef struct ocl_gemm_tile {
+    int tsm, tsn, tsk, wptm, wptn;
+} ocl_gemm_tile;
+
+typedef struct ocl_backend {
+    mlsae_backend base;
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context ctx;
+    cl_command_queue queue;
+    cl_program program;
+    cl_kernel kernel[OCLK_COUNT];
+    size_t kernel_wg[OCLK_COUNT]; /* power-of-two group size used for each kernel */
+    /* device limits */
+    size_t max_wg;
+    cl_ulong local_mem, max_alloc, global_mem;
+    cl_uint compute_units;
+    int fp64;              /* cl_khr_fp64 present */
+    int use_fp64;          /* sum_stats in double (unless MLSAE_OPENCL_NO_FP64) */
+    ocl_gemm_tile tile;
+    int gemm_tiled;        /* 0: the tile did not fit the kernel's limits; use sgemm_simple */
+    int att_bq, att_bk;    /* attention query-block / key-tile sizes */
+    int verbose;
+    /* scratch buffers reused across ops (grown on demand) */
+    mlsae_buffer scratch_i, scratch_f, partials;
+    char description[512];
+} ocl_backend;
+
+static inline ocl_backend *ocl_of(mlsae_backend *be) { return (ocl_backend *)be; }
+
+/* Record an error on the backend; returns -1. */
+int ocl_fail(mlsae_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A short name for an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
+const char *ocl_strerror(cl_int code);
+
+/* ---- devices (ocl_device.c) ---- */
+typedef struct ocl_device_ref {
+    cl_platform_id platform;
+    cl_device_id device;
+} ocl_device_ref;
+/* All devices across all platforms in platform order (*out malloc'ed). */
+int ocl_enumerate(ocl_device_ref **out, int *n, mlsae_error *err);
+/* The device for params->device_index (N-th overall; -1 = first GPU). */
+int ocl_pick_device(int device_index, ocl_device_ref *out, mlsae_error *err);
+/* "name (type, 8 CUs, 4.0 GiB, max group 1024, fp64)" */
+void ocl_device_summary(cl_device_id dev, char *out, size_t n);
+int ocl_device_has_extension(cl_device_id dev, const char *ext);
+
+/* ---- program (ocl_program.c) ---- */
+int ocl_build_program(ocl_backend *ob, mlsae_error *err);
+
+/* ---- ops helpers (ocl_core.c) ---- */
+/* Argument setter: refs become (cl_mem, ulong element offset) pairs. */
+typedef struct ocl_args {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+    ocl_backend *ob;
+} ocl_args;
+ocl_args ocl_args_begin(ocl_backend *ob, int kernel);
+void ocl_arg_ref(ocl_args *a, mlsae_ref r);   /* absent ref: a dummy buffer, offset 0 */
+void ocl_arg_int(ocl_args *a, int v);
+void ocl_arg_float(ocl_args *a, float v);
+void ocl_arg_ulong(ocl_args *a, cl_ulong v);
+void ocl_arg_mem(ocl_args *a, cl_mem m);
+void ocl_arg_local(ocl_args *a, size_t bytes);
+/* Enqueue kernel with `dims` dimensions; global sizes are rounded up to
+ * multiples of local (local may be NULL). */
+int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,
+               const size_t *local);
+/* Check a ref spans n elements inside its buffer (op names the op, what the argument). */
+int ocl_check_ref(mlsae_backend *be, const char *op, const char *what, mlsae_ref r, size_t n);
+/* Make a scratch buffer hold at least n_bytes. */
+int ocl_scratch(ocl_backend *ob, mlsae_buffer *s, size_t n_bytes);
+/* Blocking upload into a scratch buffer. */
+int ocl_upload(ocl_backend *ob, mlsae_buffer *s, const void *src, size_t n_bytes);
+
+/* C = alpha op(A) op(B) + beta C (+ bias[col] when bias is present). */
+int ocl_gemm(mlsae_backend *be, const char *op, int ta, int tb, int m, int n, int k,
+             float alpha, mlsae_ref a, int lda, mlsae_ref b, int ldb, float beta, mlsae_ref c,
+             int ldc, mlsae_ref bias);
+/* Launch a one-work-group-per-row kernel (rows groups of the kernel's size)
+ * whose last argument is a float local scratch of the group size. */
+int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows);
+
+extern const mlsae_core_ops ocl_core_ops;
+extern const mlsae_nn_ops ocl_nn_ops;
+extern const mlsae_sae_ops ocl_sae_ops;
+
+#endif

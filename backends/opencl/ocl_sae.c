@@ -1,0 +1,290 @@
+/* Sparse autoencoder ops of the OpenCL backend (backend_sae.h, SPEC §4);
+ * kernels in kernels/sae.cl. */
+#include "config.h"
+#include "ocl_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ocl_standardize(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_ref mu,
+                           mlsae_ref sd, int rows, int d, float eps)
+{
+    if (rows <= 0 || d <= 0) return 0;
+    size_t n = (size_t)rows * d;
+    if (ocl_check_ref(be, "standardize", "x", x, n) ||
+        ocl_check_ref(be, "standardize", "out", out, n) ||
+        (mu.buf && ocl_check_ref(be, "standardize", "mu", mu, (size_t)rows)) ||
+        (sd.buf && ocl_check_ref(be, "standardize", "sd", sd, (size_t)rows)))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_standardize);
+    ocl_arg_ref(&g, x);
+    ocl_arg_ref(&g, out);
+    ocl_arg_ref(&g, mu);
+    ocl_arg_ref(&g, sd);
+    ocl_arg_int(&g, mu.buf != NULL);
+    ocl_arg_int(&g, sd.buf != NULL);
+    ocl_arg_int(&g, d);
+    ocl_arg_float(&g, eps);
+    return ocl_launch_rows(&g, "standardize", OCLK_standardize, (size_t)rows);
+}
+
+static int ocl_row_affine(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_ref scale,
+                          mlsae_ref shift, int rows, int d)
+{
+    if (rows <= 0 || d <= 0) return 0;
+    size_t n = (size_t)rows * d;
+    if (ocl_check_ref(be, "row_affine", "x", x, n) ||
+        ocl_check_ref(be, "row_affine", "out", out, n) ||
+        ocl_check_ref(be, "row_affine", "scale", scale, (size_t)rows) ||
+        ocl_check_ref(be, "row_affine", "shift", shift, (size_t)rows))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_row_affine);
+    ocl_arg_ref(&g, x);
+    ocl_arg_ref(&g, out);
+    ocl_arg_ref(&g, scale);
+    ocl_arg_ref(&g, shift);
+    ocl_arg_int(&g, rows);
+    ocl_arg_int(&g, d);
+    size_t global[2] = {(size_t)d, (size_t)rows};
+    return ocl_launch(&g, "row_affine", 2, global, NULL);
+}
+
+static int ocl_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                    mlsae_ref values, mlsae_ref indices)
+{
+    if (rows <= 0 || k == 0) return 0;
+    if (k < 0 || k > n)
+        return ocl_fail(be, "opencl topk: k = %d must be in [0, n = %d]", k, n);
+    size_t rk = (size_t)rows * k;
+    if (ocl_check_ref(be, "topk", "pre", pre, (size_t)rows * n) ||
+        (mask.buf && ocl_check_ref(be, "topk", "mask", mask, (size_t)n)) ||
+        ocl_check_ref(be, "topk", "values", values, rk) ||
+        ocl_check_ref(be, "topk", "indices", indices, rk))
+        return -1;
+    ocl_backend *ob = ocl_of(be);
+    ocl_args g = ocl_args_begin(ob, OCLK_topk);
+    ocl_arg_ref(&g, pre);
+    ocl_arg_int(&g, n);
+    ocl_arg_int(&g, k);
+    ocl_arg_ref(&g, mask);
+    ocl_arg_int(&g, mask.buf != NULL);
+    ocl_arg_ref(&g, values);
+    ocl_arg_ref(&g, indices);
+    size_t local = ob->kernel_wg[OCLK_topk];
+    ocl_arg_local(&g, 2 * local * sizeof(cl_uint));
+    size_t global = (size_t)rows * local;
+    return ocl_launch(&g, "topk", 1, &global, &local);
+}
+
+static int ocl_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                             mlsae_ref table, int d, int relu, float beta, mlsae_ref out)
+{
+    if (rows <= 0 || d <= 0) return 0;
+    size_t rk = (size_t)rows * (k > 0 ? k : 0);
+    if (ocl_check_ref(be, "sparse_gather", "out", out, (size_t)rows * d) ||
+        (rk && (ocl_check_ref(be, "sparse_gather", "coef", coef, rk) ||
+                ocl_check_ref(be, "sparse_gather", "idx", idx, rk) ||
+                ocl_check_ref(be, "sparse_gather", "table", table, (size_t)d))))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_sparse_gather);
+    ocl_arg_ref(&g, coef);
+    ocl_arg_ref(&g, idx);
+    ocl_arg_int(&g, k > 0 ? k : 0);
+    ocl_arg_ref(&g, table);
+    ocl_arg_int(&g, d);
+    ocl_arg_int(&g, relu);
+    ocl_arg_float(&g, beta);
+    ocl_arg_ref(&g, out);
+    ocl_arg_int(&g, rows);
+    size_t global[2] = {(size_t)d, (size_t)rows};
+    return ocl_launch(&g, "sparse_gather", 2, global, NULL);
+}
+
+static int ocl_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
+                          mlsae_ref table, int d, mlsae_ref out)
+{
+    if (rows <= 0 || k <= 0) return 0;
+    size_t rk = (size_t)rows * k;
+    if (ocl_check_ref(be, "sparse_dot", "x", x, (size_t)rows * d) ||
+        ocl_check_ref(be, "sparse_dot", "idx", idx, rk) ||
+        ocl_check_ref(be, "sparse_dot", "out", out, rk))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_sparse_dot);
+    ocl_arg_ref(&g, x);
+    ocl_arg_ref(&g, idx);
+    ocl_arg_int(&g, k);
+    ocl_arg_ref(&g, table);
+    ocl_arg_int(&g, d);
+    ocl_arg_ref(&g, out);
+    return ocl_launch_rows(&g, "sparse_dot", OCLK_sparse_dot, rk);
+}
+
+/* The entries (r, j) grouped by destination latent with a counting sort on
+ * the host (indices are read back: rows * k ints), so that every dst row is
+ * summed in (r, j) order by one work-item per column: deterministic, no
+ * float atomics. csr = [latents (t) | start (t + 1) | entries (rows * k)]. */
+static int ocl_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
+                              mlsae_ref x, int d, mlsae_ref dst, int n_table)
+{
+    if (rows <= 0 || k <= 0 || d <= 0) return 0;
+    size_t rk = (size_t)rows * k;
+    if (ocl_check_ref(be, "sparse_scatter", "coef", coef, rk) ||
+        ocl_check_ref(be, "sparse_scatter", "idx", idx, rk) ||
+        ocl_check_ref(be, "sparse_scatter", "x", x, (size_t)rows * d) ||
+        ocl_check_ref(be, "sparse_scatter", "dst", dst, (size_t)n_table * d))
+        return -1;
+    ocl_backend *ob = ocl_of(be);
+    int32_t *ids = malloc(rk * sizeof *ids);
+    int32_t *count = calloc((size_t)n_table + 1, sizeof *count);
+    int32_t *csr = malloc((2 * (size_t)n_table + 1 + rk) * sizeof *csr);
+    int rc = -1;
+    if (!ids || !count || !csr) {
+        ocl_fail(be, "opencl sparse_scatter: out of host memory");
+        goto done;
+    }
+    cl_int cl = clEnqueueReadBuffer(ob->queue, idx.buf->mem, CL_TRUE, idx.off * 4,
+                                    rk * sizeof *ids, ids, 0, NULL, NULL);
+    if (cl != CL_SUCCESS) {
+        ocl_fail(be, "opencl sparse_scatter: reading idx failed (%s)", ocl_strerror(cl));
+        goto done;
+    }
+    for (size_t e = 0; e < rk; e++) {
+        if (ids[e] < 0 || ids[e] >= n_table) {
+            ocl_fail(be, "opencl sparse_scatter: idx[%zu, %zu] = %d is outside [0, %d)",
+                     e / (size_t)k, e % (size_t)k, ids[e], n_table);
+            goto done;
+        }
+        count[ids[e]]++;
+    }
+    int n_touched = 0;
+    for (int u = 0; u < n_table; u++) n_touched += count[u] > 0;
+    int32_t *latents = csr, *start = csr + n_touched, *entries = start + n_touched + 1;
+    int32_t *slot = count; /* reused: next free position per latent */
+    int t = 0, pos = 0;
+    for (int u = 0; u < n_table; u++) {
+        int c = count[u];
+        if (!c) continue;
+        latents[t] = u;
+        start[t++] = pos;
+        slot[u] = pos;
+        pos += c;
+    }
+    start[t] = pos;
+    for (size_t e = 0; e < rk; e++) entries[slot[ids[e]]++] = (int32_t)e; /* stable */
+    size_t csr_len = 2 * (size_t)n_touched + 1 + rk;
+    if (ocl_upload(ob, &ob->scratch_i, csr, csr_len * sizeof *csr) != 0) goto done;
+    ocl_args g = ocl_args_begin(ob, OCLK_sparse_scatter);
+    ocl_arg_ref(&g, coef);
+    ocl_arg_int(&g, k);
+    ocl_arg_ref(&g, x);
+    ocl_arg_int(&g, d);
+    ocl_arg_ref(&g, dst);
+    ocl_arg_mem(&g, ob->scratch_i.mem);
+    ocl_arg_ulong(&g, 0);
+    ocl_arg_ulong(&g, (cl_ulong)n_touched);
+    ocl_arg_ulong(&g, 2 * (cl_ulong)n_touched + 1);
+    ocl_arg_int(&g, n_touched);
+    size_t global[2] = {(size_t)d, (size_t)n_touched};
+    rc = ocl_launch(&g, "sparse_scatter", 2, global, NULL);
+done:
+    free(ids);
+    free(count);
+    free(csr);
+    return rc;
+}
+
+static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
+                           float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
+                           mlsae_ref mask)
+{
+    if (n <= 0) return 0;
+    size_t rk = rows > 0 && k > 0 ? (size_t)rows * k : 0;
+    if (ocl_check_ref(be, "update_dead", "last_nonzero", last_nonzero, (size_t)n) ||
+        (mask.buf && ocl_check_ref(be, "update_dead", "mask", mask, (size_t)n)) ||
+        (rk && (ocl_check_ref(be, "update_dead", "values", values, rk) ||
+                ocl_check_ref(be, "update_dead", "idx", idx, rk))))
+        return -1;
+    ocl_backend *ob = ocl_of(be);
+    if (rk) {
+        ocl_args g = ocl_args_begin(ob, OCLK_dead_reset);
+        ocl_arg_ref(&g, values);
+        ocl_arg_ref(&g, idx);
+        ocl_arg_ulong(&g, rk);
+        ocl_arg_float(&g, threshold);
+        ocl_arg_ref(&g, last_nonzero);
+        ocl_arg_int(&g, n);
+        size_t local = ob->kernel_wg[OCLK_dead_reset];
+        if (ocl_launch(&g, "update_dead", 1, &rk, &local) != 0) return -1;
+    }
+    ocl_args g = ocl_args_begin(ob, OCLK_dead_tick);
+    ocl_arg_ref(&g, last_nonzero);
+    ocl_arg_int(&g, n);
+    ocl_arg_int(&g, dead_steps);
+    ocl_arg_ref(&g, mask);
+    ocl_arg_int(&g, mask.buf != NULL);
+    size_t local = ob->kernel_wg[OCLK_dead_tick], global = (size_t)n;
+    return ocl_launch(&g, "update_dead", 1, &global, &local);
+}
+
+static int ocl_normalize_rows(mlsae_backend *be, mlsae_ref w, int rows, int d)
+{
+    if (rows <= 0 || d <= 0) return 0;
+    if (ocl_check_ref(be, "normalize_rows", "w", w, (size_t)rows * d)) return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_normalize_rows);
+    ocl_arg_ref(&g, w);
+    ocl_arg_int(&g, d);
+    return ocl_launch_rows(&g, "normalize_rows", OCLK_normalize_rows, (size_t)rows);
+}
+
+static int ocl_remove_parallel(mlsae_backend *be, mlsae_ref w, mlsae_ref g_, int rows, int d)
+{
+    if (rows <= 0 || d <= 0) return 0;
+    if (ocl_check_ref(be, "remove_parallel", "w", w, (size_t)rows * d) ||
+        ocl_check_ref(be, "remove_parallel", "g", g_, (size_t)rows * d))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_remove_parallel);
+    ocl_arg_ref(&g, w);
+    ocl_arg_ref(&g, g_);
+    ocl_arg_int(&g, d);
+    return ocl_launch_rows(&g, "remove_parallel", OCLK_remove_parallel, (size_t)rows);
+}
+
+static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m, mlsae_ref v,
+                    size_t n, float lr, float beta1, float beta2, float eps, int step)
+{
+    if (step < 1) return ocl_fail(be, "opencl adam: step %d must be >= 1", step);
+    if (n == 0) return 0;
+    if (ocl_check_ref(be, "adam", "p", p, n) || ocl_check_ref(be, "adam", "g", grad, n) ||
+        ocl_check_ref(be, "adam", "m", m, n) || ocl_check_ref(be, "adam", "v", v, n))
+        return -1;
+    /* bias corrections in double, as PyTorch's Python scalars */
+    double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
+    ocl_backend *ob = ocl_of(be);
+    ocl_args g = ocl_args_begin(ob, OCLK_adam);
+    ocl_arg_ref(&g, p);
+    ocl_arg_ref(&g, grad);
+    ocl_arg_ref(&g, m);
+    ocl_arg_ref(&g, v);
+    ocl_arg_ulong(&g, n);
+    ocl_arg_float(&g, beta1);
+    ocl_arg_float(&g, beta2);
+    ocl_arg_float(&g, eps);
+    ocl_arg_float(&g, (float)(lr / bc1));
+    ocl_arg_float(&g, (float)sqrt(bc2));
+    size_t local = ob->kernel_wg[OCLK_adam];
+    return ocl_launch(&g, "adam", 1, &n, &local);
+}
+
+const mlsae_sae_ops ocl_sae_ops = {
+    .standardize = ocl_standardize,
+    .row_affine = ocl_row_affine,
+    .topk = ocl_topk,
+    .sparse_gather = ocl_sparse_gather,
+    .sparse_dot = ocl_sparse_dot,
+    .sparse_scatter = ocl_sparse_scatter,
+    .update_dead = ocl_update_dead,
+    .normalize_rows = ocl_normalize_rows,
+    .remove_parallel = ocl_remove_parallel,
+    .adam = ocl_adam,
+};
