@@ -51,6 +51,8 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
 void mlsae_sae_free(mlsae_sae *sae);
 const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae);
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae);
+/* Change the configuration; n_inputs and n_latents must stay the same. */
+int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err);
 
 /* ---- host access to the parameters (reference layouts) ------------------ */
 

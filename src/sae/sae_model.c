@@ -235,6 +235,17 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
 
 const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae) { return &sae->cfg; }
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae) { return sae->be; }
+
+int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err)
+{
+    if (cfg->n_inputs != sae->cfg.n_inputs || cfg->n_latents != sae->cfg.n_latents)
+        return mlsae_fail(err, "sae: configuration for %d x %d, the SAE is %d x %d",
+                          cfg->n_latents, cfg->n_inputs, sae->cfg.n_latents, sae->cfg.n_inputs);
+    if (mlsae_sae_config_check(cfg, err)) return -1;
+    if (cfg->k != sae->cfg.k || cfg->auxk != sae->cfg.auxk) free_rows(sae); /* resized on use */
+    sae->cfg = *cfg;
+    return 0;
+}
 int mlsae_sae_bias_pending(const mlsae_sae *sae) { return sae->bias_pending; }
 void mlsae_sae_set_bias_pending(mlsae_sae *sae, int pending) { sae->bias_pending = pending != 0; }
 
