@@ -1,6 +1,7 @@
 /* Shared helpers of the text tests (see text_testgen.h). */
 #include "config.h"
 #include "text_testgen.h"
+#include "text/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,30 @@ int tg_build(json_t *spec, char **text, size_t *len)
             }
             memcpy(t + w, json_string_value(a), k);
             w += k;
+        }
+        *text = t;
+        *len = w;
+        return 0;
+    }
+    if (strcmp(kind, "sweep") == 0) {
+        /* "a" c "1" c " " c c "x " c "\n" for every code point c of the range */
+        uint32_t start = (uint32_t)json_integer_value(json_object_get(spec, "start"));
+        uint32_t end = (uint32_t)json_integer_value(json_object_get(spec, "end"));
+        uint32_t step = (uint32_t)json_integer_value(json_object_get(spec, "step"));
+        size_t cap = ((size_t)(end - start) / step + 1) * 30, w = 0;
+        char *t = malloc(cap);
+        for (uint32_t c = start; c < end; c += step) {
+            if (c >= 0xD800 && c < 0xE000) continue;
+            unsigned char u[4];
+            size_t k = mlsae_utf8_put(c, u);
+            const char *ctx[] = {"1", " ", "", "x ", "\n"};
+            t[w++] = 'a';
+            for (int j = 0; j < 5; j++) {
+                memcpy(t + w, u, k);
+                w += k;
+                memcpy(t + w, ctx[j], strlen(ctx[j]));
+                w += strlen(ctx[j]);
+            }
         }
         *text = t;
         *len = w;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "text/line_reader.h"
 #include "text/tokenizer.h"
 
 #define JSONL_CHUNK 1024 /* lines encoded together by the thread pool */
@@ -36,7 +37,8 @@ static void usage(FILE *out)
             "  --skip-special    with --decode: leave out special tokens (<|endoftext|>...)\n"
             "  --tokens          write token strings (byte-level alphabet) instead of ids\n"
             "  --jsonl           read JSON Lines with a \"text\" string field from the input\n"
-            "                    and write one {\"ids\": [...]} line per input line, in order\n"
+            "                    (--file may be a .jsonl.zst) and write one {\"ids\": [...]}\n"
+            "                    line per input line, in order\n"
             "  --threads N       threads for --jsonl (default 0: all CPUs)\n"
             "  -h, --help        show this help\n"
             "\n"
@@ -45,7 +47,7 @@ static void usage(FILE *out)
             "Examples:\n"
             "  mlsae tokenize --tokenizer tokenizer.json 'Hello world'\n"
             "  mlsae tokenize --tokenizer tokenizer.json --decode '12092 1533'\n"
-            "  zstdcat test.jsonl.zst | mlsae tokenize --tokenizer tokenizer.json --jsonl\n");
+            "  mlsae tokenize --tokenizer tokenizer.json --jsonl --file test.jsonl.zst\n");
 }
 
 typedef struct options {
@@ -207,32 +209,34 @@ static int flush_chunk(const mlsae_tokenizer *tok, const options *o, size_t coun
 
 static int run_jsonl(const mlsae_tokenizer *tok, const options *o)
 {
-    const char *name = o->text ? NULL : (o->file && strcmp(o->file, "-") != 0) ? o->file : "stdin";
-    if (!name) return cli_error("tokenize", "--jsonl reads --file or standard input, not TEXT");
-    FILE *fp = strcmp(name, "stdin") == 0 ? stdin : fopen(name, "rb");
-    if (!fp) return cli_error("tokenize", "%s: cannot open: %s", name, strerror(errno));
+    if (o->text) return cli_error("tokenize", "--jsonl reads --file or standard input, not TEXT");
+    int from_file = o->file && strcmp(o->file, "-") != 0;
+    const char *name = from_file ? o->file : "stdin";
+    mlsae_line_reader *lines;
+    mlsae_error err;
+    if (mlsae_line_reader_open(from_file ? o->file : "/dev/stdin", &lines, &err) != 0)
+        return cli_error("tokenize", "%s", err.msg);
     json_t *docs[JSONL_CHUNK];
     const char *texts[JSONL_CHUNK];
     size_t lens[JSONL_CHUNK];
     mlsae_ids outs[JSONL_CHUNK];
     memset(outs, 0, sizeof outs);
-    size_t count = 0, line_no = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    int rc = 0;
-    while (rc == 0 && (got = getline(&line, &cap, fp)) >= 0) {
-        line_no++;
+    size_t count = 0;
+    const char *line;
+    size_t len;
+    int rc = 0, r;
+    while (rc == 0 && (r = mlsae_line_reader_next(lines, &line, &len, &err)) == 1) {
+        unsigned long long line_no = (unsigned long long)mlsae_line_reader_line(lines);
         json_error_t je;
-        json_t *doc = json_loadb(line, (size_t)got, JSON_ALLOW_NUL, &je);
+        json_t *doc = json_loadb(line, len, JSON_ALLOW_NUL, &je);
         if (!doc) {
-            rc = cli_error("tokenize", "%s:%zu:%d: malformed JSON: %s", name, line_no, je.column, je.text);
+            rc = cli_error("tokenize", "%s:%llu:%d: malformed JSON: %s", name, line_no, je.column, je.text);
             break;
         }
         json_t *text = json_object_get(doc, "text");
         if (!json_is_string(text)) {
             json_decref(doc);
-            rc = cli_error("tokenize", "%s:%zu: field 'text': %s", name, line_no,
+            rc = cli_error("tokenize", "%s:%llu: field 'text': %s", name, line_no,
                            text ? "not a string" : "missing");
             break;
         }
@@ -245,12 +249,11 @@ static int run_jsonl(const mlsae_tokenizer *tok, const options *o)
             count = 0;
         }
     }
-    if (rc == 0 && ferror(fp)) rc = cli_error("tokenize", "%s: read error", name);
+    if (rc == 0 && r < 0) rc = cli_error("tokenize", "%s", err.msg);
     if (rc == 0 && count) rc = flush_chunk(tok, o, count, texts, lens, outs);
     for (size_t i = 0; i < count; i++) json_decref(docs[i]);
     for (size_t i = 0; i < JSONL_CHUNK; i++) mlsae_ids_free(&outs[i]);
-    free(line);
-    if (fp != stdin) fclose(fp);
+    mlsae_line_reader_close(lines);
     return rc;
 }
 

@@ -118,6 +118,9 @@ GENERATED = [
     {"name": "soup 1", "kind": "soup", "seed": 1, "count": 20000, "alphabet": SOUP_ALPHABET},
     {"name": "soup 2", "kind": "soup", "seed": 2, "count": 20000, "alphabet": SOUP_ALPHABET},
     {"name": "random bytes", "kind": "bytes", "seed": 7, "count": 50000},
+    {"name": "sweep U+0080..U+FFFF", "kind": "sweep", "start": 0x80, "end": 0x10000, "step": 1},
+    {"name": "sweep U+10000..U+10FFFF / 13", "kind": "sweep", "start": 0x10000, "end": 0x110000,
+     "step": 13},
 ]
 
 

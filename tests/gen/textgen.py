@@ -40,4 +40,12 @@ def build(spec):
     if kind == "bytes":  # random bytes (mostly invalid UTF-8)
         r = Lcg(spec["seed"])
         return bytes(r.next() & 0xFF for _ in range(spec["count"]))
+    if kind == "sweep":  # every code point of a range (step apart) in a few contexts
+        out = []
+        for c in range(spec["start"], spec["end"], spec["step"]):
+            if 0xD800 <= c < 0xE000:
+                continue
+            ch = chr(c)
+            out.append("a" + ch + "1" + ch + " " + ch + ch + "x " + ch + "\n")
+        return "".join(out).encode("utf-8")
     raise ValueError(kind)
