@@ -1,10 +1,108 @@
-/* mlsae test (not yet built). */
+/* mlsae test: every SPEC §5 metric of a trained SAE, one CSV row. */
 #include "config.h"
 #include "cli/commands.h"
+#include "cli/run_args.h"
+#include "train/evaluate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: mlsae test --checkpoint DIR [--csv FILE] [--config FILE]... [OPTIONS]\n"
+            "\n"
+            "Run a trained SAE on a test dataset (data.path; the reference uses the test\n"
+            "split of its dataset) and write one CSV row with every metric of the\n"
+            "reference's test step, averaged over the batches: per layer L1, MSE, FVU, L0,\n"
+            "the downstream loss delta, logit MSE and KL divergence when the layer's\n"
+            "reconstruction is spliced into the transformer, the dead fraction and the\n"
+            "losses. At most ceil(data.max_tokens / (batch_size * max_length)) batches.\n"
+            "\n"
+            "  --checkpoint DIR   the SAE: a directory with config.json + model.safetensors\n"
+            "                     (ours, the reference's, or its -tfm variant)\n"
+            "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
+            "  --config FILE      a YAML file of options (model_name, layers, data.*)\n"
+            "  --help, -h         this help\n"
+            "\n");
+    mlsae_run_config_print_help(out);
+}
+
+/* Pull "--checkpoint X" / "--csv X" out of argv (they are not run options). */
+static int take_value(int *argc, char **argv, const char *flag, const char **value)
+{
+    size_t fl = strlen(flag);
+    for (int i = 1; i < *argc; i++) {
+        const char *v = NULL;
+        int used = 0;
+        if (strcmp(argv[i], flag) == 0 && i + 1 < *argc) {
+            v = argv[i + 1];
+            used = 2;
+        } else if (strncmp(argv[i], flag, fl) == 0 && argv[i][fl] == '=') {
+            v = argv[i] + fl + 1;
+            used = 1;
+        } else if (strcmp(argv[i], flag) == 0) {
+            return -1;
+        }
+        if (used) {
+            *value = v;
+            for (int j = i; j + used < *argc; j++) argv[j] = argv[j + used];
+            *argc -= used;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 int cmd_test(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_error("test", "this command is not available in this build yet");
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    if (!args || !cfg) {
+        free(args);
+        free(cfg);
+        return cli_error("test", "out of memory");
+    }
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    const char *ckpt = NULL, *csv = NULL;
+    int status = 0;
+    if (take_value(&argc, args, "--checkpoint", &ckpt) < 0 || take_value(&argc, args, "--csv", &csv) < 0)
+        status = cli_error("test", "--checkpoint and --csv need a value");
+    else if (!ckpt)
+        status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
+    if (!status) status = cli_run_config("test", argc, args, cfg, NULL, NULL);
+    char csv_default[4500];
+    if (!status && !csv) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", ckpt);
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+        const char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        if (slash) snprintf(csv_default, sizeof csv_default, "%.*s/test_%s.csv",
+                            (int)(slash - dir), dir, base);
+        else snprintf(csv_default, sizeof csv_default, "test_%s.csv", base);
+        csv = csv_default;
+    }
+    if (!status) {
+        mlsae_test_summary sum;
+        mlsae_error err;
+        if (mlsae_test(cfg, ckpt, csv, stderr, &sum, &err) != 0) {
+            status = cli_error("test", "%s", err.msg);
+        } else {
+            printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "
+                   "mean loss delta %.4f\n", (long long)sum.batches,
+                   (unsigned long long)sum.tokens, sum.seconds, sum.loss_total, sum.fvu_avg,
+                   sum.loss_delta_avg);
+            printf("metrics: %s\n", csv);
+        }
+    }
+    free(args);
+    free(cfg);
+    return status;
 }

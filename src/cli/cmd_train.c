@@ -1,10 +1,9 @@
-/* mlsae train (not yet built). */
+/* mlsae train: the pipeline (model + dataset), or training from saved
+ * activations with --activations. */
 #include "config.h"
 #include "cli/commands.h"
 
 int cmd_train(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return cli_error("train", "this command is not available in this build yet");
+    return cmd_train_pipeline(argc, argv);
 }

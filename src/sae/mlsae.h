@@ -118,6 +118,13 @@ int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
                       mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
                       mlsae_error *err);
 
+/* The forward of the reference's test step: as in training (dead-latent
+ * bookkeeping, AuxK) with both losses, but no gradient and no optimizer
+ * step. out's buffers as for mlsae_sae_forward. */
+int mlsae_sae_test_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                           mlsae_sae_forward_out *out, double *loss_mse, double *loss_aux,
+                           mlsae_error *err);
+
 /* The per-layer metrics of the last forward (training or evaluation) on x,
  * the same input it ran on; and, when dead_rel is not NULL, the reference's
  * per-batch dead fraction: latents whose TopK appearances over all layers

@@ -21,7 +21,7 @@
 #include <math.h>
 
 int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
-                      double *loss_mse, double *loss_aux, mlsae_error *err)
+                      double *loss_mse, double *loss_aux, int grad, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
     const mlsae_core_ops *core = &be->ops->core;
@@ -92,6 +92,7 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     }
     *loss_mse = mse_sum / n_layers;
     *loss_aux = aux;
+    if (!grad) return 0;
     /* to the standardized space */
     if (sae->cfg.standardize)
         SAE_CALL(sae, err, "loss grad",

@@ -48,8 +48,7 @@ int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
         return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
                           rows_per_layer);
-    const int rows = n_layers * rows_per_layer, d = sae->cfg.n_inputs, k = sae->cfg.k;
-    mlsae_backend *be = sae->be;
+    const int rows = n_layers * rows_per_layer, k = sae->cfg.k;
     if (sae_forward_pass(sae, x, rows, 0, err)) return -1;
     sae->last_n_layers = n_layers;
     sae->last_rows_per_layer = rows_per_layer;

@@ -53,9 +53,10 @@ int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err);
  * the dead list and the AuxK selection and aux_recons. */
 int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err);
 
-/* Loss and gradient accumulation (sae_backward.c); fills the losses. */
+/* Loss and gradient accumulation (sae_backward.c); fills the losses. With
+ * grad = 0 only the losses are computed (nothing is accumulated). */
 int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
-                      double *loss_mse, double *loss_aux, mlsae_error *err);
+                      double *loss_mse, double *loss_aux, int grad, mlsae_error *err);
 
 #define SAE_CALL(sae, err, what, call)                                                     \
     do {                                                                                  \

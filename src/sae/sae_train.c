@@ -88,7 +88,7 @@ int mlsae_sae_train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int ro
     sae->last_n_layers = n_layers;
     sae->last_rows_per_layer = rows_per_layer;
     double mse, aux;
-    if (sae_backward_pass(sae, x, n_layers, rows_per_layer, &mse, &aux, err)) return -1;
+    if (sae_backward_pass(sae, x, n_layers, rows_per_layer, &mse, &aux, 1, err)) return -1;
     /* hooks after every backward: unit decoder rows, then drop the gradient's
      * component along them */
     SAE_CALL(sae, err, "decoder norm", be->ops->sae.normalize_rows(be, sae_ref(sae->dec), n, d));
@@ -109,6 +109,29 @@ int mlsae_sae_train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int ro
         m->stepped = stepped;
         m->step = sae->step;
         m->micro_batch = sae->micro_batch;
+    }
+    return 0;
+}
+
+int mlsae_sae_test_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                           mlsae_sae_forward_out *out, double *loss_mse, double *loss_aux,
+                           mlsae_error *err)
+{
+    if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
+        return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
+                          rows_per_layer);
+    const int rows = n_layers * rows_per_layer;
+    if (sae_forward_pass(sae, x, rows, 1, err)) return -1;
+    sae->last_n_layers = n_layers;
+    sae->last_rows_per_layer = rows_per_layer;
+    if (sae_backward_pass(sae, x, n_layers, rows_per_layer, loss_mse, loss_aux, 0, err))
+        return -1;
+    if (out) {
+        out->recons = sae_ref(sae->recons);
+        out->values = sae_ref(sae->vals);
+        out->indices = sae_ref(sae->idx);
+        out->rows = rows;
+        out->k = sae->cfg.k;
     }
     return 0;
 }

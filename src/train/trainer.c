@@ -82,7 +82,7 @@ typedef struct trainer {
     mlsae_train_state st;
     mlsae_progress progress;
     int progress_on;
-    char out_dir[4096], ckpt_dir[4200], sae_dir[4200];
+    char out_dir[3072], ckpt_dir[4096], sae_dir[4096];
     const char *sources[1];
 } trainer;
 
@@ -250,11 +250,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     mlsae_run_config_derive(cfg, &t.derived);
     mlsae_train_out_dir(cfg, t.out_dir, sizeof t.out_dir);
     snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints/last", t.out_dir);
-    char name[512];
+    char name[768];
     mlsae_train_sae_name(cfg, name, sizeof name);
     snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
     const int resuming = cfg->trainer.checkpoint_path[0] != 0;
     const int need_logits = cfg->trainer.limit_val_batches != 0;
+    int64_t step = 0;
     double t0 = mlsae_monotonic_seconds(NULL);
 
     char path[4300];
@@ -313,7 +314,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     const int64_t stop_after = sigint_after();
     mlsae_sae_counters counters;
     mlsae_sae_get_counters(t.sae, &counters);
-    int64_t step = counters.step, this_run = 0;
+    step = counters.step;
+    int64_t this_run = 0;
 
     if (io && io->out) {
         mlsae_progress_options po;

@@ -1,0 +1,74 @@
+#include "config.h"
+#include "cli/run_args.h"
+#include "cli/commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The checkpoint named on the command line, if any (parsed with the real
+ * option table so every spelling of the option counts). */
+static int find_resume(int argc, char **argv, char *out, size_t n)
+{
+    mlsae_run_config *tmp = malloc(sizeof *tmp);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int found = 0;
+    if (tmp && rest) {
+        mlsae_error err;
+        int n_rest = 0;
+        mlsae_run_config_defaults(tmp);
+        if (mlsae_run_config_parse_args(tmp, argc, argv, rest, &n_rest, &err) == 0 &&
+            tmp->trainer.checkpoint_path[0]) {
+            snprintf(out, n, "%s", tmp->trainer.checkpoint_path);
+            found = 1;
+        }
+    }
+    free(tmp);
+    free(rest);
+    return found;
+}
+
+int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg,
+                   const char *const *extra, int *extra_seen)
+{
+    char resume[MLSAE_CONFIG_STR_MAX], saved[MLSAE_CONFIG_STR_MAX + 16];
+    char **args = calloc((size_t)argc + 3, sizeof *args);
+    char **rest = calloc((size_t)argc + 3, sizeof *rest);
+    if (!args || !rest) {
+        free(args);
+        free(rest);
+        return cli_error(cmd, "out of memory");
+    }
+    int n_args = 0;
+    args[n_args++] = argv[0];
+    if (find_resume(argc, argv, resume, sizeof resume)) {
+        struct stat sb;
+        snprintf(saved, sizeof saved, "%s/run.yaml", resume);
+        if (stat(saved, &sb) == 0) {
+            args[n_args++] = "--config";
+            args[n_args++] = saved;
+        }
+    }
+    for (int i = 1; i < argc; i++) args[n_args++] = argv[i];
+    mlsae_error err;
+    int n_rest = 0, status = 0;
+    if (mlsae_run_config_from_args(cfg, n_args, args, rest, &n_rest, &err) != 0) {
+        status = cli_error(cmd, "%s", err.msg);
+    } else {
+        for (int i = 0; i < n_rest && !status; i++) {
+            int known = 0;
+            for (int e = 0; extra && extra[e]; e++)
+                if (strcmp(rest[i], extra[e]) == 0) {
+                    extra_seen[e] = 1;
+                    known = 1;
+                }
+            if (!known)
+                status = cli_error(cmd, "%s '%s' (see 'mlsae %s --help')",
+                                   rest[i][0] == '-' ? "unknown option" : "unexpected argument",
+                                   rest[i], cmd);
+        }
+    }
+    free(args);
+    free(rest);
+    return status;
+}

@@ -1,0 +1,188 @@
+#include "config.h"
+#include "train/evaluate.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/atomic_file.h"
+#include "core/metrics_log.h"
+#include "core/progress.h"
+#include "sae/checkpoint.h"
+#include "sae/mlsae.h"
+#include "text/loader.h"
+#include "train/downstream.h"
+#include "train/layer_log.h"
+#include "train/session.h"
+
+#define MAXL MLSAE_CONFIG_MAX_LAYERS
+
+/* Running sums of the per-batch values. */
+typedef struct sums {
+    double dead_rel, loss_total, loss_mse, loss_aux;
+    double l1[MAXL], mse[MAXL], fvu[MAXL], l0[MAXL];
+    double delta[MAXL], logit_mse[MAXL], kl[MAXL];
+} sums;
+
+static json_t *build_row(const sums *s, double n, const int *layers, int n_layers)
+{
+    json_t *row = json_object();
+    if (!row) return NULL;
+    double v[MAXL];
+    mlsae_metrics_row_set(row, "train/dead/rel", s->dead_rel / n);
+#define LAYERWISE(name, field)                                        \
+    do {                                                              \
+        for (int i = 0; i < n_layers; i++) v[i] = s->field[i] / n;    \
+        mlsae_layer_log_values(row, name, layers, n_layers, v);       \
+    } while (0)
+    LAYERWISE("train/l1/", l1);
+    LAYERWISE("train/mse/", mse);
+    LAYERWISE("train/fvu/", fvu);
+    LAYERWISE("train/l0/", l0);
+    LAYERWISE("val/loss/delta/", delta);
+    LAYERWISE("val/logit/mse/", logit_mse);
+    LAYERWISE("val/logit/kldiv/", kl);
+#undef LAYERWISE
+    mlsae_metrics_row_set(row, "loss/total", s->loss_total / n);
+    mlsae_metrics_row_set(row, "loss/mse", s->loss_mse / n);
+    mlsae_metrics_row_set(row, "loss/auxk", s->loss_aux / n);
+    return row;
+}
+
+static int write_csv(const char *path, json_t *row, mlsae_error *err)
+{
+    /* A fresh file each time: the metrics log writes header + row atomically. */
+    mlsae_metrics_log *log = NULL;
+    mlsae_metrics_log_options opt = {MLSAE_METRICS_CSV, 0, NULL, 0};
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial", path);
+    if (mlsae_metrics_log_open(&log, tmp, &opt, err)) return -1;
+    int rc = mlsae_metrics_log_write(log, row, err);
+    if (mlsae_metrics_log_close(log, rc ? NULL : err)) rc = -1;
+    if (!rc && rename(tmp, path) != 0) rc = mlsae_fail_errno(err, "%s: cannot rename into place", path);
+    if (rc) remove(tmp);
+    return rc;
+}
+
+int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv_path,
+               FILE *progress, mlsae_test_summary *summary, mlsae_error *err)
+{
+    memset(summary, 0, sizeof *summary);
+    double t0 = mlsae_monotonic_seconds(NULL);
+    mlsae_session s;
+    if (mlsae_session_open(&s, cfg, 1, err)) return -1;
+    mlsae_sae *sae = NULL;
+    mlsae_loader *loader = NULL;
+    mlsae_downstream *ds = NULL;
+    mlsae_buffer *xbuf = NULL;
+    sums *acc = calloc(1, sizeof *acc);
+    json_t *row = NULL;
+    mlsae_progress prog;
+    int prog_on = 0, rc = -1;
+    if (!acc) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    if (mlsae_ckpt_load(sae_dir, s.be, &sae, err)) goto done;
+    /* no training: the bias stays as loaded */
+    mlsae_sae_set_bias_pending(sae, 0);
+    if (mlsae_sae_get_config(sae)->n_inputs != s.d_model) {
+        mlsae_fail(err, "%s: the SAE has n_inputs %d but the model %s has d_model %d", sae_dir,
+                   mlsae_sae_get_config(sae)->n_inputs, s.model_dir, s.d_model);
+        goto done;
+    }
+    const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
+    const int n = s.n_layers;
+    mlsae_run_derived derived;
+    mlsae_run_config_derive(cfg, &derived);
+    const int64_t limit = derived.limit_test_batches;
+    xbuf = mlsae_alloc_f32(s.be, (size_t)n * batch * seq * s.d_model);
+    if (!xbuf) {
+        mlsae_fail(err, "cannot allocate activations");
+        goto done;
+    }
+    if (mlsae_downstream_new(&s, batch, seq, &ds, err)) goto done;
+    const char *sources[1] = {cfg->data.path};
+    mlsae_loader_config lc = {0};
+    lc.sources = sources;
+    lc.n_sources = 1;
+    lc.tok = s.tok;
+    lc.seq.max_length = (size_t)seq;
+    lc.seq.batch_size = (size_t)batch;
+    lc.seq.n_threads = cfg->data.num_workers == MLSAE_CONFIG_NONE ? 0 : (int)cfg->data.num_workers;
+    if (mlsae_loader_open(&lc, &loader, err)) goto done;
+    if (progress) {
+        mlsae_progress_options po;
+        mlsae_progress_options_default(&po);
+        po.unit = "tok";
+        mlsae_progress_start(&prog, progress, "test", 0, (uint64_t)limit * batch * seq, &po);
+        prog_on = 1;
+    }
+    mlsae_batch b;
+    int got;
+    while (summary->batches < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
+        if (got < 0) goto done;
+        const int rows_per_layer = (int)b.rows * seq;
+        mlsae_ref x = mlsae_at(xbuf, 0);
+        mlsae_sae_forward_out fo;
+        mlsae_sae_layer_metrics lm[MAXL];
+        mlsae_downstream_layer dl[MAXL];
+        double mse, aux, dead_rel;
+        if (mlsae_session_activations(&s, b.ids, (int)b.rows, seq, x, err) ||
+            mlsae_sae_test_forward(sae, x, n, rows_per_layer, &fo, &mse, &aux, err) ||
+            mlsae_sae_last_metrics(sae, x, lm, (double)cfg->autoencoder.dead_tokens_threshold,
+                                   &dead_rel, err) ||
+            mlsae_downstream_batch(ds, x, fo.recons, b.ids, (int)b.rows, seq, dl, err))
+            goto done;
+        acc->dead_rel += dead_rel;
+        acc->loss_mse += mse;
+        acc->loss_aux += aux;
+        acc->loss_total += mse + aux;
+        for (int l = 0; l < n; l++) {
+            acc->l1[l] += lm[l].l1;
+            acc->mse[l] += lm[l].mse;
+            acc->fvu[l] += lm[l].fvu;
+            acc->l0[l] += lm[l].l0;
+            acc->delta[l] += dl[l].loss_delta;
+            acc->logit_mse[l] += dl[l].logit_mse;
+            acc->kl[l] += dl[l].kl;
+        }
+        summary->batches++;
+        summary->tokens += (uint64_t)rows_per_layer;
+        if (prog_on) {
+            mlsae_progress_set(&prog, "fvu", lm[0].fvu);
+            mlsae_progress_update(&prog, summary->tokens);
+        }
+    }
+    if (summary->batches == 0) {
+        mlsae_fail(err, "%s: no complete sequence of %d tokens in the test data", cfg->data.path,
+                   seq);
+        goto done;
+    }
+    row = build_row(acc, (double)summary->batches, s.layers, n);
+    if (!row) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    if (write_csv(csv_path, row, err)) goto done;
+    summary->loss_total = acc->loss_total / summary->batches;
+    double fvu = 0, delta = 0;
+    for (int l = 0; l < n; l++) {
+        fvu += acc->fvu[l];
+        delta += acc->delta[l];
+    }
+    summary->fvu_avg = fvu / n / summary->batches;
+    summary->loss_delta_avg = delta / n / summary->batches;
+    rc = 0;
+done:
+    if (prog_on) mlsae_progress_finish(&prog);
+    summary->seconds = mlsae_monotonic_seconds(NULL) - t0;
+    if (row) json_decref(row);
+    free(acc);
+    if (loader) mlsae_loader_close(loader);
+    if (ds) mlsae_downstream_free(ds);
+    if (xbuf) s.be->ops->core.free(s.be, xbuf);
+    if (sae) mlsae_sae_free(sae);
+    mlsae_session_close(&s);
+    return rc;
+}
