@@ -26,4 +26,14 @@ double cpu_sum_exp_shift(const float *x, int n, float shift, int avx2);
  * row's KL(pred || true) given both log-sum-exps. */
 double cpu_kl_terms(const float *t, const float *p, int n, float lse_t, float lse_p, int avx2);
 
+/* C = A B^T (+ C when accumulate), A [m, k], B [n, k], C [m, n] with row
+ * strides; single-threaded AVX-512 (cpu_nn_gemm.c). Returns -1 when the
+ * kernel is not built or memory is short (the caller falls back). */
+int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                          int accumulate, float *c, int ldc);
+/* Whether the CPU (and build) has the AVX-512 kernel enabled; set() lets
+ * tests switch it off and on. */
+int cpu_nn_gemm_avx512_available(void);
+void cpu_nn_gemm_avx512_set(int enabled);
+
 #endif
