@@ -84,7 +84,8 @@ void cpu_nn_gemm_nt(mlsae_backend *be, int m, int n, int k, const float *a, int 
             const float *pb = split_m ? b : b + (size_t)lo * ldb;
             float *pc = split_m ? c + (size_t)lo * ldc : c + lo;
             int pm = split_m ? hi - lo : m, pn = split_m ? n : hi - lo;
-            if (!avx512 || cpu_nn_gemm_nt_avx512(pm, pn, k, pa, lda, pb, ldb, accumulate, pc, ldc))
+            if (!avx512 ||
+                cpu_nn_gemm_avx512(1, pm, pn, k, pa, lda, pb, ldb, accumulate, pc, ldc, NULL))
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pm, pn, k, 1.0f, pa, lda, pb,
                             ldb, beta, pc, ldc);
         }

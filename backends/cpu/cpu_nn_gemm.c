@@ -36,9 +36,17 @@ void cpu_nn_gemm_avx512_set(int enabled)
     if (!enabled || !cpu_nn_gemm_avx512_available()) avx512_enabled = 0;
 }
 
-/* Bp[kk][j] = B[n0 + j][k0 + kk] for j < nr, 0 beyond. */
-static void pack_b(const float *b, int ldb, int nr, int kc, float *bp)
+/* Bp[kk][j] = op(B)[k0 + kk][n0 + j] for j < nr, 0 beyond; b points at
+ * element (n0, k0) of B [n, k] (trans_b) or (k0, n0) of B [k, n]. */
+static void pack_b(int trans_b, const float *b, int ldb, int nr, int kc, float *bp)
 {
+    if (!trans_b) {
+        for (int kk = 0; kk < kc; kk++) {
+            memcpy(bp + kk * NR, b + (size_t)kk * ldb, (size_t)nr * sizeof(float));
+            for (int j = nr; j < NR; j++) bp[kk * NR + j] = 0.0f;
+        }
+        return;
+    }
     for (int j = 0; j < NR; j++) {
         if (j < nr) {
             const float *row = b + (size_t)j * ldb;
@@ -97,16 +105,17 @@ __attribute__((target("avx512f"))) static void kernel_12x32(int kc, const float 
     }
 }
 
-int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                          int accumulate, float *c, int ldc)
+size_t cpu_nn_gemm_avx512_ws_floats(void) { return (size_t)(NC + MC) * KC; }
+
+int cpu_nn_gemm_avx512(int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+                       int ldb, int accumulate, float *c, int ldc, float *ws)
 {
-    float *bp = aligned_alloc(64, (size_t)NC * KC * sizeof(float));
-    float *ap = aligned_alloc(64, (size_t)MC * KC * sizeof(float));
-    if (!bp || !ap) {
-        free(bp);
-        free(ap);
-        return -1;
+    float *owned = NULL;
+    if (!ws) {
+        ws = owned = aligned_alloc(64, cpu_nn_gemm_avx512_ws_floats() * sizeof(float));
+        if (!ws) return -1;
     }
+    float *bp = ws, *ap = ws + (size_t)NC * KC;
     if (k == 0 && !accumulate)
         for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof(float));
     for (int jc = 0; jc < n; jc += NC) {
@@ -114,9 +123,11 @@ int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const fl
         for (int pc = 0; pc < k; pc += KC) {
             int kc = k - pc < KC ? k - pc : KC;
             int load_c = accumulate || pc > 0;
-            for (int jr = 0; jr < nc; jr += NR)
-                pack_b(b + (size_t)(jc + jr) * ldb + pc, ldb, nc - jr < NR ? nc - jr : NR, kc,
-                       bp + (size_t)jr * kc);
+            for (int jr = 0; jr < nc; jr += NR) {
+                const float *src = trans_b ? b + (size_t)(jc + jr) * ldb + pc
+                                           : b + (size_t)pc * ldb + jc + jr;
+                pack_b(trans_b, src, ldb, nc - jr < NR ? nc - jr : NR, kc, bp + (size_t)jr * kc);
+            }
             for (int ic = 0; ic < m; ic += MC) {
                 int mc = m - ic < MC ? m - ic : MC;
                 for (int ir = 0; ir < mc; ir += MR)
@@ -131,8 +142,7 @@ int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const fl
             }
         }
     }
-    free(bp);
-    free(ap);
+    free(owned);
     return 0;
 }
 
@@ -140,11 +150,12 @@ int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const fl
 
 int cpu_nn_gemm_avx512_available(void) { return 0; }
 void cpu_nn_gemm_avx512_set(int enabled) { (void)enabled; }
-int cpu_nn_gemm_nt_avx512(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                          int accumulate, float *c, int ldc)
+size_t cpu_nn_gemm_avx512_ws_floats(void) { return 0; }
+int cpu_nn_gemm_avx512(int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+                       int ldb, int accumulate, float *c, int ldc, float *ws)
 {
-    (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)accumulate, (void)c,
-        (void)ldc;
+    (void)trans_b, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb;
+    (void)accumulate, (void)c, (void)ldc, (void)ws;
     return -1;
 }
 
