@@ -109,6 +109,7 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
     int n_threads = cb->n_threads > 0 ? cb->n_threads : 1;
     if (n_threads > n_items) n_threads = (int)n_items;
     int failed = 0;
+    int use_avx512 = cpu_nn_gemm_avx512_available(); /* decided before the threads start */
     /* One sgemm per thread at a time: keep OpenBLAS from spawning its own. */
     openblas_set_num_threads(1);
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
@@ -118,7 +119,7 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
         ws.o = malloc((size_t)Q_BLOCK * head_dim * sizeof(float));
         ws.q = malloc((size_t)Q_BLOCK * head_dim * sizeof(float));
         ws.gemm = NULL;
-        if (cpu_nn_gemm_avx512_available())
+        if (use_avx512)
             ws.gemm = aligned_alloc(64, cpu_nn_gemm_avx512_ws_floats() * sizeof(float));
         int ok = ws.s && ws.o && ws.q;
         /* Later query blocks see more keys: hand them out first. */
