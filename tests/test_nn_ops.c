@@ -8,6 +8,7 @@
 #include "testutil.h"
 #include "backend/backend.h"
 #include "../backends/cpu/cpu_internal.h"
+#include "../backends/cpu/cpu_nn_math.h"
 
 #include <math.h>
 #include <string.h>
@@ -244,6 +245,8 @@ static void run_all(void)
     test_linear(5, 13, 11, 1);
     test_linear(67, 40, 33, 0);
     test_linear(130, 64, 197, 1);
+    test_linear(301, 300, 45, 1);  /* K over one 256 slice, N under one panel */
+    test_linear(37, 530, 1100, 0); /* split over columns, several K slices and N blocks */
     test_gelu(1001);
     test_gelu(7);
     test_rotary(2, 11, 3, 10, 4, 10000.0f);
@@ -268,6 +271,12 @@ int main(void)
     }
     printf("%s\n", be->ops->describe(be));
     run_all();
+    if (cpu_nn_gemm_avx512_available()) {
+        printf("(linear ran the AVX-512 kernel) OpenBLAS for the linear layers:\n");
+        cpu_nn_gemm_avx512_set(0);
+        run_all();
+        cpu_nn_gemm_avx512_set(1);
+    }
     if (cpu_of(be)->has_avx2) {
         printf("portable kernels:\n");
         cpu_of(be)->has_avx2 = 0;

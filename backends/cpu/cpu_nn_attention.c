@@ -2,15 +2,16 @@
  *
  * Work item = (sequence, head, block of Q_BLOCK queries). For each item the
  * keys up to the block's last query are visited in blocks of K_BLOCK:
- *   S = scale * Q K^T            (sgemm, [Q_BLOCK, K_BLOCK])
+ *   S = (scale Q) K^T            ([Q_BLOCK, K_BLOCK] product)
  *   online softmax: running row max m and row sum l; when m grows, the
  *   accumulated output and l are rescaled by exp(m_old - m_new)
- *   O += P V                     (sgemm, [Q_BLOCK, head_dim])
+ *   O += P V                     ([Q_BLOCK, head_dim] product)
  * and finally out = O / l. A thread holds one S block, one O block and the
  * row statistics: O(Q_BLOCK * (K_BLOCK + head_dim)) floats, whatever seq.
  * Q, K and V are read in place from the fused per-head [q, k, v] layout
- * (row stride n_heads * 3 * head_dim). The sgemms run single-threaded
- * inside the OpenMP region; the items are spread over the threads. */
+ * (row stride n_heads * 3 * head_dim). The products run single-threaded
+ * inside the OpenMP region (the AVX-512 kernel when the CPU has it, else
+ * OpenBLAS); the items are spread over the threads. */
 #include "config.h"
 #include "cpu_internal.h"
 #include "cpu_nn_math.h"
@@ -28,8 +29,21 @@ enum { Q_BLOCK = 64, K_BLOCK = 256 };
 typedef struct attn_scratch {
     float *s;   /* [Q_BLOCK, K_BLOCK] scores, then probabilities */
     float *o;   /* [Q_BLOCK, head_dim] unnormalised output */
+    float *q;   /* [Q_BLOCK, head_dim] queries times the scale */
+    float *gemm; /* AVX-512 GEMM packing scratch, NULL when not used */
     float m[Q_BLOCK], l[Q_BLOCK];
 } attn_scratch;
+
+/* C = A op(B) (+ C): the AVX-512 kernel when available, else OpenBLAS. */
+static void gemm(attn_scratch *ws, int trans_b, int m, int n, int k, const float *a, int lda,
+                 const float *b, int ldb, int accumulate, float *c, int ldc)
+{
+    if (ws->gemm &&
+        cpu_nn_gemm_avx512(trans_b, m, n, k, a, lda, b, ldb, accumulate, c, ldc, ws->gemm) == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+}
 
 static void attend_block(const float *qkv, float *out, int seq, int n_heads, int head_dim,
                          int b, int h, int q0, attn_scratch *ws, int avx2)
@@ -45,12 +59,14 @@ static void attend_block(const float *qkv, float *out, int seq, int n_heads, int
         ws->l[i] = 0;
     }
     memset(ws->o, 0, (size_t)qn * head_dim * sizeof(float));
+    for (int i = 0; i < qn; i++)
+        for (int d = 0; d < head_dim; d++)
+            ws->q[(size_t)i * head_dim + d] = q[(size_t)i * ld + d] * scale;
     for (int k0 = 0; k0 < q_end; k0 += K_BLOCK) {
         int kn = q_end - k0 < K_BLOCK ? q_end - k0 : K_BLOCK;
         const float *k = base + (size_t)k0 * ld + head_dim;
         const float *v = base + (size_t)k0 * ld + 2 * head_dim;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, qn, kn, head_dim, scale, q, ld, k, ld,
-                    0.0f, ws->s, K_BLOCK);
+        gemm(ws, 1, qn, kn, head_dim, ws->q, head_dim, k, ld, 0, ws->s, K_BLOCK);
         for (int i = 0; i < qn; i++) {
             float *srow = ws->s + (size_t)i * K_BLOCK;
             int visible = q0 + i - k0 + 1; /* keys k0 .. q0+i */
@@ -71,8 +87,7 @@ static void attend_block(const float *qkv, float *out, int seq, int n_heads, int
                 for (int d = 0; d < head_dim; d++) orow[d] *= corr;
             }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, qn, head_dim, kn, 1.0f, ws->s,
-                    K_BLOCK, v, ld, 1.0f, ws->o, head_dim);
+        gemm(ws, 0, qn, head_dim, kn, ws->s, K_BLOCK, v, ld, 1, ws->o, head_dim);
     }
     for (int i = 0; i < qn; i++) {
         float inv = 1.0f / ws->l[i];
@@ -94,6 +109,7 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
     int n_threads = cb->n_threads > 0 ? cb->n_threads : 1;
     if (n_threads > n_items) n_threads = (int)n_items;
     int failed = 0;
+    int use_avx512 = cpu_nn_gemm_avx512_available(); /* decided before the threads start */
     /* One sgemm per thread at a time: keep OpenBLAS from spawning its own. */
     openblas_set_num_threads(1);
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
@@ -101,7 +117,11 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
         attn_scratch ws;
         ws.s = malloc((size_t)Q_BLOCK * K_BLOCK * sizeof(float));
         ws.o = malloc((size_t)Q_BLOCK * head_dim * sizeof(float));
-        int ok = ws.s && ws.o;
+        ws.q = malloc((size_t)Q_BLOCK * head_dim * sizeof(float));
+        ws.gemm = NULL;
+        if (use_avx512)
+            ws.gemm = aligned_alloc(64, cpu_nn_gemm_avx512_ws_floats() * sizeof(float));
+        int ok = ws.s && ws.o && ws.q;
         /* Later query blocks see more keys: hand them out first. */
 #pragma omp for schedule(dynamic, 1)
         for (long it = 0; it < n_items; it++) {
@@ -116,6 +136,8 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
         }
         free(ws.s);
         free(ws.o);
+        free(ws.q);
+        free(ws.gemm);
     }
     openblas_set_num_threads(cb->n_threads);
     if (failed) return cpu_fail(be, "attention: out of memory for the per-thread blocks");

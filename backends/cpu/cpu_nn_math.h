@@ -26,4 +26,18 @@ double cpu_sum_exp_shift(const float *x, int n, float shift, int avx2);
  * row's KL(pred || true) given both log-sum-exps. */
 double cpu_kl_terms(const float *t, const float *p, int n, float lse_t, float lse_p, int avx2);
 
+/* C = A op(B) (+ C when accumulate), single-threaded AVX-512
+ * (cpu_nn_gemm.c): A [m, k]; B [n, k] when trans_b (op = transpose), else
+ * B [k, n]; C [m, n]; all with row strides. ws: scratch of
+ * cpu_nn_gemm_avx512_ws_floats() floats (64-byte aligned), or NULL to
+ * allocate. Returns -1 when the kernel is not built or memory is short
+ * (the caller falls back). */
+int cpu_nn_gemm_avx512(int trans_b, int m, int n, int k, const float *a, int lda, const float *b,
+                       int ldb, int accumulate, float *c, int ldc, float *ws);
+size_t cpu_nn_gemm_avx512_ws_floats(void);
+/* Whether the CPU (and build) has the AVX-512 kernel enabled; set() lets
+ * tests switch it off and on. */
+int cpu_nn_gemm_avx512_available(void);
+void cpu_nn_gemm_avx512_set(int enabled);
+
 #endif
