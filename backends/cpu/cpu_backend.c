@@ -2,6 +2,7 @@
  * kernels. Transformer ops live in cpu_nn*.c, SAE ops in cpu_sae*.c. */
 #include "config.h"
 #include "cpu_internal.h"
+#include "cpu_nn_math.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -89,14 +90,57 @@ static int cpu_finish(mlsae_backend *be)
     return 0;
 }
 
+/* C = alpha op(A) op(B) + beta C on the OpenMP threads: the product is cut
+ * along its longer side into whole 32-row/column panels, one share per
+ * thread; each share runs the AVX-512 kernel where it applies (A not
+ * transposed, alpha 1, beta 0 or 1), else a single-threaded OpenBLAS call.
+ * OpenBLAS is kept to one thread: two thread pools spinning on the same
+ * cores cost more than they bring. */
+void cpu_gemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    mlsae_cpu_backend *cb = cpu_of(be);
+    int nt = cb->n_threads > 0 ? cb->n_threads : 1;
+    const int avx512 = !trans_a && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+                       cpu_nn_gemm_avx512_available();
+    const int split_m = m >= n;
+    const int len = split_m ? m : n;
+    const int panels = (len + 31) / 32;
+    if ((double)m * n * (k > 0 ? k : 1) < 1e6) nt = 1;
+    if (nt > panels) nt = panels;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = omp_get_thread_num(), parts = omp_get_num_threads();
+        int p0 = (int)((long)panels * t / parts), p1 = (int)((long)panels * (t + 1) / parts);
+        int lo = p0 * 32, hi = p1 * 32 < len ? p1 * 32 : len;
+        if (hi > lo) {
+            const float *pa = a, *pb = b;
+            float *pc;
+            int pm = m, pn = n;
+            if (split_m) {
+                pa = trans_a ? a + lo : a + (size_t)lo * lda;
+                pc = c + (size_t)lo * ldc;
+                pm = hi - lo;
+            } else {
+                pb = trans_b ? b + (size_t)lo * ldb : b + lo;
+                pc = c + lo;
+                pn = hi - lo;
+            }
+            if (!avx512 || cpu_nn_gemm_avx512(trans_b, pm, pn, k, pa, lda, pb, ldb,
+                                              beta == 1.0f, pc, ldc, NULL))
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                            trans_b ? CblasTrans : CblasNoTrans, pm, pn, k, alpha, pa, lda, pb,
+                            ldb, beta, pc, ldc);
+        }
+    }
+}
+
 static int cpu_sgemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
                      mlsae_ref a, int lda, mlsae_ref b, int ldb, float beta, mlsae_ref c, int ldc)
 {
-    (void)be;
-    if (m <= 0 || n <= 0) return 0;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, cpu_f32(a), lda, cpu_f32(b),
-                ldb, beta, cpu_f32(c), ldc);
+    cpu_gemm(be, trans_a, trans_b, m, n, k, alpha, cpu_f32(a), lda, cpu_f32(b), ldb, beta,
+             cpu_f32(c), ldc);
     return 0;
 }
 
@@ -189,10 +233,9 @@ int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **ou
     cpu_ops.nn = mlsae_cpu_nn_ops;
     cpu_ops.sae = mlsae_cpu_sae_ops;
     cb->base.ops = &cpu_ops;
-    if (params && params->n_threads > 0) {
-        omp_set_num_threads(params->n_threads);
-        openblas_set_num_threads(params->n_threads);
-    }
+    if (params && params->n_threads > 0) omp_set_num_threads(params->n_threads);
+    /* every product is threaded by cpu_gemm; OpenBLAS itself stays serial */
+    openblas_set_num_threads(1);
     cb->n_threads = omp_get_max_threads();
 #if defined(MLSAE_HAVE_AVX2)
     __builtin_cpu_init();

@@ -26,6 +26,10 @@ static inline int cpu_present(mlsae_ref r) { return r.buf != NULL; }
 /* Record an error on the backend; returns -1. */
 int cpu_fail(mlsae_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Row-major GEMM threaded over the OpenMP threads (cpu_backend.c). */
+void cpu_gemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
 /* Op tables filled by cpu_nn.c and cpu_sae.c. */
 extern const mlsae_nn_ops mlsae_cpu_nn_ops;
 extern const mlsae_sae_ops mlsae_cpu_sae_ops;

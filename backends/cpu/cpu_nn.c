@@ -55,42 +55,11 @@ static int cpu_layer_norm(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_r
     return 0;
 }
 
-/* C = A B^T (+ C when accumulate): A [m, k], B [n, k], row-major. The
- * product is split over the OpenMP threads along its longer side in whole
- * 32-row panels; each part runs the AVX-512 kernel when the CPU has it, else
- * a single-threaded OpenBLAS call, so only one thread pool ever runs (two
- * pools spinning on the same cores cost more than they bring). */
+/* C = A B^T (+ C when accumulate): A [m, k], B [n, k], row-major. */
 void cpu_nn_gemm_nt(mlsae_backend *be, int m, int n, int k, const float *a, int lda,
                     const float *b, int ldb, int accumulate, float *c, int ldc)
 {
-    mlsae_cpu_backend *cb = cpu_of(be);
-    int nt = cb->n_threads > 0 ? cb->n_threads : 1;
-    int avx512 = cpu_nn_gemm_avx512_available();
-    float beta = accumulate ? 1.0f : 0.0f;
-    int split_m = m >= n;
-    int len = split_m ? m : n;
-    int max_parts = (len + 31) / 32;
-    if ((double)m * n * k < 1e6) nt = 1;
-    if (nt > max_parts) nt = max_parts;
-    openblas_set_num_threads(1);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = omp_get_thread_num(), parts = omp_get_num_threads();
-        int panels = (len + 31) / 32;
-        int p0 = (int)((long)panels * t / parts), p1 = (int)((long)panels * (t + 1) / parts);
-        int lo = p0 * 32, hi = p1 * 32 < len ? p1 * 32 : len;
-        if (hi > lo) {
-            const float *pa = split_m ? a + (size_t)lo * lda : a;
-            const float *pb = split_m ? b : b + (size_t)lo * ldb;
-            float *pc = split_m ? c + (size_t)lo * ldc : c + lo;
-            int pm = split_m ? hi - lo : m, pn = split_m ? n : hi - lo;
-            if (!avx512 ||
-                cpu_nn_gemm_avx512(1, pm, pn, k, pa, lda, pb, ldb, accumulate, pc, ldc, NULL))
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, pm, pn, k, 1.0f, pa, lda, pb,
-                            ldb, beta, pc, ldc);
-        }
-    }
-    openblas_set_num_threads(cb->n_threads);
+    cpu_gemm(be, 0, 1, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 /* y = x W^T + b: the bias is written first, then the product accumulates. */

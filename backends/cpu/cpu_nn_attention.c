@@ -110,8 +110,7 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
     if (n_threads > n_items) n_threads = (int)n_items;
     int failed = 0;
     int use_avx512 = cpu_nn_gemm_avx512_available(); /* decided before the threads start */
-    /* One sgemm per thread at a time: keep OpenBLAS from spawning its own. */
-    openblas_set_num_threads(1);
+    /* OpenBLAS is serial (cpu_backend.c): one sgemm per thread at a time. */
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
     {
         attn_scratch ws;
@@ -139,7 +138,6 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
         free(ws.q);
         free(ws.gemm);
     }
-    openblas_set_num_threads(cb->n_threads);
     if (failed) return cpu_fail(be, "attention: out of memory for the per-thread blocks");
     return 0;
 }
