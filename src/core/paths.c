@@ -26,10 +26,16 @@ static int exists(const char *p)
 
 int mlsae_find_data_file(const char *name, char *out, size_t n, mlsae_error *err)
 {
-    char dirs[4][PATH_MAX];
+    char dirs[8][PATH_MAX];
     int n_dirs = 0;
+    /* $MLSAE_DATA_DIR: one directory or a colon-separated list */
     const char *env = getenv("MLSAE_DATA_DIR");
-    if (env && *env) snprintf(dirs[n_dirs++], PATH_MAX, "%s", env);
+    while (env && *env && n_dirs < 4) {
+        const char *colon = strchr(env, ':');
+        size_t len = colon ? (size_t)(colon - env) : strlen(env);
+        if (len > 0 && len < PATH_MAX) snprintf(dirs[n_dirs++], PATH_MAX, "%.*s", (int)len, env);
+        env = colon ? colon + 1 : NULL;
+    }
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) {

@@ -1,5 +1,5 @@
 /* Locating the package's data files (tokenizer, bundled corpus) at run
- * time: $MLSAE_DATA_DIR, then data/ next to the executable (build tree, or
+ * time: $MLSAE_DATA_DIR (a directory or a colon-separated list), then data/ next to the executable (build tree, or
  * a relocated install's ../share/mlsae), then the configured pkgdatadir. */
 #ifndef MLSAE_CORE_PATHS_H
 #define MLSAE_CORE_PATHS_H

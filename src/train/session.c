@@ -36,7 +36,6 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
     memset(s, 0, sizeof *s);
     mlsae_backend_params params = {0};
     params.n_threads = (int)cfg->threads;
-    params.verbose = 1;
     if (mlsae_backend_open(cfg->device, &params, &s->be, err)) return -1;
     if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) goto fail;
     if (mlsae_neox_load(s->model_dir, s->be, need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model,

@@ -344,6 +344,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         if (got < 0) goto done;
         if (got == 0) {
             data_ended = 1;
+            if (t.st.micro_batches == 0) {
+                mlsae_fail(err, "%s: no complete sequence of %d tokens in this data (a sequence "
+                           "needs max_length tokens, and the last one of each group of 1024 "
+                           "documents is dropped)", cfg->data.path, seq);
+                goto done;
+            }
             break;
         }
         mlsae_ref x = mlsae_at(t.x, 0);
