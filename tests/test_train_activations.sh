@@ -7,8 +7,8 @@
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
 FIX="$MLSAE_TEST_FIXTURES/sae"
-CMP="$(dirname "$0")/sae_compare_run"
-[ -x "$CMP" ] || CMP="./tests/sae_compare_run"
+CMP="$(dirname "$0")/test_sae_compare_run"
+[ -x "$CMP" ] || CMP="./tests/test_sae_compare_run"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-train-XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 fail=0

@@ -3,7 +3,7 @@
  * (tests/gen/gen_sae.py): weights after the run (2e-5 relative, see
  * test_sae_oracle.c), last_nonzero (exact) and the per-micro-batch losses
  * of metrics.jsonl (1e-4 relative).
- * Usage: sae_compare_run OUT_DIR ORACLE.safetensors; exit 0 when equal. */
+ * Usage: test_sae_compare_run OUT_DIR ORACLE.safetensors; exit 0 when equal. */
 #include "config.h"
 #include "testutil.h"
 
@@ -56,7 +56,7 @@ static void compare(mlsae_safetensors *a, const char *an, mlsae_safetensors *b, 
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: sae_compare_run OUT_DIR ORACLE.safetensors\n");
+        fprintf(stderr, "usage: test_sae_compare_run OUT_DIR ORACLE.safetensors\n");
         return 2;
     }
     char path[4096];
@@ -101,5 +101,5 @@ int main(int argc, char **argv)
     free(losses);
     mlsae_st_close(out);
     mlsae_st_close(ref);
-    return tu_finish("sae_compare_run");
+    return tu_finish("test_sae_compare_run");
 }
