@@ -17,6 +17,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_train_pipeline(int argc, char **argv);
+int cmd_train_activations(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

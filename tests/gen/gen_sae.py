@@ -246,11 +246,37 @@ CASES = {
 }
 
 
+def write_cli_fixtures():
+    """Inputs for tests/test_train_activations.sh: the "basic" case's initial
+    state as an MLSAE checkpoint directory, its 6 training micro-batches as
+    an activations file, and files that `mlsae train` must refuse."""
+    from safetensors.torch import load_file
+    c = CASES["basic"]
+    t = load_file(os.path.join(OUT, "basic.safetensors"))
+    cli = os.path.join(OUT, "cli")
+    init = os.path.join(cli, "init")
+    os.makedirs(init, exist_ok=True)
+    save_file({"encoder.weight": t["enc"], "decoder.weight": t["dec"],
+               "pre_encoder_bias": t["bias"], "last_nonzero": t["last_nonzero"]},
+              os.path.join(init, "model.safetensors"))
+    with open(os.path.join(init, "config.json"), "w") as f:
+        json.dump({"n_inputs": c["n_inputs"], "n_latents": c["n_latents"], "k": c["k"],
+                   "dead_steps_threshold": c["dead_steps_threshold"],
+                   "dead_threshold": c["dead_threshold"], "auxk": c["auxk"],
+                   "standardize": c["standardize"]}, f, indent=2)
+    save_file({"inputs": t["train.x"].contiguous()}, os.path.join(cli, "activations.safetensors"))
+    save_file({"x": torch.zeros(2, 3)}, os.path.join(cli, "bad_noinputs.safetensors"))
+    save_file({"inputs": torch.zeros(4, 16)}, os.path.join(cli, "bad_rank.safetensors"))
+    save_file({"inputs": torch.randn(1, 2, 1, 3, 24)}, os.path.join(cli, "bad_dmodel.safetensors"))
+    print(f"{cli}: init/, activations.safetensors, bad_*.safetensors")
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT, exist_ok=True)
     for name, c in CASES.items():
         gen_case(name, c)
+    write_cli_fixtures()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+/* Benchmark of one full MLSAE training step (forward, sparse backward,
+ * decoder hooks, Adam) on random activations, beside the machine's own
+ * sgemm rate for the encoder product of the same shape, measured in the
+ * same run (SPEC §10). Prints one JSON object.
+ *
+ * Usage: bench_sae [d n_latents k auxk rows steps dead_fraction] */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "sae/mlsae.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static double load_avg(void)
+{
+    double l = -1;
+    FILE *fp = fopen("/proc/loadavg", "r");
+    if (fp) {
+        if (fscanf(fp, "%lf", &l) != 1) l = -1;
+        fclose(fp);
+    }
+    return l;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int main(int argc, char **argv)
+{
+    int d = 512, n = 32768, k = 32, auxk = 256, rows = 12288, steps = 3;
+    double dead_fraction = 0;
+    if (argc > 1) d = atoi(argv[1]);
+    if (argc > 2) n = atoi(argv[2]);
+    if (argc > 3) k = atoi(argv[3]);
+    if (argc > 4) auxk = atoi(argv[4]);
+    if (argc > 5) rows = atoi(argv[5]);
+    if (argc > 6) steps = atoi(argv[6]);
+    if (argc > 7) dead_fraction = atof(argv[7]);
+    const int layers = 6, rpl = rows / layers;
+    rows = layers * rpl;
+    mlsae_backend *be;
+    mlsae_error err;
+    mlsae_backend_params bp = {0};
+    if (mlsae_backend_cpu_new(&bp, &be, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    mlsae_sae_config cfg;
+    mlsae_sae_config_default(&cfg, d, n / d);
+    cfg.n_latents = n;
+    cfg.k = k;
+    cfg.auxk = auxk;
+    cfg.accumulate_grad_batches = 1; /* every micro-batch is a full step */
+    cfg.dead_steps_threshold = 1000;
+    mlsae_sae *sae;
+    if (mlsae_sae_create(&cfg, be, 42, &sae, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    if (dead_fraction > 0) { /* latents that have not fired for long: the AuxK path runs */
+        int64_t *ln = calloc((size_t)n, sizeof *ln);
+        for (int i = 0; i < n; i++) ln[i] = (i % 1000) < dead_fraction * 1000 ? 100000 : 0;
+        mlsae_sae_set_params(sae, NULL, NULL, NULL, ln, &err);
+        free(ln);
+    }
+    mlsae_buffer *x = mlsae_alloc_f32(be, (size_t)rows * d);
+    float *host = malloc((size_t)rows * d * sizeof *host);
+    uint64_t s = 88172645463325252ull;
+    for (size_t i = 0; i < (size_t)rows * d; i++) { /* xorshift + Box-Muller-free approx normal */
+        float u = 0;
+        for (int j = 0; j < 4; j++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            u += (float)(s >> 40) * (1.0f / 16777216.0f);
+        }
+        host[i] = (u - 2.0f) * 1.7f * (1.0f + (float)((i / ((size_t)rpl * d)) % layers));
+    }
+    be->ops->core.write(be, x, 0, host, (size_t)rows * d * 4);
+    free(host);
+    mlsae_sae_train_metrics m;
+    /* warm-up step (includes the one-time geometric median) */
+    double t0 = now();
+    if (mlsae_sae_train_microbatch(sae, mlsae_at(x, 0), layers, rpl, &m, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    double first = now() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double sae_rss_mb = ru.ru_maxrss / 1024.0; /* before the reference sgemm's buffers */
+
+    /* the machine's sgemm on the encoder shape [rows x d] @ [d x n], measured
+     * alternately with the steps so that both see the same machine load */
+    mlsae_buffer *a = mlsae_alloc_f32(be, (size_t)rows * d), *w = mlsae_alloc_f32(be, (size_t)n * d);
+    mlsae_buffer *c = mlsae_alloc_f32(be, (size_t)rows * n);
+    if (!a || !w || !c) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    be->ops->core.fill(be, mlsae_at(a, 0), (size_t)rows * d, 0.01f);
+    be->ops->core.fill(be, mlsae_at(w, 0), (size_t)n * d, 0.02f);
+    be->ops->core.fill(be, mlsae_at(c, 0), (size_t)rows * n, 0.0f);
+    double flops = 2.0 * rows * (double)d * n;
+    double *times = malloc((size_t)steps * sizeof *times), *gemms = malloc((size_t)steps * sizeof *gemms);
+    double *cpu_step = malloc((size_t)steps * sizeof *cpu_step), *cpu_gemm = malloc((size_t)steps * sizeof *cpu_gemm);
+    double dead = 0;
+    for (int i = 0; i < steps; i++) {
+        double c0 = cpu_seconds();
+        t0 = now();
+        be->ops->core.sgemm(be, 0, 1, rows, n, d, 1.0f, mlsae_at(a, 0), d, mlsae_at(w, 0), d, 0.0f,
+                            mlsae_at(c, 0), n);
+        gemms[i] = now() - t0;
+        cpu_gemm[i] = cpu_seconds() - c0;
+        c0 = cpu_seconds();
+        t0 = now();
+        if (mlsae_sae_train_microbatch(sae, mlsae_at(x, 0), layers, rpl, &m, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        times[i] = now() - t0;
+        cpu_step[i] = cpu_seconds() - c0;
+        dead = m.dead_fraction;
+    }
+    double step = median(times, steps), gemm = median(gemms, steps);
+    double cs = median(cpu_step, steps), cg = median(cpu_gemm, steps);
+    printf("{\"impl\": \"mlsae-c\", \"backend\": \"%s\", \"d\": %d, \"n_latents\": %d, \"k\": %d, "
+           "\"auxk\": %d, \"rows\": %d, \"tokens\": %d, \"dead_fraction\": %.4f, "
+           "\"step_s\": %.4f, \"first_step_s\": %.4f, \"rows_per_s\": %.1f, \"tokens_per_s\": %.1f, "
+           "\"sgemm_s\": %.4f, \"sgemm_gflops\": %.1f, \"roofline_fraction\": %.3f, "
+           "\"step_cpu_s\": %.3f, \"sgemm_cpu_s\": %.3f, \"roofline_fraction_cpu\": %.3f, "
+           "\"loss\": %.5f, \"peak_rss_mb\": %.1f, \"load_avg\": %.2f}\n",
+           be->ops->describe(be), d, n, k, auxk, rows, rpl, dead, step, first, rows / step,
+           rpl / step, gemm, flops / gemm * 1e-9, gemm / step, cs, cg, cg / cs, m.loss_total,
+           sae_rss_mb, load_avg());
+    be->ops->core.free(be, a), be->ops->core.free(be, w), be->ops->core.free(be, c);
+    free(gemms), free(cpu_step), free(cpu_gemm);
+    free(times);
+    be->ops->core.free(be, x);
+    mlsae_sae_free(sae);
+    mlsae_backend_close(be);
+    return 0;
+}

@@ -1,0 +1,66 @@
+#!/bin/sh
+# mlsae train --activations: a run from an MLSAE checkpoint (--init) over six
+# micro-batches matches the float64 oracle (tests/gen/gen_sae.py, case
+# "basic": geometric-median bias, accumulation 2, three Adam steps); the
+# output directory holds a loadable checkpoint and metrics.jsonl; --resume
+# continues; bad inputs fail with one line, a non-zero exit and no output.
+set -u
+: "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
+FIX="$MLSAE_TEST_FIXTURES/sae"
+CMP="$(dirname "$0")/test_sae_compare_run"
+[ -x "$CMP" ] || CMP="./tests/test_sae_compare_run"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-train-XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+die() { echo "FAIL: $*"; fail=1; }
+
+# 1. the oracle run
+"$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --init "$FIX/cli/init" \
+    --out "$TMP/run" --trainer.accumulate_grad_batches 2 -q >"$TMP/stdout" 2>"$TMP/stderr" \
+    || { cat "$TMP/stderr"; die "train exited $?"; }
+for f in config.json model.safetensors training_state.safetensors metrics.jsonl; do
+    [ -s "$TMP/run/$f" ] || die "missing $f"
+done
+[ "$(wc -l <"$TMP/run/metrics.jsonl")" -eq 6 ] || die "metrics.jsonl should have 6 lines"
+grep -q '"k": 8' "$TMP/run/config.json" || die "config.json lacks k"
+"$CMP" "$TMP/run" "$FIX/basic.safetensors" || die "output differs from the oracle"
+ls "$TMP" | grep -q tmp && die "a staging directory was left behind"
+
+# 2. resuming a finished run over the same file trains nothing and keeps the weights
+"$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --resume "$TMP/run" \
+    --out "$TMP/run2" -q >/dev/null 2>"$TMP/stderr" || { cat "$TMP/stderr"; die "resume failed"; }
+cmp -s "$TMP/run/model.safetensors" "$TMP/run2/model.safetensors" || die "resume changed the weights"
+
+# 3. a fresh run with explicit options
+"$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --out "$TMP/fresh" \
+    --autoencoder.expansion_factor 4 --autoencoder.k 3 --autoencoder.auxk none \
+    --autoencoder.standardize false --seed 3 --threads 1 -q >/dev/null 2>"$TMP/stderr" \
+    || { cat "$TMP/stderr"; die "fresh run failed"; }
+grep -q '"auxk": null' "$TMP/fresh/config.json" || die "auxk none should be null"
+grep -q '"standardize": false' "$TMP/fresh/config.json" || die "standardize false"
+grep -q '"n_latents": 64' "$TMP/fresh/config.json" || die "n_latents should be 64"
+
+# 4. bad input: one line on stderr, non-zero exit, no output directory
+bad() {
+    name=$1; shift
+    "$MLSAE_BIN" train "$@" --out "$TMP/bad_$name" -q >/dev/null 2>"$TMP/err"
+    rc=$?
+    [ $rc -ne 0 ] || die "$name: exit status 0"
+    [ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err"; die "$name: not one line of error"; }
+    [ -e "$TMP/bad_$name" ] && die "$name: output directory created"
+    ls "$TMP" | grep -q "bad_$name" && die "$name: staging left behind"
+    echo "  $name: $(cat "$TMP/err")"
+}
+bad noinputs --activations "$FIX/cli/bad_noinputs.safetensors"
+bad rank --activations "$FIX/cli/bad_rank.safetensors"
+bad dmodel --activations "$FIX/cli/bad_dmodel.safetensors" --init "$FIX/cli/init"
+bad missing --activations "$TMP/does-not-exist.safetensors"
+bad k_too_big --activations "$FIX/cli/activations.safetensors" --autoencoder.expansion_factor 1 --autoencoder.k 17
+bad option --activations "$FIX/cli/activations.safetensors" --autoencoder.k x
+bad unknown --activations "$FIX/cli/activations.safetensors" --bogus
+head -c 100 "$FIX/cli/activations.safetensors" >"$TMP/trunc.safetensors"
+bad truncated --activations "$TMP/trunc.safetensors"
+"$MLSAE_BIN" train --help | grep -q -- --activations || die "--help"
+
+[ $fail -eq 0 ] && echo "test_train_activations: PASS"
+exit $fail
