@@ -340,7 +340,10 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     while (step < max_steps) {
         if (mlsae_signals_stop_requested()) break;
         mlsae_batch b;
+        double c0 = mlsae_monotonic_seconds(NULL);
         int got = mlsae_loader_next(t.loader, &b, err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        summary->data_s += c1 - c0;
         if (got < 0) goto done;
         if (got == 0) {
             data_ended = 1;
@@ -355,8 +358,15 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         mlsae_ref x = mlsae_at(t.x, 0);
         const int rows_per_layer = (int)b.rows * seq;
         if (mlsae_session_activations(&t.s, b.ids, (int)b.rows, seq, x, err) ||
-            mlsae_sae_train_microbatch(t.sae, x, n_layers, rows_per_layer, &m, err))
+            t.s.be->ops->core.finish(t.s.be))
             goto done;
+        double c2 = mlsae_monotonic_seconds(NULL);
+        summary->forward_s += c2 - c1;
+        if (mlsae_sae_train_microbatch(t.sae, x, n_layers, rows_per_layer, &m, err) ||
+            t.s.be->ops->core.finish(t.s.be))
+            goto done;
+        double c3 = mlsae_monotonic_seconds(NULL);
+        summary->sae_s += c3 - c2;
         t.st.micro_batches++;
         t.st.tokens += (uint64_t)b.rows * (uint64_t)seq;
         this_run++;
@@ -370,9 +380,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                 if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
             }
         }
+        double c4 = mlsae_monotonic_seconds(NULL);
+        summary->save_s += c4 - c3;
         if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t.st.micro_batches % val_every == 0 &&
             validate(&t, step, err))
             goto done;
+        summary->validate_s += mlsae_monotonic_seconds(NULL) - c4;
         if (t.progress_on) {
             mlsae_progress_set(&t.progress, "loss", m.loss_total);
             mlsae_progress_set(&t.progress, "dead", m.dead_fraction);

@@ -32,6 +32,10 @@ typedef struct mlsae_train_summary {
     double seconds;             /* wall time of this invocation */
     double last_loss;           /* loss/total of the last micro-batch */
     int interrupted;            /* stopped by SIGINT/SIGTERM after a checkpoint */
+    /* Where this invocation's time went (seconds): waiting for the data
+     * loader, the transformer forward (+ masking), the SAE micro-batch,
+     * validation, checkpoints and metric rows. */
+    double data_s, forward_s, sae_s, validate_s, save_s;
 } mlsae_train_summary;
 
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
