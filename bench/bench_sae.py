@@ -11,7 +11,11 @@ import resource
 import sys
 import time
 
+import warnings
+
 import torch
+
+warnings.filterwarnings("ignore", message="Sparse invariant checks")
 
 d, n, k, auxk, rows, steps, threads = 512, 32768, 32, 256, 12288, 3, 2
 args = [int(a) for a in sys.argv[1:]]
