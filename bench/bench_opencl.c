@@ -20,7 +20,7 @@ static double now(void)
 
 typedef struct {
     mlsae_backend *be;
-    mlsae_buffer *x, *enc, *pre, *vals, *idx, *out, *grad, *lin_w, *lin_y;
+    mlsae_buffer *x, *enc, *pre, *vals, *idx, *dots, *out, *grad, *lin_w, *lin_y;
 } side;
 
 enum { D = 512, EXPANSION = 16, K = 32, FF = 2048 };
@@ -50,12 +50,13 @@ static int setup(side *s, int rows)
     s->pre = mlsae_alloc_f32(be, (size_t)rows * nl);
     s->vals = mlsae_alloc_f32(be, (size_t)rows * K);
     s->idx = mlsae_alloc_f32(be, (size_t)rows * K);
+    s->dots = mlsae_alloc_f32(be, (size_t)rows * K);
     s->out = mlsae_alloc_f32(be, (size_t)rows * D);
     s->grad = mlsae_alloc_f32(be, nl * D);
     s->lin_w = mlsae_alloc_f32(be, (size_t)FF * D);
     s->lin_y = mlsae_alloc_f32(be, (size_t)rows * FF);
-    if (!s->x || !s->enc || !s->pre || !s->vals || !s->idx || !s->out || !s->grad || !s->lin_w ||
-        !s->lin_y)
+    if (!s->x || !s->enc || !s->pre || !s->vals || !s->idx || !s->dots || !s->out || !s->grad ||
+        !s->lin_w || !s->lin_y)
         return -1;
     fill_random(be, s->x, (size_t)rows * D, 1, 0, 0);
     fill_random(be, s->enc, nl * D, 2, 0, 0);
@@ -69,7 +70,7 @@ static int setup(side *s, int rows)
 
 typedef enum { OP_ENC, OP_LINEAR, OP_TOPK, OP_GATHER, OP_DOT, OP_SCATTER, N_OPS } op_id;
 static const char *op_name[N_OPS] = {"sgemm SAE encoder", "linear d->4d", "topk k=32",
-                                      "sparse_gather", "sparse_dot", "sparse_scatter"};
+                                      "sparse_gather", "sparse_dot gated", "sparse_scatter"};
 
 /* One call of op on side s; 1 = not implemented by this backend. */
 static int run_op(side *s, op_id op, int rows)
@@ -96,7 +97,8 @@ static int run_op(side *s, op_id op, int rows)
     case OP_DOT:
         if (!o->sae.sparse_dot) return 1;
         return o->sae.sparse_dot(be, mlsae_at(s->x, 0), mlsae_at(s->idx, 0), rows, K,
-                                 mlsae_at(s->enc, 0), D, mlsae_at(s->vals, 0));
+                                 mlsae_at(s->enc, 0), D, mlsae_at(s->vals, 0),
+                                 mlsae_at(s->dots, 0)); /* gated by the values, as in training */
     case OP_SCATTER:
         if (!o->sae.sparse_scatter) return 1;
         return o->sae.sparse_scatter(be, mlsae_at(s->vals, 0), mlsae_at(s->idx, 0), rows, K,

@@ -2,6 +2,7 @@
 #include "backend_ops_ref.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,14 +237,19 @@ static int sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int r
 }
 
 static int sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
-                      mlsae_ref table, int d, mlsae_ref out)
+                      mlsae_ref table, int d, mlsae_ref gate, mlsae_ref out)
 {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < k; j++) {
+            size_t e = (size_t)r * k + j;
+            if (gate.buf && !(F(be, gate)[e] > 0)) { /* NaN gates too */
+                F(be, out)[e] = 0.0f;
+                continue;
+            }
             double s = 0;
-            const float *t = F(be, table) + (size_t)I(be, idx)[(size_t)r * k + j] * d;
+            const float *t = F(be, table) + (size_t)I(be, idx)[e] * d;
             for (int c = 0; c < d; c++) s += (double)F(be, x)[(size_t)r * d + c] * t[c];
-            F(be, out)[(size_t)r * k + j] = (float)s;
+            F(be, out)[e] = (float)s;
         }
     return 0;
 }
@@ -270,9 +276,17 @@ static int update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int r
     for (size_t e = 0; e < (size_t)rows * k; e++)
         if (F(be, values)[e] > threshold) last[I(be, idx)[e]] = 0;
     for (int u = 0; u < n; u++) {
-        last[u] += 1;
+        if (last[u] < INT32_MAX) last[u] += 1; /* saturates */
         if (mask.buf) I(be, mask)[u] = last[u] >= dead_steps;
     }
+    return 0;
+}
+
+static int relu(mlsae_backend *be, mlsae_ref x, size_t n)
+{
+    float *v = F(be, x);
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0) v[i] = 0.0f; /* NaN compares false and stays */
     return 0;
 }
 
@@ -282,6 +296,7 @@ static int normalize_rows(mlsae_backend *be, mlsae_ref w, int rows, int d)
         float *v = F(be, w) + (size_t)r * d;
         double s = 0;
         for (int c = 0; c < d; c++) s += (double)v[c] * v[c];
+        if (s == 0) continue; /* a zero row is left as it is */
         s = sqrt(s);
         for (int c = 0; c < d; c++) v[c] = (float)(v[c] / s);
     }
@@ -323,6 +338,7 @@ const mlsae_sae_ops ref_sae_ops = {
     .sparse_dot = sparse_dot,
     .sparse_scatter = sparse_scatter,
     .update_dead = update_dead,
+    .relu = relu,
     .normalize_rows = normalize_rows,
     .remove_parallel = remove_parallel,
     .adam = adam,

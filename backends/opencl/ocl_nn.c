@@ -14,8 +14,10 @@ static int ocl_embedding(mlsae_backend *be, mlsae_ref table, mlsae_ref ids, int 
         ocl_check_ref(be, "embedding", "out", out, (size_t)n * dim) ||
         ocl_check_ref(be, "embedding", "table", table, (size_t)dim))
         return -1;
+    size_t cap = table.buf->n_bytes / 4;
     ocl_args g = ocl_args_begin(ocl_of(be), OCLK_embedding);
     ocl_arg_ref(&g, table);
+    ocl_arg_ulong(&g, (cl_ulong)((cap - table.off) / (size_t)dim)); /* rows present */
     ocl_arg_ref(&g, ids);
     ocl_arg_int(&g, n);
     ocl_arg_int(&g, dim);

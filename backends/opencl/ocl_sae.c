@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whole rows of d elements that the table's buffer holds from its offset:
+ * the kernels skip indices beyond them instead of reading out of bounds. */
+static cl_ulong table_rows(mlsae_ref table, int d)
+{
+    size_t cap = table.buf->n_bytes / 4;
+    return table.off < cap ? (cl_ulong)((cap - table.off) / (size_t)d) : 0;
+}
+
 static int ocl_standardize(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_ref mu,
                            mlsae_ref sd, int rows, int d, float eps)
 {
@@ -93,6 +101,7 @@ static int ocl_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, i
     ocl_arg_int(&g, k > 0 ? k : 0);
     ocl_arg_ref(&g, table);
     ocl_arg_int(&g, d);
+    ocl_arg_ulong(&g, rk ? table_rows(table, d) : 0);
     ocl_arg_int(&g, relu);
     ocl_arg_float(&g, beta);
     ocl_arg_ref(&g, out);
@@ -102,12 +111,15 @@ static int ocl_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, i
 }
 
 static int ocl_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, int k,
-                          mlsae_ref table, int d, mlsae_ref out)
+                          mlsae_ref table, int d, mlsae_ref gate, mlsae_ref out)
 {
     if (rows <= 0 || k <= 0) return 0;
     size_t rk = (size_t)rows * k;
-    if (ocl_check_ref(be, "sparse_dot", "x", x, (size_t)rows * d) ||
-        ocl_check_ref(be, "sparse_dot", "idx", idx, rk) ||
+    if (d > 0 && (ocl_check_ref(be, "sparse_dot", "x", x, (size_t)rows * d) ||
+                  ocl_check_ref(be, "sparse_dot", "table", table, (size_t)d)))
+        return -1;
+    if (ocl_check_ref(be, "sparse_dot", "idx", idx, rk) ||
+        (gate.buf && ocl_check_ref(be, "sparse_dot", "gate", gate, rk)) ||
         ocl_check_ref(be, "sparse_dot", "out", out, rk))
         return -1;
     ocl_args g = ocl_args_begin(ocl_of(be), OCLK_sparse_dot);
@@ -115,7 +127,10 @@ static int ocl_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int row
     ocl_arg_ref(&g, idx);
     ocl_arg_int(&g, k);
     ocl_arg_ref(&g, table);
-    ocl_arg_int(&g, d);
+    ocl_arg_int(&g, d > 0 ? d : 0);
+    ocl_arg_ulong(&g, d > 0 ? table_rows(table, d) : 0);
+    ocl_arg_ref(&g, gate);
+    ocl_arg_int(&g, gate.buf != NULL);
     ocl_arg_ref(&g, out);
     return ocl_launch_rows(&g, "sparse_dot", OCLK_sparse_dot, rk);
 }
@@ -227,6 +242,18 @@ static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, i
     return ocl_launch(&g, "update_dead", 1, &global, &local);
 }
 
+static int ocl_relu(mlsae_backend *be, mlsae_ref x, size_t n)
+{
+    if (n == 0) return 0;
+    if (ocl_check_ref(be, "relu", "x", x, n)) return -1;
+    ocl_backend *ob = ocl_of(be);
+    ocl_args g = ocl_args_begin(ob, OCLK_relu);
+    ocl_arg_ref(&g, x);
+    ocl_arg_ulong(&g, n);
+    size_t local = ob->kernel_wg[OCLK_relu];
+    return ocl_launch(&g, "relu", 1, &n, &local);
+}
+
 static int ocl_normalize_rows(mlsae_backend *be, mlsae_ref w, int rows, int d)
 {
     if (rows <= 0 || d <= 0) return 0;
@@ -258,7 +285,8 @@ static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m,
     if (ocl_check_ref(be, "adam", "p", p, n) || ocl_check_ref(be, "adam", "g", grad, n) ||
         ocl_check_ref(be, "adam", "m", m, n) || ocl_check_ref(be, "adam", "v", v, n))
         return -1;
-    /* bias corrections in double, as PyTorch's Python scalars */
+    /* bias corrections and weights in double, as the CPU backend (and
+     * PyTorch's Python scalars) */
     double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
     ocl_backend *ob = ocl_of(be);
     ocl_args g = ocl_args_begin(ob, OCLK_adam);
@@ -267,10 +295,11 @@ static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m,
     ocl_arg_ref(&g, m);
     ocl_arg_ref(&g, v);
     ocl_arg_ulong(&g, n);
-    ocl_arg_float(&g, beta1);
+    ocl_arg_float(&g, (float)(1.0 - (double)beta1));
     ocl_arg_float(&g, beta2);
+    ocl_arg_float(&g, (float)(1.0 - (double)beta2));
     ocl_arg_float(&g, eps);
-    ocl_arg_float(&g, (float)(lr / bc1));
+    ocl_arg_float(&g, (float)-((double)lr / bc1));
     ocl_arg_float(&g, (float)sqrt(bc2));
     size_t local = ob->kernel_wg[OCLK_adam];
     return ocl_launch(&g, "adam", 1, &n, &local);
@@ -284,6 +313,7 @@ const mlsae_sae_ops ocl_sae_ops = {
     .sparse_dot = ocl_sparse_dot,
     .sparse_scatter = ocl_sparse_scatter,
     .update_dead = ocl_update_dead,
+    .relu = ocl_relu,
     .normalize_rows = ocl_normalize_rows,
     .remove_parallel = ocl_remove_parallel,
     .adam = ocl_adam,

@@ -1,11 +1,16 @@
 /* ---- transformer ops (backend_nn.h) -------------------------------------- */
 
-/* out[i, c] = table[ids[i], c]; global (dim, n). */
-__kernel void embedding(__global const float *table, ulong to, __global const int *ids,
-                        ulong io, int n, int dim, __global float *out, ulong oo)
+/* out[i, c] = table[ids[i], c]; an id outside [0, n_table) gives a NaN row
+ * (visible, and no read out of bounds). global (dim, n). */
+__kernel void embedding(__global const float *table, ulong to, ulong n_table,
+                        __global const int *ids, ulong io, int n, int dim, __global float *out,
+                        ulong oo)
 {
     int c = get_global_id(0), i = get_global_id(1);
-    if (c < dim && i < n) out[oo + (size_t)i * dim + c] = table[to + (size_t)ids[io + i] * dim + c];
+    if (c >= dim || i >= n) return;
+    int id = ids[io + i];
+    out[oo + (size_t)i * dim + c] =
+        id >= 0 && (ulong)id < n_table ? table[to + (size_t)id * dim + c] : NAN;
 }
 
 /* One work-group per row: two-pass mean / biased variance (torch LayerNorm). */

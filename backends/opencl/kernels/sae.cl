@@ -37,9 +37,11 @@ __kernel void row_affine(__global const float *x, ulong xo, __global float *out,
     out[oo + i] = x[xo + i] * scale[so + r] + shift[sho + r];
 }
 
-/* Float -> unsigned key with the same order (-0 and +0 equal). */
+/* Float -> unsigned key with the same order (-0 and +0 equal; every NaN
+ * above +inf, as torch.topk ranks NaN). */
 uint f2key(float f)
 {
+    if (isnan(f)) return 0xffffffffu;
     if (f == 0.0f) f = 0.0f;
     uint u = as_uint(f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
@@ -129,10 +131,15 @@ __kernel void topk(__global const float *pre, ulong po, int n, int k, __global c
 }
 
 /* out[r, c] = beta out[r, c] + sum_j f(coef[r, j]) table[idx[r, j], c], summed
- * in j order; beta == 0 overwrites. global (d, rows). */
+ * in j order; beta == 0 overwrites without reading. f = ReLU keeps NaN (as
+ * torch.relu). Zero coefficients are skipped, as the CPU backend does. An
+ * index outside [0, n_table) contributes nothing (the host cannot check
+ * device-resident indices without a round trip; this keeps reads in bounds).
+ * global (d, rows). */
 __kernel void sparse_gather(__global const float *coef, ulong co, __global const int *idx,
                             ulong io, int k, __global const float *table, ulong to, int d,
-                            int relu, float beta, __global float *out, ulong oo, int rows)
+                            ulong n_table, int relu, float beta, __global float *out, ulong oo,
+                            int rows)
 {
     int c = get_global_id(0), r = get_global_id(1);
     if (c >= d || r >= rows) return;
@@ -140,21 +147,32 @@ __kernel void sparse_gather(__global const float *coef, ulong co, __global const
     float acc = beta != 0.0f ? beta * out[oi] : 0.0f;
     for (int j = 0; j < k; j++) {
         float w = coef[co + (size_t)r * k + j];
-        if (relu) w = fmax(w, 0.0f);
-        acc += w * table[to + (size_t)idx[io + (size_t)r * k + j] * d + c];
+        if ((relu && w < 0.0f) || w == 0.0f) continue;
+        int u = idx[io + (size_t)r * k + j];
+        if (u < 0 || (ulong)u >= n_table) continue;
+        acc += w * table[to + (size_t)u * d + c];
     }
     out[oi] = acc;
 }
 
-/* out[r, j] = dot(x[r], table[idx[r, j]]): one work-group per (r, j). */
+/* out[r, j] = dot(x[r], table[idx[r, j]]): one work-group per (r, j). With a
+ * gate, out = 0 where !(gate[r, j] > 0) (NaN included) and the dot is
+ * skipped (uniform per group, so the early return is safe). An index outside
+ * [0, n_table) gives 0. */
 __kernel void sparse_dot(__global const float *x, ulong xo, __global const int *idx, ulong io,
-                         int k, __global const float *table, ulong to, int d,
+                         int k, __global const float *table, ulong to, int d, ulong n_table,
+                         __global const float *gate, ulong go, int has_gate,
                          __global float *out, ulong oo, __local float *s)
 {
     size_t e = get_group_id(0), r = e / k;
     uint lid = get_local_id(0), L = get_local_size(0);
+    int u = idx[io + e];
+    if ((has_gate && !(gate[go + e] > 0.0f)) || u < 0 || (ulong)u >= n_table) {
+        if (lid == 0) out[oo + e] = 0.0f;
+        return;
+    }
     __global const float *xr = x + xo + r * d;
-    __global const float *tr = table + to + (size_t)idx[io + e] * d;
+    __global const float *tr = table + to + (size_t)u * d;
     float a = 0;
     for (int c = lid; c < d; c += L) a += xr[c] * tr[c];
     a = wg_sum(s, a);
@@ -162,7 +180,7 @@ __kernel void sparse_dot(__global const float *x, ulong xo, __global const int *
 }
 
 /* dst[u, c] += sum over the entries e of latent u, in (r, j) order, of
- * coef[e] x[e / k, c]. The host groups the entries by latent (counting
+ * coef[e] x[e / k, c] (zero coefficients skipped). The host groups the entries by latent (counting
  * sort): latents[t] is the t-th touched latent, its entries are
  * entries[start[t] .. start[t+1]). global (d, n_touched). No atomics. */
 __kernel void sparse_scatter(__global const float *coef, ulong co, int k,
@@ -176,7 +194,8 @@ __kernel void sparse_scatter(__global const float *coef, ulong co, int k,
     float acc = dst[di];
     for (int q = csr[start + t]; q < csr[start + t + 1]; q++) {
         int e = csr[entries + q];
-        acc += coef[co + e] * x[xo + (size_t)(e / k) * d + c];
+        float w = coef[co + e];
+        if (w != 0.0f) acc += w * x[xo + (size_t)(e / k) * d + c]; /* as the CPU backend */
     }
     dst[di] = acc;
 }
@@ -204,7 +223,15 @@ __kernel void dead_tick(__global int *last, ulong lo, int n, int dead_steps,
     if (has_mask) mask[mo + u] = v >= dead_steps;
 }
 
-/* Each row of w scaled to unit L2 norm; one group per row. */
+/* x[i] = max(x[i], 0) in place; NaN stays NaN (as torch.relu). */
+__kernel void relu(__global float *x, ulong xo, ulong n)
+{
+    size_t i = get_global_id(0);
+    if (i < n && x[xo + i] < 0.0f) x[xo + i] = 0.0f;
+}
+
+/* Each row of w scaled to unit L2 norm (a zero row is left as it is); one
+ * group per row. */
 __kernel void normalize_rows(__global float *w, ulong wo, int d, __local float *s)
 {
     size_t r = get_group_id(0);
@@ -213,6 +240,7 @@ __kernel void normalize_rows(__global float *w, ulong wo, int d, __local float *
     float a = 0;
     for (int c = lid; c < d; c += L) a += wr[c] * wr[c];
     float norm = sqrt(wg_sum(s, a));
+    if (norm == 0.0f) return; /* uniform per group */
     for (int c = lid; c < d; c += L) wr[c] = wr[c] / norm;
 }
 
@@ -230,20 +258,24 @@ __kernel void remove_parallel(__global const float *w, ulong wo, __global float 
     for (int c = lid; c < d; c += L) gr[c] -= dot * wr[c];
 }
 
-/* Adam as PyTorch computes it: m.lerp_(g, 1-b1); v = b2 v + (1-b2) g^2;
- * p -= step_size * m / (sqrt(v) / bc2_sqrt + eps), step_size = lr / (1 - b1^t),
- * bc2_sqrt = sqrt(1 - b2^t) (host scalars). */
+/* Adam in torch.optim.Adam's order of operations (single-tensor path):
+ * m.lerp_(g, w1); v = v b2 + w2 g^2; denom = sqrt(v) / bc2_sqrt + eps;
+ * p += neg_step * m / denom, with w1 = 1 - b1, w2 = 1 - b2,
+ * neg_step = -lr / (1 - b1^t), bc2_sqrt = sqrt(1 - b2^t) computed on the host
+ * in double. No contraction into fma: the same roundings as the CPU backend. */
 __kernel void adam(__global float *p, ulong po, __global const float *g, ulong go,
                    __global float *m, ulong mo, __global float *v, ulong vo, ulong n,
-                   float beta1, float beta2, float eps, float step_size, float bc2_sqrt)
+                   float w1, float beta2, float w2, float eps, float neg_step, float bc2_sqrt)
 {
+#pragma OPENCL FP_CONTRACT OFF
     size_t i = get_global_id(0);
     if (i >= n) return;
     float gi = g[go + i];
     float mi = m[mo + i];
-    mi = mi + (1.0f - beta1) * (gi - mi);
-    float vi = beta2 * v[vo + i] + (1.0f - beta2) * gi * gi;
+    mi = mi + w1 * (gi - mi);
+    float vi = v[vo + i] * beta2 + w2 * gi * gi;
+    float denom = sqrt(vi) / bc2_sqrt + eps;
     m[mo + i] = mi;
     v[vo + i] = vi;
-    p[po + i] -= step_size * (mi / (sqrt(vi) / bc2_sqrt + eps));
+    p[po + i] = p[po + i] + neg_step * mi / denom;
 }
