@@ -60,6 +60,13 @@ static void test_standardize(int rows, int d)
     be->ops->core.free(be, sd);
 }
 
+/* v above w in torch.topk's order: NaN above every number. */
+static int ranks_above(float v, float w)
+{
+    if (w != w) return 0;
+    return v != v || v > w;
+}
+
 /* Naive TopK: repeatedly take the largest remaining (lowest index on ties). */
 static void naive_topk(const float *row, const int32_t *mask, int n, int k, int32_t *out)
 {
@@ -70,7 +77,7 @@ static void naive_topk(const float *row, const int32_t *mask, int n, int k, int3
         for (int i = 0; i < n; i++) {
             if (taken[i]) continue;
             float v = (mask && !mask[i]) ? 0.0f : row[i];
-            if (best < 0 || v > bv) best = i, bv = v;
+            if (best < 0 || ranks_above(v, bv)) best = i, bv = v;
         }
         taken[best] = 1;
         out[j] = best;
@@ -84,12 +91,15 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* ties: 0 normal values, 1 small integers (many ties), 2 normal values with
+ * about one NaN in 16 (torch ranks NaN first) */
 static void test_topk(int rows, int n, int k, int with_mask, int ties)
 {
     mlsae_buffer *pre = buf((size_t)rows * n), *mask = buf(n), *v = buf((size_t)rows * k),
                  *ix = buf((size_t)rows * k);
     for (size_t i = 0; i < (size_t)rows * n; i++)
-        F(pre)[i] = ties ? (float)((int)(tu_uniform(&rng, -4, 4))) : tu_normal(&rng);
+        F(pre)[i] = ties == 1 ? (float)((int)(tu_uniform(&rng, -4, 4)))
+                    : ties == 2 && tu_uniform(&rng, 0, 1) < 1.0f / 16 ? NAN : tu_normal(&rng);
     for (int i = 0; i < n; i++) I(mask)[i] = tu_uniform(&rng, 0, 1) < 0.3f;
     CHECK(be->ops->sae.topk(be, R(pre), rows, n, k, with_mask ? R(mask) : MLSAE_NOREF, R(v), R(ix)) == 0);
     int32_t *want = malloc(k * 4), *got = malloc(k * 4);
@@ -100,7 +110,8 @@ static void test_topk(int rows, int n, int k, int with_mask, int ties)
         for (int j = 0; j < k; j++) {
             int32_t i = got[j];
             float expect = (with_mask && !I(mask)[i]) ? 0.0f : F(pre)[(size_t)r * n + i];
-            if (F(v)[(size_t)r * k + j] != expect) bad++;
+            float have = F(v)[(size_t)r * k + j];
+            if (have != expect && !(have != have && expect != expect)) bad++;
         }
         qsort(want, k, 4, cmp_i32);
         qsort(got, k, 4, cmp_i32);
@@ -287,6 +298,8 @@ int main(void)
         test_topk(9, 97, 13, 0, 1); /* many ties: lowest index wins */
         test_topk(9, 97, 13, 1, 1);
         test_topk(4, 11, 11, 0, 0); /* k == n */
+        test_topk(17, 301, 9, 0, 2); /* NaN ranks above every number */
+        test_topk(17, 301, 40, 1, 2);
         test_topk(300, 1001, 1, 0, 0);
         test_sparse(41, 7, 67, 29);
         test_sparse(3, 1, 5, 3);

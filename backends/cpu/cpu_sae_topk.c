@@ -3,7 +3,8 @@
  * entries kept so far. Only entries above the threshold touch the heap, so
  * after the first few hundred entries almost every block of 8 is rejected by
  * one vector compare. Ties keep the lower index (the heap's minimum is the
- * smallest value, and among equal values the highest index). */
+ * smallest value, and among equal values the highest index). NaN ranks
+ * above every number, as in torch.topk. */
 #include "config.h"
 #include "cpu_internal.h"
 #include "cpu_sae_ops.h"
@@ -19,11 +20,17 @@ typedef struct topk_item {
     int32_t i;
 } topk_item;
 
-/* a should be evicted before b: smaller value, or equal value and higher index. */
+/* a should be evicted before b: smaller value, or equal value and higher
+ * index; NaN is above every number and equal to NaN. */
 static inline int item_below(topk_item a, topk_item b)
 {
+    int a_nan = a.v != a.v, b_nan = b.v != b.v;
+    if (a_nan || b_nan) return a_nan && b_nan ? a.i > b.i : b_nan;
     return a.v < b.v || (a.v == b.v && a.i > b.i);
 }
+
+/* Worth offering to the heap: above the threshold, or NaN. */
+static inline int candidate(float v, float thr) { return v > thr || v != v; }
 
 static void sift_down(topk_item *h, int k, int pos)
 {
@@ -47,8 +54,9 @@ static inline float masked(const float *row, const int32_t *mask, int i)
 /* Offer entry i; returns the new threshold. */
 static inline float offer(topk_item *h, int k, float v, int32_t i)
 {
-    /* Strictly greater: an equal value has a higher index than every kept one. */
-    if (v > h[0].v) {
+    /* An equal value has a higher index than every kept one: not better. */
+    topk_item x = {v, i};
+    if (item_below(h[0], x)) {
         h[0].v = v;
         h[0].i = i;
         sift_down(h, k, 0);
@@ -71,7 +79,7 @@ static void topk_row_portable(const float *row, const int32_t *mask, int n, int 
     float thr = h[0].v;
     for (int i = k; i < n; i++) {
         float v = masked(row, mask, i);
-        if (v > thr) thr = offer(h, k, v, i);
+        if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
 }
 
@@ -85,7 +93,7 @@ __attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, 
     /* Scalar up to a multiple of 8 so that blocks are aligned with i. */
     for (; i < n && (i & 7); i++) {
         float v = masked(row, mask, i);
-        if (v > thr) thr = offer(h, k, v, i);
+        if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
     __m256 zero = _mm256_setzero_ps();
     for (; i + 8 <= n; i += 8) {
@@ -95,17 +103,18 @@ __attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, 
             __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256()));
             v = _mm256_blendv_ps(v, zero, keep);
         }
-        int bits = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(thr), _CMP_GT_OQ));
+        /* v > thr, or unordered (v is NaN; or thr is NaN, when offer rejects) */
+        int bits = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(thr), _CMP_NLE_UQ));
         while (bits) {
             int b = __builtin_ctz(bits);
             bits &= bits - 1;
             float x = masked(row, mask, i + b);
-            if (x > thr) thr = offer(h, k, x, i + b);
+            if (candidate(x, thr)) thr = offer(h, k, x, i + b);
         }
     }
     for (; i < n; i++) {
         float v = masked(row, mask, i);
-        if (v > thr) thr = offer(h, k, v, i);
+        if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
 }
 #endif

@@ -37,7 +37,12 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
     mlsae_backend_params params = {0};
     params.n_threads = (int)cfg->threads;
     if (mlsae_backend_open(cfg->device, &params, &s->be, err)) return -1;
-    if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) goto fail;
+    if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n,
+                 "; 'mlsae demo' runs the built-in default without any model download");
+        goto fail;
+    }
     if (mlsae_neox_load(s->model_dir, s->be, need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model,
                         err))
         goto fail;
