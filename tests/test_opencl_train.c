@@ -276,25 +276,10 @@ static void forward_on(mlsae_backend *be, const char *dir, const int32_t *tokens
 static void test_forward(mlsae_backend *cpu, mlsae_backend *ocl)
 {
     mlsae_neox_config c;
-    memset(&c, 0, sizeof c);
-    c.vocab_size = 211;
-    c.hidden_size = 64;
-    c.n_heads = 4;
-    c.n_layers = 3;
-    c.intermediate_size = 256;
-    c.max_positions = 64;
-    c.rotary_pct = 0.25;
-    c.rotary_base = 10000;
-    c.layer_norm_eps = 1e-5;
-    c.use_parallel_residual = 1;
-    c.attention_bias = 1;
-    c.bos_token_id = 0;
-    c.eos_token_id = 0;
-    c.pad_token_id = -1;
     mlsae_error err;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/model", tu_tmpdir());
-    if (mlsae_neox_config_validate(&c, "test model", &err) != 0 ||
+    if (mlsae_neox_config_pythia(&c, 64, 3, 4, 256, 211, &err) != 0 ||
         mlsae_neox_write_random(dir, &c, 99, MLSAE_DT_F32, &err) != 0) {
         CHECKF(0, "random model: %s", err.msg);
         return;

@@ -100,6 +100,27 @@ static int check_supported(json_t *root, const char *origin, mlsae_error *err)
     return 0;
 }
 
+int mlsae_neox_config_pythia(mlsae_neox_config *c, int d_model, int n_layers, int n_heads,
+                             int d_ff, int vocab_size, mlsae_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->vocab_size = vocab_size;
+    c->hidden_size = d_model;
+    c->n_heads = n_heads;
+    c->n_layers = n_layers;
+    c->intermediate_size = d_ff;
+    c->max_positions = 2048;
+    c->rotary_pct = 0.25;
+    c->rotary_base = 10000;
+    c->layer_norm_eps = 1e-5;
+    c->use_parallel_residual = 1;
+    c->attention_bias = 1;
+    c->bos_token_id = 0;
+    c->eos_token_id = 0;
+    c->pad_token_id = -1;
+    return mlsae_neox_config_validate(c, "model size", err);
+}
+
 int mlsae_neox_config_validate(mlsae_neox_config *c, const char *origin, mlsae_error *err)
 {
     if (c->hidden_size % c->n_heads)

@@ -35,6 +35,12 @@ int mlsae_neox_config_parse(const char *json_text, const char *origin, mlsae_neo
 int mlsae_neox_config_load(const char *path, mlsae_neox_config *cfg, mlsae_error *err);
 /* Write cfg as a HF GPTNeoXForCausalLM config.json (atomically). */
 int mlsae_neox_config_write(const char *path, const mlsae_neox_config *cfg, mlsae_error *err);
+/* A Pythia-style configuration of the given size (rotary_pct 0.25, base
+ * 10000, LayerNorm eps 1e-5, parallel residual, biases, 2048 positions,
+ * eos = bos = 0, no pad), validated. For random-weight models. */
+int mlsae_neox_config_pythia(mlsae_neox_config *cfg, int d_model, int n_layers, int n_heads,
+                             int d_ff, int vocab_size, mlsae_error *err);
+
 /* Fill derived fields and check consistency (heads divide hidden_size, ...). */
 int mlsae_neox_config_validate(mlsae_neox_config *cfg, const char *origin, mlsae_error *err);
 

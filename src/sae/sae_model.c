@@ -2,7 +2,7 @@
  * workspace. */
 #include "config.h"
 #include "sae/sae_internal.h"
-#include "sae/sae_rng.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -205,10 +205,14 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
         return mlsae_fail(err, "sae: out of memory");
     }
     /* encoder ~ U(-1/sqrt(d), 1/sqrt(d)) (torch Linear's default init) */
-    sae_init_rng rng;
-    sae_init_rng_seed(&rng, seed);
+    mlsae_rng rng;
+    mlsae_rng_seed(&rng, seed);
     float bound = 1.0f / sqrtf((float)d);
-    for (size_t i = 0; i < nd; i++) w[i] = sae_init_rng_uniform(&rng, -bound, bound);
+    for (size_t i = 0; i < nd; i++) {
+        /* u in [0, 1) from the top 24 bits: every float step, no rounding up to 1 */
+        float u = (float)(mlsae_rng_next(&rng) >> 40) * (1.0f / 16777216.0f);
+        w[i] = -bound + 2.0f * bound * u;
+    }
     const mlsae_core_ops *core = &be->ops->core;
     int rc = core->write(be, sae->enc, 0, w, nd * 4);
     /* decoder = encoder^T with unit-norm columns: our rows are its columns */

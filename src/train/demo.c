@@ -27,22 +27,7 @@ static int write_model(const char *dir, mlsae_error *err)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     if (exists(path)) return 0; /* reuse a model from an earlier demo run */
     mlsae_neox_config c;
-    memset(&c, 0, sizeof c);
-    c.vocab_size = 50304;
-    c.hidden_size = 128;
-    c.n_heads = 4;
-    c.n_layers = 4;
-    c.intermediate_size = 512;
-    c.max_positions = 2048;
-    c.rotary_pct = 0.25;
-    c.rotary_base = 10000;
-    c.layer_norm_eps = 1e-5;
-    c.use_parallel_residual = 1;
-    c.attention_bias = 1;
-    c.bos_token_id = 0;
-    c.eos_token_id = 0;
-    c.pad_token_id = -1;
-    if (mlsae_neox_config_validate(&c, "demo model", err)) return -1;
+    if (mlsae_neox_config_pythia(&c, 128, 4, 4, 512, 50304, err)) return -1;
     return mlsae_neox_write_random(dir, &c, 1234, MLSAE_DT_F32, err);
 }
 
