@@ -84,11 +84,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    if (dead_fraction > 0) { /* latents that have not fired for long: the AuxK path runs */
+    if (dead_fraction > 0) {
+        /* latents that have not fired for long, and stay dead: a zero encoder
+         * row gives pre = 0, never among the TopK of random inputs; the AuxK
+         * path runs over them every step */
         int64_t *ln = calloc((size_t)n, sizeof *ln);
-        for (int i = 0; i < n; i++) ln[i] = (i % 1000) < dead_fraction * 1000 ? 100000 : 0;
-        mlsae_sae_set_params(sae, NULL, NULL, NULL, ln, &err);
+        float *enc = malloc((size_t)n * d * sizeof *enc);
+        mlsae_sae_get_params(sae, enc, NULL, NULL, NULL, &err);
+        for (int i = 0; i < n; i++)
+            if ((i % 1000) < dead_fraction * 1000) {
+                ln[i] = 100000;
+                for (int j = 0; j < d; j++) enc[(size_t)i * d + j] = 0.0f;
+            }
+        mlsae_sae_set_params(sae, enc, NULL, NULL, ln, &err);
         free(ln);
+        free(enc);
     }
     mlsae_buffer *x = mlsae_alloc_f32(be, (size_t)rows * d);
     float *host = malloc((size_t)rows * d * sizeof *host);
