@@ -7,8 +7,10 @@
 # at the sgemm rate measured in the same run (bench/bench_gemm).
 # Run from the build directory after `make && make check` (for tests/make_model):
 #     sh bench/bench_train.sh [micro_batches] [corpus.jsonl.zst]
+# (the run ends on a whole optimizer step, as the reference's does: it trains
+# ceil(micro_batches / 64) * 64 micro-batches)
 set -eu
-MB=${1:-8}
+MB=${1:-64}  # micro-batches: one optimizer step at the default accumulation
 DATA=${2:-$(dirname "$0")/../../shared/data/wikitext2-test.jsonl.zst}
 THREADS=${THREADS:-2}
 export OMP_NUM_THREADS=$THREADS
@@ -34,9 +36,10 @@ out = open(sys.argv[1]).read()
 gemm = [json.loads(l) for l in open(sys.argv[2])]
 rss_mb = int(open(sys.argv[3]).read().split()[-1]) / 1024
 mb = int(sys.argv[4])
-m = re.search(r"in ([0-9.]+) s", out)
+m = re.search(r"after ([0-9]+) micro-batches .* in ([0-9.]+) s", out)
 t = re.search(r"data ([0-9.]+) s, transformer ([0-9.]+) s, sae ([0-9.]+) s, validation ([0-9.]+) s, checkpoints\+logs ([0-9.]+) s", out)
-total = float(m.group(1))
+mb = int(m.group(1))  # whole optimizer steps: ceil(requested / accumulate) * accumulate
+total = float(m.group(2))
 data, fwd, sae, val, save = (float(x) for x in t.groups())
 d, L, dff, P, nlat = 512, 6, 2048, 2048, 512 * 64
 tokens = mb * P
