@@ -241,8 +241,11 @@ int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **ou
     __builtin_cpu_init();
     cb->has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    snprintf(cb->description, sizeof cb->description, "cpu: %d threads, %s kernels, OpenBLAS %s",
-             cb->n_threads, cb->has_avx2 ? "AVX2/FMA" : "portable", openblas_get_corename());
+    snprintf(cb->description, sizeof cb->description,
+             "cpu: %d threads, %s kernels, %s, OpenBLAS %s (serial)", cb->n_threads,
+             cb->has_avx2 ? "AVX2/FMA" : "portable",
+             cpu_nn_gemm_avx512_available() ? "AVX-512 GEMM" : "OpenBLAS GEMM",
+             openblas_get_corename());
     *out = &cb->base;
     return 0;
 }
