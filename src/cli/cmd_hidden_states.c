@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "backend/backend.h"
 #include "core/atomic_file.h"
+#include "core/progress.h"
 #include "core/safetensors.h"
 #include "model/hub.h"
 #include "model/neox.h"
@@ -33,8 +34,8 @@ static void usage(FILE *out)
             "Options:\n"
             "  --model MODEL     a HF model directory (config.json + model.safetensors or a\n"
             "                    sharded index), or a repo id such as\n"
-            "                    EleutherAI/pythia-70m-deduped found in the HF cache\n"
-            "                    ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)\n"
+            "                    EleutherAI/pythia-70m-deduped: taken from the HF cache, and\n"
+            "                    downloaded into it when it is not there (see Environment)\n"
             "  --ids IDS         one sequence of token ids, separated by commas or spaces\n"
             "  --ids-file FILE   one sequence per line (ids separated by spaces or commas);\n"
             "                    every line must have the same length; they form the batch\n"
@@ -46,9 +47,46 @@ static void usage(FILE *out)
             "  --timing          print load and forward times and tokens/s to stdout\n"
             "  -h, --help        show this help\n"
             "\n"
+            "Environment (a repo id given to --model):\n"
+            "  HF_HUB_CACHE      the cache (default $HF_HOME/hub)\n"
+            "  HF_HOME           default ~/.cache/huggingface (or $XDG_CACHE_HOME/huggingface)\n"
+            "  HF_HUB_OFFLINE    1: never download; a model missing from the cache is an\n"
+            "                    error naming the directory to fill\n"
+            "  HF_ENDPOINT       the hub (default https://huggingface.co); a file:// mirror\n"
+            "                    laid out as REPO/resolve/main/FILE also works\n"
+            "  HF_TOKEN          access token for private or gated repos (else the file\n"
+            "                    $HF_TOKEN_PATH, default $HF_HOME/token)\n"
+            "  Downloads fetch config.json, model.safetensors (or its sharded index and\n"
+            "  shards) and tokenizer.json, showing progress on stderr.\n"
+            "\n"
             "Example:\n"
             "  mlsae hidden-states --model EleutherAI/pythia-70m-deduped --ids 12092,1533 \\\n"
             "      --out hs.safetensors\n");
+}
+
+/* Download progress on stderr, one display per file (SPEC §8). */
+typedef struct download_display {
+    mlsae_progress bar;
+    int active;
+} download_display;
+
+static void show_download(void *ctx, const char *file, uint64_t done, uint64_t total,
+                          mlsae_hub_progress_state state)
+{
+    download_display *d = ctx;
+    if (!d->active) {
+        mlsae_progress_options opt;
+        mlsae_progress_options_default(&opt);
+        opt.unit = "B";
+        mlsae_progress_start(&d->bar, stderr, file, 0, total, &opt);
+        d->active = 1;
+    }
+    d->bar.total = total;
+    mlsae_progress_update(&d->bar, done);
+    if (state != MLSAE_HUB_PROGRESS_RUNNING) {
+        mlsae_progress_finish(&d->bar);
+        d->active = 0;
+    }
 }
 
 static double now_seconds(void)
@@ -235,7 +273,11 @@ int cmd_hidden_states(int argc, char **argv)
         }
         seq = (int)count;
     }
-    if (mlsae_model_resolve(model_name, &dir, &err)) {
+    download_display display = {.active = 0};
+    mlsae_hub_set_progress(show_download, &display);
+    int resolved = mlsae_model_resolve(model_name, &dir, &err);
+    mlsae_hub_set_progress(NULL, NULL);
+    if (resolved) {
         cli_error(CMD, "%s", err.msg);
         goto done;
     }

@@ -70,13 +70,67 @@ static char *only_subdir(const char *dir)
     return found;
 }
 
+char *mlsae_hub_repo_dir(const char *cache, const char *repo_id)
+{
+    size_t n = strlen(cache) + 2 * strlen(repo_id) + 16;
+    char *repo = malloc(n);
+    if (!repo) return NULL;
+    size_t len = (size_t)snprintf(repo, n, "%s/models--", cache);
+    for (const char *p = repo_id; *p; p++) {
+        if (*p == '/') repo[len++] = '-', repo[len++] = '-';
+        else repo[len++] = *p;
+    }
+    repo[len] = 0;
+    return repo;
+}
+
 static int not_cached(const char *name, const char *where, mlsae_error *err)
 {
-    const char *off = getenv("HF_HUB_OFFLINE");
-    return mlsae_fail(err, "model '%s' is not in the Hugging Face cache: fill %s (e.g. "
-                      "'huggingface-cli download %s' on a machine with access, then copy the "
-                      "cache) or pass a local model directory; this build never downloads "
-                      "(HF_HUB_OFFLINE=%s)", name, where, name, off && *off ? off : "unset");
+    return mlsae_fail(err, "model '%s' is not in the Hugging Face cache and HF_HUB_OFFLINE=%s "
+                      "forbids downloading it: fill %s (e.g. 'huggingface-cli download %s' on a "
+                      "machine with access, then copy the cache) or pass a local model directory",
+                      name, getenv("HF_HUB_OFFLINE"), where, name);
+}
+
+/* The cached snapshot of repo with a config.json: 0 and *snap_out, 1 when
+ * not cached (*where_out: the directory to fill, malloc'd), -1 on error. */
+static int find_snapshot(const char *repo, char **snap_out, char **where_out, mlsae_error *err)
+{
+    *snap_out = *where_out = NULL;
+    char *snaps = join(repo, "snapshots"), *ref = join(repo, "refs/main");
+    char *snap = NULL, *rev = NULL;
+    int rc = -1;
+    if (!snaps || !ref) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    size_t rev_len = 0;
+    mlsae_error ignore;
+    if (mlsae_read_file(ref, &rev, &rev_len, &ignore) == 0) {
+        while (rev_len && isspace((unsigned char)rev[rev_len - 1])) rev[--rev_len] = 0;
+        if (!rev_len || strchr(rev, '/') || strstr(rev, "..")) {
+            mlsae_fail(err, "%s: not a valid revision", ref);
+            goto done;
+        }
+        snap = join(snaps, rev);
+    } else {
+        snap = only_subdir(snaps);
+    }
+    char *cfg = snap ? join(snap, "config.json") : NULL;
+    struct stat sb;
+    if (cfg && stat(cfg, &sb) == 0) {
+        *snap_out = snap;
+        snap = NULL;
+        rc = 0;
+    } else {
+        *where_out = snap ? snap : join(snaps, "<revision>/");
+        snap = NULL;
+        rc = *where_out ? 1 : mlsae_fail(err, "out of memory");
+    }
+    free(cfg);
+done:
+    free(snaps), free(ref), free(snap), free(rev);
+    return rc;
 }
 
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
@@ -89,54 +143,19 @@ int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
     }
     if (!is_repo_id(name)) return mlsae_fail(err, "%s: no such model directory", name);
     char *cache = mlsae_hub_cache_dir();
-    size_t n = strlen(cache) + strlen(name) + 64;
-    char *repo = malloc(n), *snaps = malloc(n), *ref = malloc(n);
-    char *snap = NULL, *rev = NULL;
+    char *repo = cache ? mlsae_hub_repo_dir(cache, name) : NULL, *where = NULL;
     int rc = -1;
-    if (!cache || !repo || !snaps || !ref) {
+    if (!repo) {
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    snprintf(repo, n, "%s/models--", cache);
-    for (const char *p = name; *p; p++) {
-        size_t len = strlen(repo);
-        if (*p == '/') snprintf(repo + len, n - len, "--");
-        else repo[len] = *p, repo[len + 1] = 0;
-    }
-    snprintf(snaps, n, "%s/snapshots", repo);
-    snprintf(ref, n, "%s/refs/main", repo);
-    size_t rev_len = 0;
-    mlsae_error ignore;
-    if (mlsae_read_file(ref, &rev, &rev_len, &ignore) == 0) {
-        while (rev_len && isspace((unsigned char)rev[rev_len - 1])) rev[--rev_len] = 0;
-        if (!rev_len || strchr(rev, '/') || strstr(rev, "..")) {
-            mlsae_fail(err, "%s: not a valid revision", ref);
-            goto done;
-        }
-        snap = join(snaps, rev);
-        if (!snap || !is_dir(snap)) {
-            not_cached(name, snap ? snap : snaps, err);
-            goto done;
-        }
-    } else {
-        snap = only_subdir(snaps);
-        if (!snap) {
-            char where[4200];
-            snprintf(where, sizeof where, "%s/<revision>/", snaps);
-            not_cached(name, where, err);
-            goto done;
-        }
-    }
-    char *cfg = join(snap, "config.json");
-    struct stat sb;
-    int have_cfg = cfg && stat(cfg, &sb) == 0;
-    if (!have_cfg) not_cached(name, snap, err);
-    free(cfg);
-    if (!have_cfg) goto done;
-    *dir_out = snap;
-    snap = NULL;
-    rc = 0;
+    rc = find_snapshot(repo, dir_out, &where, err);
+    if (rc == 1 && mlsae_hub_offline()) rc = not_cached(name, where, err);
+    else if (rc == 1 && mlsae_hub_download_model(cache, name, "main", dir_out, err))
+        rc = mlsae_error_prefix(err, "model '%s' (not cached in %s)", name, repo);
+    else if (rc == 1)
+        rc = 0;
 done:
-    free(cache), free(repo), free(snaps), free(ref), free(snap), free(rev);
+    free(cache), free(repo), free(where);
     return rc;
 }
