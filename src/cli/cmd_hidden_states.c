@@ -2,6 +2,7 @@
  * residual stream after every layer, plus the logits (SPEC §2). */
 #include "config.h"
 #include "cli/commands.h"
+#include "cli/download_progress.h"
 #include "backend/backend.h"
 #include "core/atomic_file.h"
 #include "core/progress.h"
@@ -62,31 +63,6 @@ static void usage(FILE *out)
             "Example:\n"
             "  mlsae hidden-states --model EleutherAI/pythia-70m-deduped --ids 12092,1533 \\\n"
             "      --out hs.safetensors\n");
-}
-
-/* Download progress on stderr, one display per file (SPEC §8). */
-typedef struct download_display {
-    mlsae_progress bar;
-    int active;
-} download_display;
-
-static void show_download(void *ctx, const char *file, uint64_t done, uint64_t total,
-                          mlsae_hub_progress_state state)
-{
-    download_display *d = ctx;
-    if (!d->active) {
-        mlsae_progress_options opt;
-        mlsae_progress_options_default(&opt);
-        opt.unit = "B";
-        mlsae_progress_start(&d->bar, stderr, file, 0, total, &opt);
-        d->active = 1;
-    }
-    d->bar.total = total;
-    mlsae_progress_update(&d->bar, done);
-    if (state != MLSAE_HUB_PROGRESS_RUNNING) {
-        mlsae_progress_finish(&d->bar);
-        d->active = 0;
-    }
 }
 
 static double now_seconds(void)
@@ -273,10 +249,9 @@ int cmd_hidden_states(int argc, char **argv)
         }
         seq = (int)count;
     }
-    download_display display = {.active = 0};
-    mlsae_hub_set_progress(show_download, &display);
+    cli_download_progress(1);
     int resolved = mlsae_model_resolve(model_name, &dir, &err);
-    mlsae_hub_set_progress(NULL, NULL);
+    cli_download_progress(0);
     if (resolved) {
         cli_error(CMD, "%s", err.msg);
         goto done;

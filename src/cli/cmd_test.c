@@ -1,6 +1,7 @@
 /* mlsae test: every SPEC §5 metric of a trained SAE, one CSV row. */
 #include "config.h"
 #include "cli/commands.h"
+#include "cli/download_progress.h"
 #include "cli/run_args.h"
 #include "train/evaluate.h"
 
@@ -92,7 +93,10 @@ int cmd_test(int argc, char **argv)
     if (!status) {
         mlsae_test_summary sum;
         mlsae_error err;
-        if (mlsae_test(cfg, ckpt, csv, stderr, &sum, &err) != 0) {
+        cli_download_progress(1);
+        int failed = mlsae_test(cfg, ckpt, csv, stderr, &sum, &err) != 0;
+        cli_download_progress(0);
+        if (failed) {
             status = cli_error("test", "%s", err.msg);
         } else {
             printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "

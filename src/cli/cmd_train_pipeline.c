@@ -1,6 +1,7 @@
 /* mlsae train (model + dataset): the end-to-end training pipeline. */
 #include "config.h"
 #include "cli/commands.h"
+#include "cli/download_progress.h"
 #include "cli/run_args.h"
 #include "train/trainer.h"
 
@@ -55,7 +56,10 @@ int cmd_train_pipeline(int argc, char **argv)
     mlsae_train_io io = {stderr, -1};
     mlsae_train_summary sum;
     mlsae_error err;
-    if (mlsae_train(cfg, &io, &sum, &err) != 0) {
+    cli_download_progress(1);
+    int failed = mlsae_train(cfg, &io, &sum, &err) != 0;
+    cli_download_progress(0);
+    if (failed) {
         status = cli_error("train", "%s", err.msg);
     } else {
         printf("%s after %lld micro-batches (%lld optimizer steps, %llu tokens) in %.1f s\n",
