@@ -251,7 +251,8 @@ int main(void)
     /* 1. overlapped against sequential */
     printf("1. --device opencl --model_device cpu (overlapped) against opencl/opencl\n");
     mlsae_train_summary ovl, seq;
-    if (train("opencl", "cpu", out_ovl, NULL, &ovl) || train("opencl", "opencl", out_seq, NULL, &seq))
+    if (train("opencl", "cpu", out_ovl, NULL, &ovl) ||
+        train("opencl", "opencl", out_seq, NULL, &seq))
         return 1;
     CHECKF(ovl.overlapped == 1, "opencl + cpu did not run the transformer on its own thread");
     CHECKF(seq.overlapped == 0, "opencl + opencl ran a transformer thread");
@@ -291,8 +292,8 @@ int main(void)
     char ckpt[4500];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoints/last", out_int);
     rc = train("opencl", "cpu", out_int, ckpt, &i2);
-    CHECKF(rc == 0 && !i2.interrupted && i2.micro_batches == 18, "resumed run: rc %d, %lld micro-batches",
-           rc, (long long)i2.micro_batches);
+    CHECKF(rc == 0 && !i2.interrupted && i2.micro_batches == 18,
+           "resumed run: rc %d, %lld micro-batches", rc, (long long)i2.micro_batches);
     if (rc == 0) {
         char rel[1200];
         snprintf(rel, sizeof rel, "%s/model.safetensors", strrchr(ovl.sae_dir, '/') + 1);

@@ -180,7 +180,8 @@ int mlsae_eval_activations(mlsae_eval_buffers *eb, const int32_t *ids, int batch
     size_t bytes = (size_t)s->n_layers * batch * seq * s->d_model * sizeof(float);
     if (mlsae_session_activations_host(s, ids, batch, seq, eb->host, err)) return -1;
     if (s->be->ops->core.write(s->be, eb->x_model, 0, eb->host, bytes))
-        return mlsae_fail(err, "activations to the model's backend: %s", mlsae_backend_error(s->be));
+        return mlsae_fail(err, "activations to the model's backend: %s",
+                          mlsae_backend_error(s->be));
     if (s->sae_be->ops->core.write(s->sae_be, eb->x_sae, 0, eb->host, bytes))
         return mlsae_fail(err, "activations to the SAE's backend: %s",
                           mlsae_backend_error(s->sae_be));
