@@ -65,9 +65,15 @@ int cmd_train_pipeline(int argc, char **argv)
         printf("%s after %lld micro-batches (%lld optimizer steps, %llu tokens) in %.1f s\n",
                sum.interrupted ? "stopped" : "trained", (long long)sum.micro_batches,
                (long long)sum.steps, (unsigned long long)sum.tokens, sum.seconds);
-        printf("time:       data %.2f s, transformer %.2f s, sae %.2f s, validation %.2f s, "
-               "checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s, sum.sae_s, sum.validate_s,
-               sum.save_s);
+        if (sum.overlapped)
+            printf("time:       transformer thread: data %.2f s, transformer %.2f s, overlapped "
+                   "with the SAE, which waited %.2f s for it; upload %.2f s, sae %.2f s, "
+                   "validation %.2f s, checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s,
+                   sum.wait_s, sum.upload_s, sum.sae_s, sum.validate_s, sum.save_s);
+        else
+            printf("time:       data %.2f s, transformer %.2f s, sae %.2f s, validation %.2f s, "
+                   "checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s, sum.sae_s,
+                   sum.validate_s, sum.save_s);
         if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
         printf("checkpoint: %s\n", sum.checkpoint_dir);
         printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);

@@ -24,7 +24,7 @@ int mlsae_downstream_new(mlsae_session *s, int batch, int seq, mlsae_downstream 
                          mlsae_error *err);
 void mlsae_downstream_free(mlsae_downstream *ds);
 
-/* x, recons: [n_layers, batch, seq, d_model] on the session's backend;
+/* x, recons: [n_layers, batch, seq, d_model] on the model's backend (s->be);
  * out receives s->n_layers entries. */
 int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
                            const int32_t *ids, int batch, int seq, mlsae_downstream_layer *out,

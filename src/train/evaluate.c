@@ -74,7 +74,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     mlsae_sae *sae = NULL;
     mlsae_loader *loader = NULL;
     mlsae_downstream *ds = NULL;
-    mlsae_buffer *xbuf = NULL;
+    mlsae_eval_buffers eb = {0};
     sums *acc = calloc(1, sizeof *acc);
     json_t *row = NULL;
     mlsae_progress prog;
@@ -83,7 +83,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (mlsae_ckpt_load(sae_dir, s.be, &sae, err)) goto done;
+    if (mlsae_ckpt_load(sae_dir, s.sae_be, &sae, err)) goto done;
     /* no training: the bias stays as loaded */
     mlsae_sae_set_bias_pending(sae, 0);
     if (mlsae_sae_get_config(sae)->n_inputs != s.d_model) {
@@ -96,11 +96,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     mlsae_run_derived derived;
     mlsae_run_config_derive(cfg, &derived);
     const int64_t limit = derived.limit_test_batches;
-    xbuf = mlsae_alloc_f32(s.be, (size_t)n * batch * seq * s.d_model);
-    if (!xbuf) {
-        mlsae_fail(err, "cannot allocate activations");
-        goto done;
-    }
+    if (mlsae_eval_buffers_init(&eb, &s, batch, seq, NULL, err)) goto done;
     if (mlsae_downstream_new(&s, batch, seq, &ds, err)) goto done;
     const char *sources[1] = {cfg->data.path};
     mlsae_loader_config lc = {0};
@@ -123,16 +119,18 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     while (summary->batches < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
         if (got < 0) goto done;
         const int rows_per_layer = (int)b.rows * seq;
-        mlsae_ref x = mlsae_at(xbuf, 0);
+        mlsae_ref x = mlsae_at(eb.x_sae, 0), recons;
         mlsae_sae_forward_out fo;
         mlsae_sae_layer_metrics lm[MAXL];
         mlsae_downstream_layer dl[MAXL];
         double mse, aux, dead_rel;
-        if (mlsae_session_activations(&s, b.ids, (int)b.rows, seq, x, err) ||
+        if (mlsae_eval_activations(&eb, b.ids, (int)b.rows, seq, err) ||
             mlsae_sae_test_forward(sae, x, n, rows_per_layer, &fo, &mse, &aux, err) ||
             mlsae_sae_last_metrics(sae, x, lm, (double)cfg->autoencoder.dead_tokens_threshold,
                                    &dead_rel, err) ||
-            mlsae_downstream_batch(ds, x, fo.recons, b.ids, (int)b.rows, seq, dl, err))
+            mlsae_eval_recons(&eb, fo.recons, (int)b.rows, seq, &recons, err) ||
+            mlsae_downstream_batch(ds, mlsae_at(eb.x_model, 0), recons, b.ids, (int)b.rows, seq,
+                                   dl, err))
             goto done;
         acc->dead_rel += dead_rel;
         acc->loss_mse += mse;
@@ -181,7 +179,7 @@ done:
     free(acc);
     if (loader) mlsae_loader_close(loader);
     if (ds) mlsae_downstream_free(ds);
-    if (xbuf) s.be->ops->core.free(s.be, xbuf);
+    mlsae_eval_buffers_free(&eb);
     if (sae) mlsae_sae_free(sae);
     mlsae_session_close(&s);
     return rc;

@@ -3,7 +3,7 @@
  * Mirrors the reference's RunConfig (nested sections autoencoder.*, data.*,
  * trainer.*, plus top-level model_name, layers, seed, project, run) with the
  * same key names and defaults, so a YAML file saved by the reference loads
- * here; a few options of our own are added (device, threads, tokenizer,
+ * here; a few options of our own are added (device, model_device, threads, tokenizer,
  * trainer.checkpoint_every_n_steps). doc/config.md describes every option.
  *
  * One table (mlsae_run_config_options) lists every option with its type,
@@ -73,7 +73,8 @@ typedef struct mlsae_run_config {
     int layers[MLSAE_CONFIG_MAX_LAYERS];      /* layer indices, in the given order */
     char project[MLSAE_CONFIG_STR_MAX];       /* reference's W&B project; "" = null */
     char run[MLSAE_CONFIG_STR_MAX];           /* run name; "" = null */
-    char device[MLSAE_CONFIG_SHORT_STR_MAX];  /* "auto", "cpu", "opencl" or "opencl:N" */
+    char device[MLSAE_CONFIG_SHORT_STR_MAX];  /* the SAE's: "auto", "cpu", "opencl", "opencl:N" */
+    char model_device[MLSAE_CONFIG_SHORT_STR_MAX]; /* the transformer's (same names; "cpu") */
     int64_t threads;                          /* CPU threads; 0 = all cores */
     char tokenizer[MLSAE_CONFIG_STR_MAX];     /* tokenizer.json; "" = the model's own */
 } mlsae_run_config;

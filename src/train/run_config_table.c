@@ -28,9 +28,8 @@ static int check_precision(const mlsae_run_config *cfg, char *why, size_t n)
     return -1;
 }
 
-static int check_device(const mlsae_run_config *cfg, char *why, size_t n)
+static int check_device_name(const char *d, char *why, size_t n)
 {
-    const char *d = cfg->device;
     if (strcmp(d, "auto") == 0 || strcmp(d, "cpu") == 0 || strcmp(d, "opencl") == 0) return 0;
     if (strncmp(d, "opencl:", 7) == 0 && d[7]) {
         const char *p = d + 7;
@@ -39,6 +38,16 @@ static int check_device(const mlsae_run_config *cfg, char *why, size_t n)
     }
     snprintf(why, n, "unknown device '%s' (auto, cpu, opencl or opencl:N)", d);
     return -1;
+}
+
+static int check_device(const mlsae_run_config *cfg, char *why, size_t n)
+{
+    return check_device_name(cfg->device, why, n);
+}
+
+static int check_model_device(const mlsae_run_config *cfg, char *why, size_t n)
+{
+    return check_device_name(cfg->model_device, why, n);
 }
 
 static const mlsae_option options[] = {
@@ -121,7 +130,10 @@ static const mlsae_option options[] = {
 
     /* ours */
     {"device", "", MLSAE_OPT_STRING, F(device), "auto", 0, NONE_RANGE, 0, "DEV",
-     "compute device: auto, cpu, opencl or opencl:N", check_device},
+     "compute device of the SAE: auto, cpu, opencl or opencl:N", check_device},
+    {"model_device", "", MLSAE_OPT_STRING, F(model_device), "cpu", 0, NONE_RANGE, 0, "DEV",
+     "compute device of the transformer; on another device than the SAE's it runs a batch "
+     "ahead, overlapped", check_model_device},
     {"threads", "j", MLSAE_OPT_INT, F(threads), "0", 0, 0, 4096, 0, "N",
      "CPU threads (0: all cores)", NULL},
     {"tokenizer", "", MLSAE_OPT_STRING, F(tokenizer), "null", 1, NONE_RANGE, 0, "FILE",

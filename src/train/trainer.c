@@ -2,7 +2,11 @@
  * micro-batch; this file orders the micro-batches: data -> transformer ->
  * SAE, logging every log_every_n_steps optimizer steps, validating every
  * val_check_interval micro-batches, checkpointing every
- * checkpoint_every_n_steps optimizer steps and on SIGINT/SIGTERM. */
+ * checkpoint_every_n_steps optimizer steps and on SIGINT/SIGTERM.
+ *
+ * With the transformer and the SAE on one backend, the three run one after
+ * the other. On two backends, the transformer runs a batch ahead on its own
+ * thread (prefetch.h) and the loop only uploads its activations. */
 #include "config.h"
 #include "train/trainer.h"
 
@@ -25,6 +29,7 @@
 #include "text/loader.h"
 #include "train/downstream.h"
 #include "train/layer_log.h"
+#include "train/prefetch.h"
 #include "train/session.h"
 #include "train/train_state.h"
 
@@ -76,9 +81,12 @@ typedef struct trainer {
     mlsae_session s;
     mlsae_sae *sae;
     mlsae_loader *loader;
+    mlsae_prefetch *prefetch;  /* on two backends: the transformer's thread */
+    mlsae_data_position pos;   /* the stream's position after the last batch taken */
     mlsae_metrics_log *log;
     mlsae_downstream *downstream;
-    mlsae_buffer *x;           /* [n_layers, batch, seq, d] activations */
+    mlsae_eval_buffers eval;   /* validation batches (x_sae borrows x) */
+    mlsae_buffer *x;           /* [n_layers, batch, seq, d] activations, on the SAE's backend */
     mlsae_train_state st;
     mlsae_progress progress;
     int progress_on;
@@ -113,7 +121,7 @@ static int sae_from_config(trainer *t, mlsae_error *err)
     sc.lr = (float)cfg->autoencoder.lr;
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
     if (mlsae_sae_config_check(&sc, err)) return -1;
-    return mlsae_sae_create(&sc, t->s.be, (uint64_t)cfg->seed, &t->sae, err);
+    return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &t->sae, err);
 }
 
 static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
@@ -171,7 +179,9 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
     const mlsae_run_config *cfg = t->cfg;
     if (cfg->trainer.limit_val_batches == 0) return 0;
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
+    if (t->prefetch) mlsae_prefetch_idle(t->prefetch); /* the transformer is ours now */
     if (!t->downstream && mlsae_downstream_new(&t->s, batch, seq, &t->downstream, err)) return -1;
+    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, t->x, err)) return -1;
     mlsae_loader *vl = NULL;
     if (open_loader(t, &vl, NULL, err)) return -1;
     const int n = t->s.n_layers;
@@ -186,12 +196,15 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
             rc = got;
             break;
         }
-        mlsae_ref x = mlsae_at(t->x, 0);
         mlsae_sae_forward_out fo;
+        mlsae_ref recons;
         mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
-        if (mlsae_session_activations(&t->s, b.ids, (int)b.rows, seq, x, err) ||
-            mlsae_sae_forward(t->sae, x, n, (int)b.rows * seq, &fo, NULL, err) ||
-            mlsae_downstream_batch(t->downstream, x, fo.recons, b.ids, (int)b.rows, seq, dl, err)) {
+        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
+            mlsae_sae_forward(t->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo, NULL,
+                              err) ||
+            mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
+            mlsae_downstream_batch(t->downstream, mlsae_at(t->eval.x_model, 0), recons, b.ids,
+                                   (int)b.rows, seq, dl, err)) {
             rc = -1;
             break;
         }
@@ -223,9 +236,11 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
 
 static void trainer_free(trainer *t)
 {
+    mlsae_prefetch_close(t->prefetch);
     if (t->loader) mlsae_loader_close(t->loader);
     if (t->downstream) mlsae_downstream_free(t->downstream);
-    if (t->x) t->s.be->ops->core.free(t->s.be, t->x);
+    mlsae_eval_buffers_free(&t->eval);
+    if (t->x) t->s.sae_be->ops->core.free(t->s.sae_be, t->x);
     if (t->sae) mlsae_sae_free(t->sae);
     if (t->log) mlsae_metrics_log_close(t->log, NULL);
     mlsae_session_close(&t->s);
@@ -237,6 +252,43 @@ static int64_t sigint_after(void)
 {
     const char *v = getenv("MLSAE_TEST_SIGINT_AFTER");
     return v && *v ? strtoll(v, NULL, 10) : -1;
+}
+
+/* The next batch's activations into t->x: 1 (*rows sequences), 0 at the
+ * end of the data, -1 on error. t->pos becomes the stream's position after
+ * it, the resume point once it is trained. */
+static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
+{
+    const int seq = (int)t->cfg->data.max_length;
+    mlsae_backend *sae_be = t->s.sae_be;
+    double c0 = mlsae_monotonic_seconds(NULL);
+    if (t->prefetch) {
+        mlsae_prefetched p;
+        int got = mlsae_prefetch_next(t->prefetch, &p, err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        sum->wait_s += c1 - c0;
+        t->pos = p.position;
+        if (got <= 0) return got;
+        size_t bytes = (size_t)t->s.n_layers * p.rows * seq * t->s.d_model * sizeof(float);
+        if (sae_be->ops->core.write(sae_be, t->x, 0, p.x, bytes))
+            return mlsae_fail(err, "activations to the SAE's backend: %s",
+                              mlsae_backend_error(sae_be));
+        sum->upload_s += mlsae_monotonic_seconds(NULL) - c1;
+        *rows = p.rows;
+        return 1;
+    }
+    mlsae_batch b;
+    int got = mlsae_loader_next(t->loader, &b, err);
+    mlsae_loader_position(t->loader, &t->pos);
+    double c1 = mlsae_monotonic_seconds(NULL);
+    sum->data_s += c1 - c0;
+    if (got <= 0) return got;
+    if (mlsae_session_activations(&t->s, b.ids, (int)b.rows, seq, mlsae_at(t->x, 0), err) ||
+        t->s.be->ops->core.finish(t->s.be))
+        return -1;
+    sum->forward_s += mlsae_monotonic_seconds(NULL) - c1;
+    *rows = (int)b.rows;
+    return 1;
 }
 
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
@@ -266,7 +318,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     if (mlsae_mkdir_p(path, err)) goto done;
 
     if (resuming) {
-        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.be, &t.sae, &t.st, err))
+        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.sae_be, &t.sae, &t.st,
+                                        err))
             goto done;
         const mlsae_sae_config *sc = mlsae_sae_get_config(t.sae);
         if (sc->n_inputs != t.s.d_model) {
@@ -295,10 +348,15 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         if (mlsae_metrics_log_open(&t.log, path, &lo, err)) goto done;
     }
     if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
+    mlsae_loader_position(t.loader, &t.pos);
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int n_layers = t.s.n_layers;
-    t.x = mlsae_alloc_f32(t.s.be, (size_t)n_layers * batch * seq * t.s.d_model);
+    if (mlsae_session_split(&t.s)) {
+        if (mlsae_prefetch_open(&t.s, t.loader, batch, seq, &t.prefetch, err)) goto done;
+        summary->overlapped = 1;
+    }
+    t.x = mlsae_alloc_f32(t.s.sae_be, (size_t)n_layers * batch * seq * t.s.d_model);
     if (!t.x) {
         mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d", n_layers,
                    batch, seq, t.s.d_model);
@@ -329,7 +387,10 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
             t.s.model_dir, cfg->data.path, n_layers, t.s.d_model,
             mlsae_sae_get_config(t.sae)->n_latents, mlsae_sae_get_config(t.sae)->k,
-            t.s.be->ops->describe(t.s.be));
+            t.s.sae_be->ops->describe(t.s.sae_be));
+        if (t.prefetch)
+            msg(&t, "transformer on %s, a batch ahead on its own thread",
+                t.s.be->ops->describe(t.s.be));
         if (resuming)
             msg(&t, "resumed from %s at micro-batch %lld (step %lld)",
                 cfg->trainer.checkpoint_path, (long long)t.st.micro_batches, (long long)step);
@@ -339,11 +400,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     int data_ended = 0;
     while (step < max_steps) {
         if (mlsae_signals_stop_requested()) break;
-        mlsae_batch b;
-        double c0 = mlsae_monotonic_seconds(NULL);
-        int got = mlsae_loader_next(t.loader, &b, err);
-        double c1 = mlsae_monotonic_seconds(NULL);
-        summary->data_s += c1 - c0;
+        int rows = 0;
+        int got = next_batch(&t, &rows, summary, err);
         if (got < 0) goto done;
         if (got == 0) {
             data_ended = 1;
@@ -356,19 +414,15 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             break;
         }
         mlsae_ref x = mlsae_at(t.x, 0);
-        const int rows_per_layer = (int)b.rows * seq;
-        if (mlsae_session_activations(&t.s, b.ids, (int)b.rows, seq, x, err) ||
-            t.s.be->ops->core.finish(t.s.be))
-            goto done;
+        const int rows_per_layer = rows * seq;
         double c2 = mlsae_monotonic_seconds(NULL);
-        summary->forward_s += c2 - c1;
         if (mlsae_sae_train_microbatch(t.sae, x, n_layers, rows_per_layer, &m, err) ||
-            t.s.be->ops->core.finish(t.s.be))
+            t.s.sae_be->ops->core.finish(t.s.sae_be))
             goto done;
         double c3 = mlsae_monotonic_seconds(NULL);
         summary->sae_s += c3 - c2;
         t.st.micro_batches++;
-        t.st.tokens += (uint64_t)b.rows * (uint64_t)seq;
+        t.st.tokens += (uint64_t)rows * (uint64_t)seq;
         this_run++;
         summary->last_loss = m.loss_total;
         if (m.stepped) {
@@ -376,7 +430,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             if (log_every > 0 && step % log_every == 0 && log_train_row(&t, x, &m, err))
                 goto done;
             if (ckpt_every > 0 && step % ckpt_every == 0) {
-                mlsae_loader_position(t.loader, &t.st.data);
+                t.st.data = t.pos;
                 if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
             }
         }
@@ -397,7 +451,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     if (mlsae_signals_stop_requested()) {
         /* Finish here: the checkpoint holds the accumulated gradients, so a
          * resumed run continues exactly where this one stopped. */
-        mlsae_loader_position(t.loader, &t.st.data);
+        t.st.data = t.pos;
         if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
         summary->interrupted = 1;
         msg(&t, "interrupted: checkpoint written to %s (resume with --resume %s)", t.ckpt_dir,
@@ -415,7 +469,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         if ((val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
              t.st.micro_batches % val_every != 0) && validate(&t, step, err))
             goto done;
-        mlsae_loader_position(t.loader, &t.st.data);
+        t.st.data = t.pos;
         if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
         if (mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)) goto done;
     }
@@ -423,6 +477,14 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     t.progress_on = 0;
     rc = 0;
 done:
+    if (t.prefetch) {
+        mlsae_prefetch_times pt;
+        mlsae_prefetch_get_times(t.prefetch, &pt);
+        summary->data_s = pt.data_s;
+        summary->forward_s = pt.forward_s;
+        mlsae_prefetch_close(t.prefetch);
+        t.prefetch = NULL;
+    }
     mlsae_signals_restore();
     if (t.progress_on) mlsae_progress_finish(&t.progress);
     summary->micro_batches = t.st.micro_batches;

@@ -36,6 +36,12 @@ typedef struct mlsae_train_summary {
      * loader, the transformer forward (+ masking), the SAE micro-batch,
      * validation, checkpoints and metric rows. */
     double data_s, forward_s, sae_s, validate_s, save_s;
+    /* With the transformer on another backend than the SAE (overlapped = 1),
+     * data_s and forward_s are the transformer thread's, spent while the SAE
+     * trained; wait_s is how long the training loop waited for that thread,
+     * upload_s the copies of its activations to the SAE's backend. */
+    int overlapped;
+    double wait_s, upload_s;
 } mlsae_train_summary;
 
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
