@@ -224,7 +224,8 @@ static void test_update_dead(int rows, int k, int n)
  * included), repeated and unordered columns; a column outside 0..n-1 fails. */
 static void test_gather_columns(int rows, int n, int n_cols)
 {
-    mlsae_buffer *src = buf((size_t)rows * n), *cols = buf(n_cols), *dst = buf((size_t)rows * n_cols);
+    mlsae_buffer *src = buf((size_t)rows * n), *cols = buf(n_cols);
+    mlsae_buffer *dst = buf((size_t)rows * n_cols);
     fill_rand(F(src), (size_t)rows * n, 1.0f);
     for (size_t i = 0; i < (size_t)rows * n; i += 7) I(src)[i] = (int32_t)(0x7fc00000u + i % 1000);
     for (size_t i = 3; i < (size_t)rows * n; i += 11) F(src)[i] = -0.0f;
