@@ -330,6 +330,15 @@ static int adam(mlsae_backend *be, mlsae_ref p, mlsae_ref g, mlsae_ref m, mlsae_
     return 0;
 }
 
+static int gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
+                          int n_cols, mlsae_ref dst)
+{
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n_cols; j++) /* 4-byte words, bit for bit */
+            I(be, dst)[(size_t)r * n_cols + j] = I(be, src)[(size_t)r * n + I(be, cols)[j]];
+    return 0;
+}
+
 const mlsae_sae_ops ref_sae_ops = {
     .standardize = standardize,
     .row_affine = row_affine,
@@ -342,4 +351,5 @@ const mlsae_sae_ops ref_sae_ops = {
     .normalize_rows = normalize_rows,
     .remove_parallel = remove_parallel,
     .adam = adam,
+    .gather_columns = gather_columns,
 };

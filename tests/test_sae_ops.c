@@ -3,7 +3,7 @@
  * AVX2 and the portable kernels. Tolerances: 1e-6 relative to the largest
  * reference value (single-precision sums of <= 100 terms computed in a
  * different order); exact where the op makes no arithmetic (selection,
- * counters). */
+ * counters, gathers). */
 #include "config.h"
 #include "testutil.h"
 
@@ -220,6 +220,33 @@ static void test_update_dead(int rows, int k, int n)
     be->ops->core.free(be, mask);
 }
 
+/* gather_columns: a bit-exact copy (NaN payloads, -0.0 and int32 words
+ * included), repeated and unordered columns; a column outside 0..n-1 fails. */
+static void test_gather_columns(int rows, int n, int n_cols)
+{
+    mlsae_buffer *src = buf((size_t)rows * n), *cols = buf(n_cols);
+    mlsae_buffer *dst = buf((size_t)rows * n_cols);
+    fill_rand(F(src), (size_t)rows * n, 1.0f);
+    for (size_t i = 0; i < (size_t)rows * n; i += 7) I(src)[i] = (int32_t)(0x7fc00000u + i % 1000);
+    for (size_t i = 3; i < (size_t)rows * n; i += 11) F(src)[i] = -0.0f;
+    for (int j = 0; j < n_cols; j++) I(cols)[j] = (int32_t)tu_uniform(&rng, 0, n - 0.01f);
+    I(cols)[0] = n - 1;
+    if (n_cols > 1) I(cols)[n_cols - 1] = 0;
+    if (n_cols > 2) I(cols)[1] = I(cols)[2]; /* a repeat */
+    CHECK(be->ops->sae.gather_columns(be, R(src), rows, n, R(cols), n_cols, R(dst)) == 0);
+    size_t bad = 0;
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n_cols; j++)
+            bad += I(dst)[(size_t)r * n_cols + j] != I(src)[(size_t)r * n + I(cols)[j]];
+    CHECKF(bad == 0, "gather_columns %dx%d -> %d: %zu words differ", rows, n, n_cols, bad);
+    I(cols)[n_cols / 2] = n;
+    CHECK(be->ops->sae.gather_columns(be, R(src), rows, n, R(cols), n_cols, R(dst)) != 0);
+    I(cols)[n_cols / 2] = -1;
+    CHECK(be->ops->sae.gather_columns(be, R(src), rows, n, R(cols), n_cols, R(dst)) != 0);
+    CHECK(be->ops->sae.gather_columns(be, R(src), rows, n, R(cols), 0, R(dst)) == 0); /* no columns */
+    be->ops->core.free(be, src), be->ops->core.free(be, cols), be->ops->core.free(be, dst);
+}
+
 static void test_rows_ops(int rows, int d)
 {
     size_t nd = (size_t)rows * d;
@@ -305,6 +332,10 @@ int main(void)
         test_sparse(3, 1, 5, 3);
         test_sparse(200, 17, 333, 45); /* large enough to run threaded */
         test_update_dead(31, 5, 77);
+        test_gather_columns(1, 1, 1);
+        test_gather_columns(13, 101, 37);
+        test_gather_columns(7, 50, 200); /* more columns than n: repeats */
+        test_gather_columns(300, 1001, 333); /* large enough to run threaded */
         test_rows_ops(33, 21);
         test_rows_ops(400, 200);
         test_adam(1001);

@@ -280,7 +280,7 @@ static void test_training(mlsae_backend *be, const char *name)
 
 int main(void)
 {
-    static const char *cases[] = {"basic", "nostd", "nodead", "bigk", "noaux"};
+    static const char *cases[] = {"basic", "nostd", "nodead", "bigk", "allfire", "thr1", "noaux"};
     mlsae_backend *be;
     mlsae_error err;
     mlsae_backend_params params = {0};

@@ -1,5 +1,6 @@
 /* SAE ops of the CPU backend (backend_sae.h): the row-wise dense ops and
- * Adam here; TopK in cpu_sae_topk.c; the sparse ops in cpu_sae_sparse.c. */
+ * Adam here; TopK in cpu_sae_topk.c; the sparse ops in cpu_sae_sparse.c;
+ * the column gather in cpu_sae_gather.c. */
 #include "config.h"
 #include "cpu_sae_ops.h"
 #include "cpu_sae_vec.h"
@@ -185,4 +186,5 @@ const mlsae_sae_ops mlsae_cpu_sae_ops = {
     .normalize_rows = cpu_normalize_rows,
     .remove_parallel = cpu_remove_parallel,
     .adam = cpu_adam,
+    .gather_columns = cpu_sae_gather_columns,
 };

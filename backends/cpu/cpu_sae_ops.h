@@ -16,5 +16,7 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
 int cpu_sae_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
                         float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
                         mlsae_ref mask);
+int cpu_sae_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
+                           int n_cols, mlsae_ref dst);
 
 #endif

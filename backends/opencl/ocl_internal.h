@@ -16,7 +16,8 @@ struct mlsae_buffer {
     X(axpby) X(add_row_vector) X(sum_stats_f32) X(sgemm_tiled) X(sgemm_simple)             \
     X(embedding) X(layer_norm) X(gelu) X(rotary) X(attention) X(cross_entropy) X(kl_div)   \
     X(standardize) X(row_affine) X(topk) X(sparse_gather) X(sparse_dot) X(sparse_scatter) \
-    X(dead_reset) X(dead_tick) X(relu) X(normalize_rows) X(remove_parallel) X(adam)
+    X(dead_reset) X(dead_tick) X(relu) X(normalize_rows) X(remove_parallel) X(adam)         \
+    X(gather_columns)
 /* built only when the device has cl_khr_fp64 */
 #define OCL_KERNELS_FP64(X) X(sum_stats_f64)
 

@@ -305,6 +305,26 @@ static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m,
     return ocl_launch(&g, "adam", 1, &n, &local);
 }
 
+static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
+                              int n_cols, mlsae_ref dst)
+{
+    if (rows <= 0 || n_cols <= 0) return 0;
+    if (n <= 0) return ocl_fail(be, "opencl gather_columns: n = %d with %d columns", n, n_cols);
+    if (ocl_check_ref(be, "gather_columns", "src", src, (size_t)rows * n) ||
+        ocl_check_ref(be, "gather_columns", "cols", cols, (size_t)n_cols) ||
+        ocl_check_ref(be, "gather_columns", "dst", dst, (size_t)rows * n_cols))
+        return -1;
+    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_gather_columns);
+    ocl_arg_ref(&g, src);
+    ocl_arg_int(&g, n);
+    ocl_arg_ref(&g, cols);
+    ocl_arg_int(&g, n_cols);
+    ocl_arg_ref(&g, dst);
+    ocl_arg_int(&g, rows);
+    size_t global[2] = {(size_t)n_cols, (size_t)rows};
+    return ocl_launch(&g, "gather_columns", 2, global, NULL);
+}
+
 const mlsae_sae_ops ocl_sae_ops = {
     .standardize = ocl_standardize,
     .row_affine = ocl_row_affine,
@@ -317,4 +337,5 @@ const mlsae_sae_ops ocl_sae_ops = {
     .normalize_rows = ocl_normalize_rows,
     .remove_parallel = ocl_remove_parallel,
     .adam = ocl_adam,
+    .gather_columns = ocl_gather_columns,
 };

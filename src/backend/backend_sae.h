@@ -58,6 +58,15 @@ typedef struct mlsae_sae_ops {
      * p -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps). */
     int (*adam)(struct mlsae_backend *be, mlsae_ref p, mlsae_ref g, mlsae_ref m, mlsae_ref v,
                 size_t n, float lr, float beta1, float beta2, float eps, int step);
+    /* dst[r, j] = src[r, cols[j]] for r < rows, j < n_cols: src [rows, n],
+     * cols int32 [n_cols] (any order, repeats allowed), dst [rows, n_cols].
+     * A copy of 4-byte elements, bit for bit (float32 or int32 alike); dst
+     * must not overlap src. A column outside 0..n-1 is an error on the CPU
+     * backend; a device backend that cannot check device-resident indices
+     * writes 0 there instead of reading out of bounds. Collects the
+     * pre-activations of the AuxK candidates from each encoder chunk. */
+    int (*gather_columns)(struct mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
+                          int n_cols, mlsae_ref dst);
 } mlsae_sae_ops;
 
 #endif

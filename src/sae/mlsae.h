@@ -138,8 +138,11 @@ int mlsae_sae_last_metrics(mlsae_sae *sae, mlsae_ref x, mlsae_sae_layer_metrics 
 int mlsae_sae_last_topk(mlsae_sae *sae, float *values, int32_t *indices, float *recons,
                         mlsae_error *err);
 /* AuxK over the dead latents: [rows, auxk] ReLU'd values and latent indices.
+ * Every positive value belongs to a dead latent. Entries of value 0
+ * contribute nothing; their index may name any latent (as in the
+ * reference's TopK of the masked pre-activations, whose live entries are 0).
  * Entries beyond the number of dead latents (or all, when none is dead) are
- * value 0, index -1: they contribute nothing. aux_recons [rows, d]. */
+ * value 0, index -1. aux_recons [rows, d]. */
 int mlsae_sae_last_auxk(mlsae_sae *sae, float *values, int32_t *indices, float *aux_recons,
                         mlsae_error *err);
 

@@ -123,29 +123,30 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     SAE_CALL(sae, err, "aux grad", core->axpby(be, m, (float)beta, ar, (float)-beta, g2));
     SAE_CALL(sae, err, "aux grad",
              core->sgemm(be, 0, 0, 1, d, rows, 1.0f, ones_r, rows, g2, d, 1.0f, gb, d));
-    const int kaux = sae->kaux, n_dead = sae->n_dead;
+    /* the candidate tables: n_cand rows, indexed by aidx */
+    const int kaux = sae->kaux, n_cand = sae->n_cand;
     if (kaux == 0) return 0;
     mlsae_ref avals = sae_ref(sae->avals), aidx = sae_ref(sae->aidx), gu = sae_ref(sae->gu);
-    mlsae_ref gdd = sae_ref(sae->gdec_dead), ged = sae_ref(sae->genc_dead);
-    mlsae_ref cvd = sae_ref(sae->cvec_dead);
-    size_t nd = (size_t)n_dead * d;
+    mlsae_ref gdd = sae_ref(sae->gdec_cand), ged = sae_ref(sae->genc_cand);
+    mlsae_ref cvd = sae_ref(sae->cvec_cand);
+    size_t nd = (size_t)n_cand * d;
     SAE_CALL(sae, err, "aux grad",
-             ops->sparse_dot(be, g2, aidx, rows, kaux, sae_ref(sae->dec_dead), d, avals, gu));
+             ops->sparse_dot(be, g2, aidx, rows, kaux, sae_ref(sae->dec_cand), d, avals, gu));
     SAE_CALL(sae, err, "aux grad", core->fill(be, gdd, nd, 0.0f));
     SAE_CALL(sae, err, "aux grad", core->fill(be, ged, nd, 0.0f));
-    SAE_CALL(sae, err, "aux grad", core->fill(be, cvd, (size_t)n_dead, 0.0f));
-    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, avals, aidx, rows, kaux, g2, d, gdd, n_dead));
+    SAE_CALL(sae, err, "aux grad", core->fill(be, cvd, (size_t)n_cand, 0.0f));
+    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, avals, aidx, rows, kaux, g2, d, gdd, n_cand));
     SAE_CALL(sae, err, "aux grad",
-             ops->sparse_scatter(be, gu, aidx, rows, kaux, sae_ref(sae->xin), d, ged, n_dead));
-    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, gu, aidx, rows, kaux, ones_r, 1, cvd, n_dead));
+             ops->sparse_scatter(be, gu, aidx, rows, kaux, sae_ref(sae->xin), d, ged, n_cand));
+    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, gu, aidx, rows, kaux, ones_r, 1, cvd, n_cand));
     SAE_CALL(sae, err, "aux grad",
-             core->sgemm(be, 1, 0, 1, d, n_dead, -1.0f, cvd, 1, sae_ref(sae->enc_dead), d, 1.0f,
+             core->sgemm(be, 1, 0, 1, d, n_cand, -1.0f, cvd, 1, sae_ref(sae->enc_cand), d, 1.0f,
                          gb, d));
     /* compact tables back into the full gradients */
-    mlsae_ref ones_n = sae_ref(sae->ones_n), dead_idx = sae_ref(sae->dead_idx);
+    mlsae_ref ones_n = sae_ref(sae->ones_n), cand_idx = sae_ref(sae->cand_idx);
     SAE_CALL(sae, err, "aux grad",
-             ops->sparse_scatter(be, ones_n, dead_idx, n_dead, 1, gdd, d, sae_ref(sae->g_dec), n));
+             ops->sparse_scatter(be, ones_n, cand_idx, n_cand, 1, gdd, d, sae_ref(sae->g_dec), n));
     SAE_CALL(sae, err, "aux grad",
-             ops->sparse_scatter(be, ones_n, dead_idx, n_dead, 1, ged, d, sae_ref(sae->g_enc), n));
+             ops->sparse_scatter(be, ones_n, cand_idx, n_cand, 1, ged, d, sae_ref(sae->g_enc), n));
     return 0;
 }

@@ -104,8 +104,8 @@ int mlsae_sae_last_auxk(mlsae_sae *sae, float *values, int32_t *indices, float *
             size_t o = (size_t)r * auxk + j;
             int in = j < kaux;
             if (values) values[o] = in ? v[(size_t)r * kaux + j] : 0.0f;
-            /* compact index -> latent */
-            if (indices) indices[o] = in ? sae->host_dead[ix[(size_t)r * kaux + j]] : -1;
+            /* candidate position -> latent */
+            if (indices) indices[o] = in ? sae->host_cand[ix[(size_t)r * kaux + j]] : -1;
         }
     free(v);
     free(ix);

@@ -1,13 +1,29 @@
 /* MLSAE forward (SPEC §4 steps 1-7). The dense encoder product is computed
  * in chunks of rows, each immediately reduced to its TopK, so no
- * [rows x n_latents] matrix ever exists. AuxK needs the pre-activations of
- * the dead latents only: after the dead-latent update, the encoder rows of
- * the dead latents are gathered into a compact table and multiplied again
- * (rows x n_dead), and the TopK runs over those. This equals the
- * reference's TopK of the masked pre-activations (live entries set to 0)
- * after the ReLU: the positive dead values are the same, and entries that
- * the ReLU sends to 0 contribute neither to the reconstruction nor to the
- * gradient. */
+ * [rows x n_latents] matrix ever exists.
+ *
+ * AuxK needs the pre-activations of the latents that are dead AFTER this
+ * micro-batch's bookkeeping, which depends on every row's TopK. That set is
+ * known up to the latents that fire now: with c = last_nonzero before the
+ * update and T = dead_steps_threshold, a latent ends up dead iff
+ * (not fired and min(c + 1, INT32_MAX) >= T) or (fired and 1 >= T), so
+ * every dead latent is in the candidate set {c + 1 >= T}, known before the
+ * chunk pass. Each chunk's pre-activations of the candidates are copied
+ * (gather_columns: no arithmetic) into a [rows, n_cand] buffer; after the
+ * bookkeeping, AuxK is the TopK over that buffer with the candidates that
+ * are not dead masked to 0.0: the reference's TopK of pre * dead_mask,
+ * restricted to the candidate columns, on the same float values as the
+ * main TopK. The masked-out columns outside the candidates are 0.0 in the
+ * reference too; whenever the selection reaches such zeros (fewer than
+ * auxk positive dead entries in a row) the ReLU sends them, as every
+ * non-positive entry, to 0, and they contribute neither to the
+ * reconstruction nor to the gradient.
+ *
+ * Memory: the buffer holds rows x n_cand floats, at most rows x n_latents
+ * (every latent a candidate, e.g. dead_steps_threshold <= 1): never more
+ * than the reference's dense pre-activation matrix. The candidate tables
+ * (encoder and decoder rows of the candidates, their gradients) are
+ * n_cand x d each. */
 #include "config.h"
 #include "sae/sae_internal.h"
 
@@ -15,74 +31,116 @@
 
 #define STANDARDIZE_EPS 1e-5f
 
-/* TopK of (xin @ table^T) per row, chunk by chunk: table [n_table, d]. */
-static int encode_topk(mlsae_sae *sae, int rows, mlsae_buffer *table, int n_table, int k,
-                       mlsae_buffer *vals, mlsae_buffer *idx, mlsae_error *err)
+/* TopK of (xin @ enc^T) per row, chunk by chunk; with n_cand > 0 each
+ * chunk's candidate columns are also gathered into aux_pre. */
+static int encode_topk(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
-    const int d = sae->cfg.n_inputs;
+    const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents, k = sae->cfg.k;
     for (int r0 = 0; r0 < rows; r0 += sae->chunk_rows) {
         int c = rows - r0 < sae->chunk_rows ? rows - r0 : sae->chunk_rows;
         SAE_CALL(sae, err, "encoder",
-                 be->ops->core.sgemm(be, 0, 1, c, n_table, d, 1.0f,
-                                     mlsae_at(sae->xin, (size_t)r0 * d), d, sae_ref(table), d,
-                                     0.0f, sae_ref(sae->pre), n_table));
+                 be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, mlsae_at(sae->xin, (size_t)r0 * d),
+                                     d, sae_ref(sae->enc), d, 0.0f, sae_ref(sae->pre), n));
         SAE_CALL(sae, err, "topk",
-                 be->ops->sae.topk(be, sae_ref(sae->pre), c, n_table, k, MLSAE_NOREF,
-                                   mlsae_at(vals, (size_t)r0 * k), mlsae_at(idx, (size_t)r0 * k)));
+                 be->ops->sae.topk(be, sae_ref(sae->pre), c, n, k, MLSAE_NOREF,
+                                   mlsae_at(sae->vals, (size_t)r0 * k),
+                                   mlsae_at(sae->idx, (size_t)r0 * k)));
+        if (n_cand > 0)
+            SAE_CALL(sae, err, "auxk candidates",
+                     be->ops->sae.gather_columns(be, sae_ref(sae->pre), c, n,
+                                                 sae_ref(sae->cand_idx), n_cand,
+                                                 mlsae_at(sae->aux_pre, (size_t)r0 * n_cand)));
     }
     return 0;
 }
 
-/* Dead-latent bookkeeping (step 4); fills the host list of dead latents. */
+static int dead_steps(const mlsae_sae *sae)
+{
+    int64_t thr = sae->cfg.dead_steps_threshold;
+    return thr > INT32_MAX ? INT32_MAX : (int)thr;
+}
+
+/* The AuxK candidates (see the top of this file) from last_nonzero before
+ * the update: host_cand, n_cand, uploaded to cand_idx; aux_pre sized. */
+static int find_candidates(mlsae_sae *sae, int rows, mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const int n = sae->cfg.n_latents;
+    const int64_t thr = dead_steps(sae);
+    int32_t *last = sae->host_mask; /* scratch until update_dead overwrites it */
+    SAE_CALL(sae, err, "auxk candidates",
+             be->ops->core.read(be, sae->last_nonzero, 0, last, (size_t)n * 4));
+    int n_cand = 0;
+    for (int i = 0; i < n; i++)
+        if ((int64_t)last[i] + 1 >= thr) sae->host_cand[n_cand++] = i;
+    sae->n_cand = n_cand;
+    if (n_cand == 0) return 0;
+    SAE_CALL(sae, err, "auxk candidates",
+             be->ops->core.write(be, sae->cand_idx, 0, sae->host_cand, (size_t)n_cand * 4));
+    return sae_reserve_aux_pre(sae, rows, n_cand, err);
+}
+
+/* Dead-latent bookkeeping (step 4): last_nonzero, the dead mask (device and
+ * host) and n_dead. */
 static int update_dead(mlsae_sae *sae, int rows, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
     const int n = sae->cfg.n_latents;
-    int64_t thr64 = sae->cfg.dead_steps_threshold;
-    int thr = thr64 > INT32_MAX ? INT32_MAX : (int)thr64;
     SAE_CALL(sae, err, "dead latents",
              be->ops->sae.update_dead(be, sae_ref(sae->vals), sae_ref(sae->idx), rows, sae->cfg.k,
-                                      sae->cfg.dead_threshold, sae_ref(sae->last_nonzero), n, thr,
-                                      sae_ref(sae->dead_mask)));
+                                      sae->cfg.dead_threshold, sae_ref(sae->last_nonzero), n,
+                                      dead_steps(sae), sae_ref(sae->dead_mask)));
     SAE_CALL(sae, err, "dead latents",
              be->ops->core.read(be, sae->dead_mask, 0, sae->host_mask, (size_t)n * 4));
     int n_dead = 0;
-    for (int i = 0; i < n; i++)
-        if (sae->host_mask[i]) sae->host_dead[n_dead++] = i;
+    for (int i = 0; i < n; i++) n_dead += sae->host_mask[i] != 0;
     sae->n_dead = n_dead;
     return 0;
 }
 
-/* AuxK over the dead latents (step 5) and its reconstruction (step 7). */
+/* AuxK over the dead latents (step 5) and its reconstruction (step 7);
+ * only when auxk > 0, after update_dead. */
 static int auxk_pass(mlsae_sae *sae, int rows, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
-    const int d = sae->cfg.n_inputs, n_dead = sae->n_dead;
+    const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents;
+    const int n_dead = sae->n_dead, n_cand = sae->n_cand;
     const size_t rd = (size_t)rows * d;
+    /* Every dead latent is a candidate (file comment); check it, since the
+     * selection below would silently miss one that is not. */
+    int dead_cands = 0;
+    for (int c = 0; c < n_cand; c++) dead_cands += sae->host_mask[sae->host_cand[c]] != 0;
+    if (dead_cands != n_dead)
+        return mlsae_fail(err, "sae auxk: %d dead latents, %d of them among the %d candidates",
+                          n_dead, dead_cands, n_cand);
     sae->kaux = n_dead < sae->cfg.auxk ? n_dead : sae->cfg.auxk;
     if (sae->kaux == 0) {
         SAE_CALL(sae, err, "auxk", be->ops->core.fill(be, sae_ref(sae->aux_recons), rd, 0.0f));
     } else {
-        if (sae_reserve_dead(sae, n_dead, err)) return -1;
+        if (sae_reserve_cand(sae, n_cand, err)) return -1;
+        /* the candidates' dead mask, and their tables: row c = latent cand_idx[c] */
         SAE_CALL(sae, err, "auxk",
-                 be->ops->core.write(be, sae->dead_idx, 0, sae->host_dead, (size_t)n_dead * 4));
-        /* Compact tables: row c = row dead_idx[c] of enc / dec. */
+                 be->ops->sae.gather_columns(be, sae_ref(sae->dead_mask), 1, n,
+                                             sae_ref(sae->cand_idx), n_cand,
+                                             sae_ref(sae->cand_mask)));
         SAE_CALL(sae, err, "auxk",
-                 be->ops->sae.sparse_gather(be, sae_ref(sae->ones_n), sae_ref(sae->dead_idx),
-                                            n_dead, 1, sae_ref(sae->enc), d, 0, 0.0f,
-                                            sae_ref(sae->enc_dead)));
+                 be->ops->sae.sparse_gather(be, sae_ref(sae->ones_n), sae_ref(sae->cand_idx),
+                                            n_cand, 1, sae_ref(sae->enc), d, 0, 0.0f,
+                                            sae_ref(sae->enc_cand)));
         SAE_CALL(sae, err, "auxk",
-                 be->ops->sae.sparse_gather(be, sae_ref(sae->ones_n), sae_ref(sae->dead_idx),
-                                            n_dead, 1, sae_ref(sae->dec), d, 0, 0.0f,
-                                            sae_ref(sae->dec_dead)));
-        if (encode_topk(sae, rows, sae->enc_dead, n_dead, sae->kaux, sae->avals, sae->aidx, err))
-            return -1;
+                 be->ops->sae.sparse_gather(be, sae_ref(sae->ones_n), sae_ref(sae->cand_idx),
+                                            n_cand, 1, sae_ref(sae->dec), d, 0, 0.0f,
+                                            sae_ref(sae->dec_cand)));
+        SAE_CALL(sae, err, "auxk",
+                 be->ops->sae.topk(be, sae_ref(sae->aux_pre), rows, n_cand, sae->kaux,
+                                   sae_ref(sae->cand_mask), sae_ref(sae->avals),
+                                   sae_ref(sae->aidx)));
         SAE_CALL(sae, err, "auxk",
                  be->ops->sae.relu(be, sae_ref(sae->avals), (size_t)rows * sae->kaux));
         SAE_CALL(sae, err, "auxk decode",
                  be->ops->sae.sparse_gather(be, sae_ref(sae->avals), sae_ref(sae->aidx), rows,
-                                            sae->kaux, sae_ref(sae->dec_dead), d, 0, 0.0f,
+                                            sae->kaux, sae_ref(sae->dec_cand), d, 0, 0.0f,
                                             sae_ref(sae->aux_recons)));
     }
     /* Not un-standardised, as in the reference. */
@@ -96,7 +154,7 @@ int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_err
 {
     if (sae_reserve_rows(sae, rows, err)) return -1;
     mlsae_backend *be = sae->be;
-    const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents, k = sae->cfg.k;
+    const int d = sae->cfg.n_inputs, k = sae->cfg.k;
     const size_t rd = (size_t)rows * d;
     sae->last_rows = rows;
     sae->kaux = 0;
@@ -111,8 +169,11 @@ int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_err
     SAE_CALL(sae, err, "bias",
              be->ops->core.add_row_vector(be, sae_ref(sae->xin), rows, d, sae_ref(sae->bias),
                                           -1.0f));
-    /* 2-3: TopK of enc @ xin */
-    if (encode_topk(sae, rows, sae->enc, n, k, sae->vals, sae->idx, err)) return -1;
+    /* 2-3: TopK of enc @ xin, and the AuxK candidates' pre-activations */
+    const int aux = train && sae->cfg.auxk > 0;
+    sae->n_cand = 0;
+    if (aux && find_candidates(sae, rows, err)) return -1;
+    if (encode_topk(sae, rows, sae->n_cand, err)) return -1;
     /* 4: bookkeeping on the values before the ReLU (as the reference) */
     if (train && update_dead(sae, rows, err)) return -1;
     /* 6: ReLU, sparse decode, + bias, un-standardize */
@@ -128,6 +189,6 @@ int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_err
                  be->ops->sae.row_affine(be, sae_ref(sae->recons), sae_ref(sae->recons),
                                          sae_ref(sae->sd), sae_ref(sae->mu), rows, d));
     /* 5, 7: AuxK */
-    if (train && sae->cfg.auxk > 0 && auxk_pass(sae, rows, err)) return -1;
+    if (aux && auxk_pass(sae, rows, err)) return -1;
     return 0;
 }

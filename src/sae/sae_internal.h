@@ -17,9 +17,13 @@ struct mlsae_sae {
     int64_t step, micro_batch, pending;
     int bias_pending;
 
-    /* Per-latent scratch [n]: per-latent gradient sums; ones; dead indices. */
-    mlsae_buffer *cvec, *ones_n, *dead_idx;
-    int32_t *host_mask, *host_dead; /* host copies [n] */
+    /* Per-latent scratch [n]: per-latent gradient sums; ones; the AuxK
+     * candidates (latent indices, first n_cand entries) and their dead mask
+     * (int32, first n_cand entries). */
+    mlsae_buffer *cvec, *ones_n, *cand_idx, *cand_mask;
+    /* host [n]: dead mask (or last_nonzero, while the candidates are found);
+     * candidate list */
+    int32_t *host_mask, *host_cand;
 
     /* Row workspace, grown on demand (capacity rows_cap). */
     int rows_cap;
@@ -28,22 +32,31 @@ struct mlsae_sae {
     mlsae_buffer *mu, *sd, *ones_r, *zeros_r, *neg_mu_e, *sd_e;   /* [rows] */
     mlsae_buffer *vals, *idx, *ga;   /* [rows, k] */
     mlsae_buffer *avals, *aidx, *gu; /* [rows, auxk] */
-    /* Dense encoder output for a chunk of rows [chunk_rows, n] (or n_dead). */
+    /* Dense encoder output for a chunk of rows [chunk_rows, n]. */
     mlsae_buffer *pre;
     int chunk_rows;
-    /* Dead-latent tables, capacity dead_cap rows: [dead_cap, d] and [dead_cap]. */
-    int dead_cap;
-    mlsae_buffer *enc_dead, *dec_dead, *genc_dead, *gdec_dead, *cvec_dead;
+    /* The candidates' pre-activations, gathered from every chunk:
+     * [rows, n_cand], capacity aux_pre_cap elements (grown on demand). */
+    mlsae_buffer *aux_pre;
+    size_t aux_pre_cap;
+    /* Candidate tables (row c = latent cand_idx[c]), capacity cand_cap rows:
+     * [cand_cap, d] and [cand_cap]. */
+    int cand_cap;
+    mlsae_buffer *enc_cand, *dec_cand, *genc_cand, *gdec_cand, *cvec_cand;
 
     /* What the last forward computed. */
     int last_rows, last_n_layers, last_rows_per_layer;
     int n_dead;  /* dead latents at the last training forward */
+    int n_cand;  /* AuxK candidates (a superset of the dead latents); aidx
+                  * indexes them, and the candidate tables have n_cand rows */
     int kaux;    /* AuxK entries per row actually selected: min(auxk, n_dead) */
 };
 
 /* Workspace for `rows` rows (no-op when it is large enough). */
 int sae_reserve_rows(mlsae_sae *sae, int rows, mlsae_error *err);
-int sae_reserve_dead(mlsae_sae *sae, int n_dead, mlsae_error *err);
+/* Candidate tables for n_cand latents; the [rows, n_cand] gather buffer. */
+int sae_reserve_cand(mlsae_sae *sae, int n_cand, mlsae_error *err);
+int sae_reserve_aux_pre(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err);
 
 /* Backend op failure -> err (the backend's message with context). */
 int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err);

@@ -86,14 +86,14 @@ static void free_rows(mlsae_sae *sae)
     sae->rows_cap = 0;
 }
 
-static void free_dead(mlsae_sae *sae)
+static void free_cand(mlsae_sae *sae)
 {
-    free_buf(sae, &sae->enc_dead);
-    free_buf(sae, &sae->dec_dead);
-    free_buf(sae, &sae->genc_dead);
-    free_buf(sae, &sae->gdec_dead);
-    free_buf(sae, &sae->cvec_dead);
-    sae->dead_cap = 0;
+    free_buf(sae, &sae->enc_cand);
+    free_buf(sae, &sae->dec_cand);
+    free_buf(sae, &sae->genc_cand);
+    free_buf(sae, &sae->gdec_cand);
+    free_buf(sae, &sae->cvec_cand);
+    sae->cand_cap = 0;
 }
 
 /* Rows per dense encoder chunk: about 16M floats of output. */
@@ -134,22 +134,38 @@ int sae_reserve_rows(mlsae_sae *sae, int rows, mlsae_error *err)
     return 0;
 }
 
-int sae_reserve_dead(mlsae_sae *sae, int n_dead, mlsae_error *err)
+int sae_reserve_cand(mlsae_sae *sae, int n_cand, mlsae_error *err)
 {
-    if (n_dead <= sae->dead_cap) return 0;
-    free_dead(sae);
-    size_t nd = (size_t)n_dead * sae->cfg.n_inputs;
-    sae->enc_dead = alloc_f32(sae, nd);
-    sae->dec_dead = alloc_f32(sae, nd);
-    sae->genc_dead = alloc_f32(sae, nd);
-    sae->gdec_dead = alloc_f32(sae, nd);
-    sae->cvec_dead = alloc_f32(sae, (size_t)n_dead);
-    if (!sae->enc_dead || !sae->dec_dead || !sae->genc_dead || !sae->gdec_dead ||
-        !sae->cvec_dead) {
-        free_dead(sae);
-        return mlsae_fail(err, "sae: cannot allocate the dead-latent tables (%d)", n_dead);
+    if (n_cand <= sae->cand_cap) return 0;
+    free_cand(sae);
+    size_t nd = (size_t)n_cand * sae->cfg.n_inputs;
+    sae->enc_cand = alloc_f32(sae, nd);
+    sae->dec_cand = alloc_f32(sae, nd);
+    sae->genc_cand = alloc_f32(sae, nd);
+    sae->gdec_cand = alloc_f32(sae, nd);
+    sae->cvec_cand = alloc_f32(sae, (size_t)n_cand);
+    if (!sae->enc_cand || !sae->dec_cand || !sae->genc_cand || !sae->gdec_cand ||
+        !sae->cvec_cand) {
+        free_cand(sae);
+        return mlsae_fail(err, "sae: cannot allocate the AuxK candidate tables (%d)", n_cand);
     }
-    sae->dead_cap = n_dead;
+    sae->cand_cap = n_cand;
+    return 0;
+}
+
+/* At most rows x n_latents floats: no more than the dense pre-activation
+ * matrix that the reference holds for every micro-batch. */
+int sae_reserve_aux_pre(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err)
+{
+    size_t want = (size_t)rows * (size_t)n_cand;
+    if (want <= sae->aux_pre_cap) return 0;
+    free_buf(sae, &sae->aux_pre);
+    sae->aux_pre_cap = 0;
+    sae->aux_pre = alloc_f32(sae, want);
+    if (!sae->aux_pre)
+        return mlsae_fail(err, "sae: cannot allocate the AuxK pre-activations (%d x %d)", rows,
+                          n_cand);
+    sae->aux_pre_cap = want;
     return 0;
 }
 
@@ -157,15 +173,15 @@ void mlsae_sae_free(mlsae_sae *sae)
 {
     if (!sae) return;
     free_rows(sae);
-    free_dead(sae);
+    free_cand(sae);
     mlsae_buffer **bufs[] = {&sae->enc,    &sae->dec,   &sae->bias,  &sae->last_nonzero,
                              &sae->dead_mask, &sae->g_enc, &sae->g_dec, &sae->g_bias,
                              &sae->m_enc,  &sae->v_enc, &sae->m_dec, &sae->v_dec,
                              &sae->m_bias, &sae->v_bias, &sae->cvec, &sae->ones_n,
-                             &sae->dead_idx, &sae->pre};
+                             &sae->cand_idx, &sae->cand_mask, &sae->pre, &sae->aux_pre};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(sae, bufs[i]);
     free(sae->host_mask);
-    free(sae->host_dead);
+    free(sae->host_cand);
     free(sae);
 }
 
@@ -187,7 +203,7 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
         {&sae->dead_mask, n}, {&sae->g_enc, nd}, {&sae->g_dec, nd}, {&sae->g_bias, d},
         {&sae->m_enc, nd}, {&sae->v_enc, nd}, {&sae->m_dec, nd}, {&sae->v_dec, nd},
         {&sae->m_bias, d}, {&sae->v_bias, d}, {&sae->cvec, n},  {&sae->ones_n, n},
-        {&sae->dead_idx, n}, {&sae->pre, (size_t)sae->chunk_rows * n},
+        {&sae->cand_idx, n}, {&sae->cand_mask, n}, {&sae->pre, (size_t)sae->chunk_rows * n},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         *want[i].b = alloc_f32(sae, want[i].n);
@@ -197,9 +213,9 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
         }
     }
     sae->host_mask = calloc((size_t)n, sizeof *sae->host_mask);
-    sae->host_dead = calloc((size_t)n, sizeof *sae->host_dead);
+    sae->host_cand = calloc((size_t)n, sizeof *sae->host_cand);
     float *w = malloc(nd * sizeof *w);
-    if (!sae->host_mask || !sae->host_dead || !w) {
+    if (!sae->host_mask || !sae->host_cand || !w) {
         free(w);
         mlsae_sae_free(sae);
         return mlsae_fail(err, "sae: out of memory");

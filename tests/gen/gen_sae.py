@@ -152,6 +152,15 @@ def make_init(g, c):
     # Weak encoder rows keep the dead latents mostly out of the TopK, so that
     # they stay dead; the decoder (unit columns) is unaffected.
     enc[dead] *= 0.25
+    if c.get("n_fire_init"):
+        # Latents one micro-batch short of dead (AuxK candidates) with strong
+        # encoder rows: they fire in the first micro-batch and stay live.
+        live = torch.ones(n, dtype=torch.bool)
+        live[dead] = False
+        live_idx = live.nonzero().flatten()
+        fire = live_idx[torch.randperm(live_idx.numel(), generator=g)[: c["n_fire_init"]]]
+        last_nonzero[fire] = c["dead_steps_threshold"] - 1
+        enc[fire] *= 4.0
     return enc.float(), dec.float(), last_nonzero
 
 
@@ -171,6 +180,8 @@ def gen_case(name, c):
         o = Oracle(enc, dec, bias0, ln0, c)
         (vals, idx, recons, avals, aidx, arecons, dead), mse, aux = o.microbatch(x1)
         ok = not o.near_tie
+        if c.get("expect_no_dead"):
+            ok = ok and dead == 0
         # Training: 6 micro-batches, accumulation 2, geometric median first.
         t = Oracle(enc, dec, torch.zeros(c["n_inputs"]), ln0, c)
         losses = []
@@ -239,6 +250,17 @@ CASES = {
     "bigk": dict(BASE, seed=4, n_inputs=12, n_latents=48, k=20, auxk=40,
                  dead_steps_threshold=2, n_dead_init=36, standardize=True, n_layers=2,
                  batch=2, pos=3, zero_tokens=[(1, 2)]),
+    # AuxK candidates (one micro-batch short of dead) that all fire in the
+    # first micro-batch: none is dead after it; later micro-batches reach the
+    # threshold for the latents that do not fire
+    "allfire": dict(BASE, seed=6, n_inputs=16, n_latents=64, k=8, auxk=8,
+                    dead_steps_threshold=5, n_dead_init=0, n_fire_init=6,
+                    expect_no_dead=True, standardize=True, n_layers=2, batch=2, pos=4),
+    # dead_steps_threshold 1: every latent is dead after every update, the
+    # ones that fired included; AuxK runs over all latents
+    "thr1": dict(BASE, seed=7, n_inputs=12, n_latents=48, k=6, auxk=10,
+                 dead_steps_threshold=1, n_dead_init=0, standardize=True, n_layers=2,
+                 batch=2, pos=3),
     # no auxiliary loss, one layer, larger latent count
     "noaux": dict(BASE, seed=5, n_inputs=40, n_latents=160, k=24, auxk=0,
                   dead_steps_threshold=5, n_dead_init=50, standardize=True, n_layers=1,

@@ -223,6 +223,19 @@ __kernel void dead_tick(__global int *last, ulong lo, int n, int dead_steps,
     if (has_mask) mask[mo + u] = v >= dead_steps;
 }
 
+/* dst[r, j] = src[r, cols[j]], 4-byte words copied bit for bit (float32 or
+ * int32); a column outside [0, n) gives 0 (the host cannot check
+ * device-resident indices without a round trip; this keeps reads in
+ * bounds). global (n_cols, rows). */
+__kernel void gather_columns(__global const uint *src, ulong so, int n, __global const int *cols,
+                             ulong co, int n_cols, __global uint *dst, ulong dsto, int rows)
+{
+    int j = get_global_id(0), r = get_global_id(1);
+    if (j >= n_cols || r >= rows) return;
+    int c = cols[co + j];
+    dst[dsto + (size_t)r * n_cols + j] = (c >= 0 && c < n) ? src[so + (size_t)r * n + c] : 0u;
+}
+
 /* x[i] = max(x[i], 0) in place; NaN stays NaN (as torch.relu). */
 __kernel void relu(__global float *x, ulong xo, ulong n)
 {
