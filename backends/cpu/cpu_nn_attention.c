@@ -63,7 +63,8 @@ static void gemm(attn_scratch *ws, int trans_b, int m, int n, int k, const float
  * exact zeros in P, and each 4-query tile of O stops at its last visible key. */
 enum { FQ_BLOCK = 64, FK_BLOCK = 96, FK_ROWS = 6, FO_ROWS = 4 };
 /* the work items and buffers are those of the generic path */
-_Static_assert((int)FQ_BLOCK == (int)Q_BLOCK && (int)FK_BLOCK <= (int)K_BLOCK, "attention block sizes");
+_Static_assert((int)FQ_BLOCK == (int)Q_BLOCK && (int)FK_BLOCK <= (int)K_BLOCK,
+               "attention block sizes");
 
 /* exp(x) for x <= 0 (clamped at -100, where the result is ~4e-44):
  * x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor for exp(r) (relative error
@@ -119,8 +120,9 @@ __attribute__((target("avx512f"))) static void scores_tile(const float *qt, int 
             for (int c = 0; c < 4; c++) _mm512_store_ps(st + r * FQ_BLOCK + c * 16, acc[r][c]);
 }
 
-/* For FO_ROWS query rows: o[i][0..16 NV) = corr[i] o[i] + sum_{j<jn} pt[j][i] v_j,
- * v_j = v + j ld; the lanes outside mask[] (head_dim tail) are not touched. */
+/* For FO_ROWS query rows: o[i][0..16 nv) = corr[i] o[i] + sum_{j<jn} pt[j][i] v_j,
+ * v_j = v + j ld; the lanes outside mask[] (head_dim tail) are not touched
+ * (mask is NULL when all 16 nv lanes are in). */
 __attribute__((target("avx512f"), always_inline)) static inline void
 output_tile(const float *pt, int jn, const float *v, size_t ld, const float *corr, float *o,
             int hd, const __mmask16 *mask, const int nv)
@@ -131,13 +133,16 @@ output_tile(const float *pt, int jn, const float *v, size_t ld, const float *cor
         __m512 cr = _mm512_set1_ps(corr[r]);
 #pragma GCC unroll 4
         for (int c = 0; c < nv; c++)
-            acc[r][c] = _mm512_mul_ps(cr, _mm512_maskz_loadu_ps(mask[c], o + r * hd + c * 16));
+            acc[r][c] = _mm512_mul_ps(cr, mask ? _mm512_maskz_loadu_ps(mask[c], o + r * hd + c * 16)
+                                               : _mm512_loadu_ps(o + r * hd + c * 16));
     }
     for (int j = 0; j < jn; j++) {
         const float *vj = v + (size_t)j * ld;
         __m512 vc[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < nv; c++) vc[c] = _mm512_maskz_loadu_ps(mask[c], vj + c * 16);
+        for (int c = 0; c < nv; c++)
+            vc[c] = mask ? _mm512_maskz_loadu_ps(mask[c], vj + c * 16)
+                         : _mm512_loadu_ps(vj + c * 16);
 #pragma GCC unroll 4
         for (int r = 0; r < FO_ROWS; r++) {
             __m512 p = _mm512_set1_ps(pt[j * FQ_BLOCK + r]);
@@ -148,7 +153,12 @@ output_tile(const float *pt, int jn, const float *v, size_t ld, const float *cor
 #pragma GCC unroll 4
     for (int r = 0; r < FO_ROWS; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < nv; c++) _mm512_mask_storeu_ps(o + r * hd + c * 16, mask[c], acc[r][c]);
+        for (int c = 0; c < nv; c++) {
+            if (mask)
+                _mm512_mask_storeu_ps(o + r * hd + c * 16, mask[c], acc[r][c]);
+            else
+                _mm512_storeu_ps(o + r * hd + c * 16, acc[r][c]);
+        }
 }
 
 __attribute__((target("avx512f"))) static void output_tile64(const float *pt, int jn,
@@ -157,6 +167,14 @@ __attribute__((target("avx512f"))) static void output_tile64(const float *pt, in
                                                               const __mmask16 *mask)
 {
     output_tile(pt, jn, v, ld, corr, o, hd, mask, 4);
+}
+
+__attribute__((target("avx512f"))) static void output_tile64_full(const float *pt, int jn,
+                                                                   const float *v, size_t ld,
+                                                                   const float *corr, float *o,
+                                                                   int hd)
+{
+    output_tile(pt, jn, v, ld, corr, o, hd, NULL, 4);
 }
 
 __attribute__((target("avx512f"))) static void output_tile16(const float *pt, int jn,
@@ -179,14 +197,17 @@ __attribute__((target("avx512f"))) static void softmax_block(float *st, int kn, 
         __m512i query = _mm512_add_epi32(lane, _mm512_set1_epi32(q0 + c));
         __m512 m_old = _mm512_load_ps(m + c), m_new = m_old;
         for (int j = 0; j < kn; j++) {
-            __mmask16 vis = _mm512_cmp_epi32_mask(_mm512_set1_epi32(k0 + j), query, _MM_CMPINT_LE);
+            __mmask16 vis =
+                _mm512_cmp_epi32_mask(_mm512_set1_epi32(k0 + j), query, _MM_CMPINT_LE);
             m_new = _mm512_mask_max_ps(m_new, vis, m_new, _mm512_load_ps(st + j * FQ_BLOCK + c));
         }
         __m512 sum = _mm512_setzero_ps();
         for (int j = 0; j < kn; j++) {
             float *s = st + j * FQ_BLOCK + c;
-            __mmask16 vis = _mm512_cmp_epi32_mask(_mm512_set1_epi32(k0 + j), query, _MM_CMPINT_LE);
-            __m512 p = _mm512_maskz_mov_ps(vis, exp_nonpos_512(_mm512_sub_ps(_mm512_load_ps(s), m_new)));
+            __mmask16 vis =
+                _mm512_cmp_epi32_mask(_mm512_set1_epi32(k0 + j), query, _MM_CMPINT_LE);
+            __m512 e = exp_nonpos_512(_mm512_sub_ps(_mm512_load_ps(s), m_new));
+            __m512 p = _mm512_maskz_mov_ps(vis, e);
             _mm512_store_ps(s, p);
             sum = _mm512_add_ps(sum, p);
         }
@@ -238,12 +259,14 @@ __attribute__((target("avx512f"))) static void attend_block_avx512(const float *
                 mask[c] = w >= 16 ? 0xffff : w <= 0 ? 0 : (__mmask16)((1u << w) - 1);
             }
             for (int i0 = 0; i0 < o_rows; i0 += FO_ROWS) {
-                /* keys after the tile's last query k0 + jn - 1 = q0 + i0 + FO_ROWS - 1 have P = 0 */
+                /* P = 0 for keys after the tile's last query q0 + i0 + FO_ROWS - 1 */
                 int jn = q0 + i0 + FO_ROWS - k0;
                 jn = jn < 0 ? 0 : jn > kn ? kn : jn;
                 const float *pt = st + i0;
                 float *ot = o + (size_t)i0 * hd + d0;
-                if (dn > 16)
+                if (dn == 64)
+                    output_tile64_full(pt, jn, v + d0, ld, ws->corr + i0, ot, hd);
+                else if (dn > 16)
                     output_tile64(pt, jn, v + d0, ld, ws->corr + i0, ot, hd, mask);
                 else
                     output_tile16(pt, jn, v + d0, ld, ws->corr + i0, ot, hd, mask);
@@ -251,10 +274,14 @@ __attribute__((target("avx512f"))) static void attend_block_avx512(const float *
         }
     }
     for (int i = 0; i < qn; i++) {
-        float inv = 1.0f / ws->l[i];
+        __m512 inv = _mm512_set1_ps(1.0f / ws->l[i]);
         const float *orow = o + (size_t)i * hd;
         float *dst = out + ((size_t)b * seq + q0 + i) * d_model + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) dst[d] = orow[d] * inv;
+        for (int d = 0; d < hd; d += 16) {
+            __mmask16 mk = hd - d >= 16 ? 0xffff : (__mmask16)((1u << (hd - d)) - 1);
+            __m512 od = _mm512_maskz_loadu_ps(mk, orow + d);
+            _mm512_mask_storeu_ps(dst + d, mk, _mm512_mul_ps(od, inv));
+        }
     }
 }
 #endif
