@@ -257,6 +257,9 @@ static void run_all(void)
     test_attention(1, 70, 2, 16);
     test_attention(2, 300, 2, 20);
     test_attention(1, 600, 1, 64);
+    test_attention(1, 211, 2, 80);  /* head sizes of larger Pythia models */
+    test_attention(1, 150, 1, 128);
+    test_attention(1, 97, 1, 33);
     test_losses(9, 1037);
     test_losses(3, 5);
 }
