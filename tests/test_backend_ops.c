@@ -23,6 +23,7 @@
 #include "config.h"
 #include "backend/backend.h"
 #include "backend_ops_ref.h"
+#include "opencl_testutil.h"
 #include "testutil.h"
 #include "../backends/opencl/ocl_plugin.h"
 
@@ -35,14 +36,6 @@
 
 #define TOL_ELEM 1e-5
 #define TOL_RED 1e-4
-
-/* PoCL and the ICD loader keep process-lifetime allocations that LeakSanitizer
- * would report; they are not ours. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libpocl\nleak:libOpenCL\nleak:libLLVM\nleak:libclang\nleak:libhwloc\n";
-}
 
 typedef struct impl {
     const char *name;
@@ -224,39 +217,6 @@ static void free_outputs(float **o)
 #include "backend_ops_sae.inc"
 #include "backend_ops_seq.inc"
 
-/* ---- setup ------------------------------------------------------------------ */
-
-static void ignore_line(void *ctx, int depth, const char *line)
-{
-    (void)ctx;
-    (void)depth;
-    (void)line;
-}
-
-static void plugin_or_skip(void)
-{
-    const char *dir = getenv("MLSAE_PLUGIN_PATH");
-    if (!dir || !*dir) tu_skip("MLSAE_PLUGIN_PATH is not set (run through make check)");
-    char path[4096];
-    struct stat sb;
-    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/mlsae-opencl.so", dir);
-    else snprintf(path, sizeof path, "%s", dir);
-    if (stat(path, &sb) != 0) tu_skip("the OpenCL plugin was not built (%s is missing)", path);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) tu_skip("the OpenCL plugin does not load: %s", dlerror());
-    mlsae_plugin_list_devices_fn list =
-        (mlsae_plugin_list_devices_fn)(uintptr_t)dlsym(h, MLSAE_PLUGIN_LIST_DEVICES);
-    if (!list) {
-        fprintf(stderr, "%s has no %s\n", path, MLSAE_PLUGIN_LIST_DEVICES);
-        exit(1);
-    }
-    mlsae_error err;
-    int n = list(MLSAE_BACKEND_API_VERSION, ignore_line, NULL, &err);
-    if (n == 0) tu_skip("no OpenCL device on this machine");
-    if (n < 0) tu_skip("OpenCL device listing failed: %s", err.msg);
-}
-
 static void print_summary(void)
 {
     printf("\n%-16s %-6s %6s %10s %10s %14s\n", "op", "ref", "cases", "max err", "tolerance",
@@ -272,7 +232,7 @@ static void print_summary(void)
 
 int main(void)
 {
-    plugin_or_skip();
+    tu_opencl_or_skip();
     mlsae_error err;
     mlsae_backend_params params = {0};
     params.device_index = 0;

@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "model/neox.h"
 #include "sae/mlsae.h"
+#include "opencl_testutil.h"
 #include "testutil.h"
 #include "../backends/opencl/ocl_plugin.h"
 
@@ -40,47 +41,6 @@
 #define TOL_FWD 1e-4
 #define TOL_LOSS 1e-4
 #define TOL_PARAM 1e-4
-
-/* PoCL and the ICD loader keep process-lifetime allocations that LeakSanitizer
- * would report; they are not ours. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libpocl\nleak:libOpenCL\nleak:libLLVM\nleak:libclang\nleak:libhwloc\n";
-}
-
-static void ignore_line(void *ctx, int depth, const char *line)
-{
-    (void)ctx;
-    (void)depth;
-    (void)line;
-}
-
-/* SKIP unless the plugin loads and lists at least one device. */
-static void plugin_or_skip(void)
-{
-    const char *dir = getenv("MLSAE_PLUGIN_PATH");
-    if (!dir || !*dir) tu_skip("MLSAE_PLUGIN_PATH is not set (run through make check)");
-    char path[4096];
-    struct stat sb;
-    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/mlsae-opencl.so", dir);
-    else
-        snprintf(path, sizeof path, "%s", dir);
-    if (stat(path, &sb) != 0) tu_skip("the OpenCL plugin was not built (%s is missing)", path);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) tu_skip("the OpenCL plugin does not load: %s", dlerror());
-    mlsae_plugin_list_devices_fn list =
-        (mlsae_plugin_list_devices_fn)(uintptr_t)dlsym(h, MLSAE_PLUGIN_LIST_DEVICES);
-    if (!list) {
-        fprintf(stderr, "%s has no %s\n", path, MLSAE_PLUGIN_LIST_DEVICES);
-        exit(1);
-    }
-    mlsae_error err;
-    int n = list(MLSAE_BACKEND_API_VERSION, ignore_line, NULL, &err);
-    if (n == 0) tu_skip("no OpenCL device on this machine");
-    if (n < 0) tu_skip("OpenCL device listing failed: %s", err.msg);
-}
 
 static void check_rel(const char *what, const float *a, const float *ref, size_t n, double tol)
 {
@@ -324,7 +284,7 @@ static void test_forward(mlsae_backend *cpu, mlsae_backend *ocl)
 
 int main(void)
 {
-    plugin_or_skip();
+    tu_opencl_or_skip();
     mlsae_error err;
     mlsae_backend_params params = {0};
     params.device_index = 0;

@@ -34,6 +34,7 @@
 #include "model/neox.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
+#include "opencl_testutil.h"
 #include "testutil.h"
 #include "train/evaluate.h"
 #include "train/trainer.h"
@@ -49,49 +50,6 @@
 #define TOL_PARAM 1e-5
 #define TOL_EVAL 1e-4
 #define TOL_DELTA 1e-4
-
-/* PoCL and the ICD loader keep process-lifetime allocations that LeakSanitizer
- * would report; they are not ours. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libpocl\nleak:libOpenCL\nleak:libLLVM\nleak:libclang\nleak:libhwloc\n";
-}
-
-static void ignore_line(void *ctx, int depth, const char *line)
-{
-    (void)ctx;
-    (void)depth;
-    (void)line;
-}
-
-/* SKIP unless the plugin loads and lists at least one device. */
-static void plugin_or_skip(void)
-{
-    const char *dir = getenv("MLSAE_PLUGIN_PATH");
-    if (!dir || !*dir) tu_skip("MLSAE_PLUGIN_PATH is not set (run through make check)");
-    char path[4096];
-    struct stat sb;
-    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(path, sizeof path, "%s/mlsae-opencl.so", dir);
-    else
-        snprintf(path, sizeof path, "%s", dir);
-    if (stat(path, &sb) != 0) tu_skip("the OpenCL plugin was not built (%s is missing)", path);
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!h) tu_skip("the OpenCL plugin does not load: %s", dlerror());
-    mlsae_plugin_list_devices_fn list =
-        (mlsae_plugin_list_devices_fn)(uintptr_t)dlsym(h, MLSAE_PLUGIN_LIST_DEVICES);
-    if (!list) {
-        fprintf(stderr, "%s has no %s\n", path, MLSAE_PLUGIN_LIST_DEVICES);
-        exit(1);
-    }
-    mlsae_error err;
-    /* h stays open: the OpenCL loader keeps what it allocated for the life
-     * of the process, and unloading it would hide that from the suppressions */
-    int n = list(MLSAE_BACKEND_API_VERSION, ignore_line, NULL, &err);
-    if (n == 0) tu_skip("no OpenCL device on this machine");
-    if (n < 0) tu_skip("OpenCL device listing failed: %s", err.msg);
-}
 
 static char model_dir[4200], data_path[4200];
 
@@ -215,7 +173,7 @@ static int test_model(const char *device, const char *model_device, const char *
 
 int main(void)
 {
-    plugin_or_skip();
+    tu_opencl_or_skip();
     const char *srcdir = getenv("MLSAE_TEST_SRCDIR");
     if (!srcdir) tu_skip("MLSAE_TEST_SRCDIR is not set (run through make check)");
     snprintf(data_path, sizeof data_path, "%s/../data/tinyshakespeare.jsonl.zst", srcdir);

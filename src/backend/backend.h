@@ -129,6 +129,10 @@ int mlsae_backend_open(const char *device, const mlsae_backend_params *params,
                        mlsae_backend **out, mlsae_error *err);
 void mlsae_backend_close(mlsae_backend *be);
 
+/* The file the registry loads for plugin `name` ("opencl"): from
+ * $MLSAE_PLUGIN_PATH (a directory or the file), else the plugin directory. */
+void mlsae_backend_plugin_path(const char *name, char *out, size_t n);
+
 /* The built-in CPU backend. */
 int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **out,
                           mlsae_error *err);

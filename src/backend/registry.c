@@ -23,23 +23,22 @@ static int is_dir(const char *p)
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static int plugin_path(const char *name, char *out, size_t n)
+void mlsae_backend_plugin_path(const char *name, char *out, size_t n)
 {
     const char *env = getenv("MLSAE_PLUGIN_PATH");
     if (env && *env) {
         if (is_dir(env)) snprintf(out, n, "%s/mlsae-%s.so", env, name);
         else snprintf(out, n, "%s", env);
-        return 0;
+        return;
     }
     snprintf(out, n, "%s/mlsae-%s.so", MLSAE_PLUGIN_DIR, name);
-    return 0;
 }
 
 static int open_plugin(const char *name, const mlsae_backend_params *params, mlsae_backend **out,
                        mlsae_error *err)
 {
     char path[4096];
-    plugin_path(name, path, sizeof path);
+    mlsae_backend_plugin_path(name, path, sizeof path);
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();

@@ -46,19 +46,6 @@ static void usage(void)
            MLSAE_PLUGIN_DIR);
 }
 
-/* Where the registry looks for the plugin (see src/backend/registry.c). */
-static void plugin_file(char *out, size_t n)
-{
-    const char *env = getenv("MLSAE_PLUGIN_PATH");
-    struct stat sb;
-    if (env && *env) {
-        if (stat(env, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(out, n, "%s/mlsae-opencl.so", env);
-        else snprintf(out, n, "%s", env);
-    } else {
-        snprintf(out, n, "%s/mlsae-opencl.so", MLSAE_PLUGIN_DIR);
-    }
-}
-
 typedef struct {
     int first_gpu;
     int n_devices;
@@ -144,7 +131,7 @@ int cmd_devices(int argc, char **argv)
     printf("cpu      available: %s\n", cpu->ops->describe(cpu));
 
     char path[4096];
-    plugin_file(path, sizeof path);
+    mlsae_backend_plugin_path("opencl", path, sizeof path);
     listing l = {-1, 0};
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     int failures = 0;
