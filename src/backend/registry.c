@@ -3,6 +3,7 @@
  * OpenCL; only the plugin does. */
 #include "config.h"
 #include "backend/backend.h"
+#include "core/paths.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
@@ -17,17 +18,11 @@
 /* Plugins stay loaded for the life of the process: a backend's code must
  * outlive every object it created, and unloading buys nothing here. */
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 void mlsae_backend_plugin_path(const char *name, char *out, size_t n)
 {
     const char *env = getenv("MLSAE_PLUGIN_PATH");
     if (env && *env) {
-        if (is_dir(env)) snprintf(out, n, "%s/mlsae-%s.so", env, name);
+        if (mlsae_is_dir(env)) snprintf(out, n, "%s/mlsae-%s.so", env, name);
         else snprintf(out, n, "%s", env);
         return;
     }

@@ -18,10 +18,30 @@ int mlsae_path_join(char *out, size_t n, const char *dir, const char *name)
     return (w < 0 || (size_t)w >= n) ? -1 : 0;
 }
 
-static int exists(const char *p)
+char *mlsae_path_join_new(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s/%s", dir, name);
+    return s;
+}
+
+int mlsae_path_exists(const char *path)
 {
     struct stat sb;
-    return stat(p, &sb) == 0;
+    return stat(path, &sb) == 0;
+}
+
+int mlsae_is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+int mlsae_is_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 int mlsae_find_data_file(const char *name, char *out, size_t n, mlsae_error *err)
@@ -54,7 +74,7 @@ int mlsae_find_data_file(const char *name, char *out, size_t n, mlsae_error *err
     }
     snprintf(dirs[n_dirs++], PATH_MAX, "%s", MLSAE_DATA_DIR);
     for (int i = 0; i < n_dirs; i++) {
-        if (mlsae_path_join(out, n, dirs[i], name) == 0 && exists(out)) return 0;
+        if (mlsae_path_join(out, n, dirs[i], name) == 0 && mlsae_path_exists(out)) return 0;
     }
     return mlsae_fail(err, "data file %s not found (looked in $MLSAE_DATA_DIR, next to the "
                       "program, and %s); set MLSAE_DATA_DIR", name, MLSAE_DATA_DIR);

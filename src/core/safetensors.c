@@ -1,5 +1,6 @@
 #include "config.h"
 #include "core/safetensors.h"
+#include "core/paths.h"
 #include "core/atomic_file.h"
 #include "core/fp16.h"
 
@@ -235,26 +236,6 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
     return rc;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
-
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -303,7 +284,7 @@ static int load_index(mlsae_safetensors *st, const char *index_path, mlsae_error
                             index_path, key, shard);
             break;
         }
-        char *sp = path_join(dir, shard);
+        char *sp = mlsae_path_join_new(dir, shard);
         if (!sp) {
             rc = mlsae_fail(err, "out of memory");
             break;
@@ -333,11 +314,11 @@ int mlsae_st_open(const char *path, mlsae_safetensors **out, mlsae_error *err)
     if (!st) return mlsae_fail(err, "out of memory");
     st->path = strdup(path);
     int rc;
-    if (is_dir(path)) {
-        char *single = path_join(path, "model.safetensors");
-        char *index = path_join(path, "model.safetensors.index.json");
-        if (single && file_exists(single)) rc = load_file(st, single, err);
-        else if (index && file_exists(index)) rc = load_index(st, index, err);
+    if (mlsae_is_dir(path)) {
+        char *single = mlsae_path_join_new(path, "model.safetensors");
+        char *index = mlsae_path_join_new(path, "model.safetensors.index.json");
+        if (single && mlsae_is_file(single)) rc = load_file(st, single, err);
+        else if (index && mlsae_is_file(index)) rc = load_index(st, index, err);
         else rc = mlsae_fail(err, "%s: no model.safetensors or model.safetensors.index.json in "
                              "this directory", path);
         free(single);

@@ -1,6 +1,7 @@
 /* Hugging Face hub cache lookup (see hub.h). */
 #include "config.h"
 #include "model/hub.h"
+#include "core/paths.h"
 #include "core/atomic_file.h"
 
 #include <ctype.h>
@@ -10,30 +11,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    if (s) snprintf(s, n, "%s/%s", a, b);
-    return s;
-}
-
 char *mlsae_hub_cache_dir(void)
 {
     const char *v = getenv("HF_HUB_CACHE");
     if (v && *v) return strdup(v);
     v = getenv("HF_HOME");
-    if (v && *v) return join(v, "hub");
+    if (v && *v) return mlsae_path_join_new(v, "hub");
     v = getenv("XDG_CACHE_HOME");
-    if (v && *v) return join(v, "huggingface/hub");
+    if (v && *v) return mlsae_path_join_new(v, "huggingface/hub");
     v = getenv("HOME");
-    return join(v && *v ? v : ".", ".cache/huggingface/hub");
+    return mlsae_path_join_new(v && *v ? v : ".", ".cache/huggingface/hub");
 }
 
 /* "org/name" with the characters the hub allows, not a path. */
@@ -58,8 +45,8 @@ static char *only_subdir(const char *dir)
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char *p = join(dir, e->d_name);
-        if (p && is_dir(p) && ++count == 1) found = p;
+        char *p = mlsae_path_join_new(dir, e->d_name);
+        if (p && mlsae_is_dir(p) && ++count == 1) found = p;
         else free(p);
     }
     closedir(d);
@@ -97,7 +84,7 @@ static int not_cached(const char *name, const char *where, mlsae_error *err)
 static int find_snapshot(const char *repo, char **snap_out, char **where_out, mlsae_error *err)
 {
     *snap_out = *where_out = NULL;
-    char *snaps = join(repo, "snapshots"), *ref = join(repo, "refs/main");
+    char *snaps = mlsae_path_join_new(repo, "snapshots"), *ref = mlsae_path_join_new(repo, "refs/main");
     char *snap = NULL, *rev = NULL;
     int rc = -1;
     if (!snaps || !ref) {
@@ -112,18 +99,18 @@ static int find_snapshot(const char *repo, char **snap_out, char **where_out, ml
             mlsae_fail(err, "%s: not a valid revision", ref);
             goto done;
         }
-        snap = join(snaps, rev);
+        snap = mlsae_path_join_new(snaps, rev);
     } else {
         snap = only_subdir(snaps);
     }
-    char *cfg = snap ? join(snap, "config.json") : NULL;
+    char *cfg = snap ? mlsae_path_join_new(snap, "config.json") : NULL;
     struct stat sb;
     if (cfg && stat(cfg, &sb) == 0) {
         *snap_out = snap;
         snap = NULL;
         rc = 0;
     } else {
-        *where_out = snap ? snap : join(snaps, "<revision>/");
+        *where_out = snap ? snap : mlsae_path_join_new(snaps, "<revision>/");
         snap = NULL;
         rc = *where_out ? 1 : mlsae_fail(err, "out of memory");
     }
@@ -137,7 +124,7 @@ int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
 {
     *dir_out = NULL;
     if (!name || !*name) return mlsae_fail(err, "no model given");
-    if (is_dir(name)) {
+    if (mlsae_is_dir(name)) {
         *dir_out = strdup(name);
         return *dir_out ? 0 : mlsae_fail(err, "out of memory");
     }

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* renameat2 */
 #include "config.h"
 #include "sae/checkpoint.h"
+#include "core/paths.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,14 +23,6 @@
 #define MODEL_FILE "model.safetensors"
 #define STATE_FILE "training_state.safetensors"
 #define TFM_PREFIX "autoencoder."
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
 
 /* ---- writing -------------------------------------------------------------- */
 
@@ -59,7 +52,7 @@ static int write_config(const mlsae_sae_config *c, const char *stage, mlsae_erro
     json_object_set_new(o, "standardize", json_boolean(c->standardize));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(o);
-    char *path = join(stage, CONFIG_FILE);
+    char *path = mlsae_path_join_new(stage, CONFIG_FILE);
     int rc = -1;
     if (text && path)
         rc = mlsae_write_file_atomic(path, text, strlen(text), err);
@@ -86,7 +79,7 @@ static int write_model(mlsae_sae *sae, const char *stage, mlsae_error *err)
     const size_t nd = (size_t)c->n_latents * c->n_inputs;
     host_params h = {malloc(nd * 4), malloc(nd * 4), malloc((size_t)c->n_inputs * 4),
                      malloc((size_t)c->n_latents * 8)};
-    char *path = join(stage, MODEL_FILE);
+    char *path = mlsae_path_join_new(stage, MODEL_FILE);
     mlsae_st_writer *w = mlsae_st_writer_new();
     int rc = -1;
     if (!h.enc || !h.dec || !h.bias || !h.last_nonzero || !path || !w) {
@@ -126,7 +119,7 @@ static int write_state(mlsae_sae *sae, const char *stage, const mlsae_ckpt_resum
     for (int i = 0; i < 9; i++) a[i] = malloc((i % 3 == 2 ? d : nd) * 4);
     /* a: m_enc v_enc m_bias? -> layout: [0]m_enc [1]v_enc [2]m_bias [3]m_dec [4]v_dec [5]v_bias
      *    [6]g_enc [7]g_dec [8]g_bias (sizes: index % 3 == 2 -> d) */
-    char *path = join(stage, STATE_FILE);
+    char *path = mlsae_path_join_new(stage, STATE_FILE);
     mlsae_st_writer *w = mlsae_st_writer_new();
     int rc = -1;
     for (int i = 0; i < 9; i++)
@@ -410,7 +403,7 @@ static const mlsae_st_tensor *find_encoder(mlsae_safetensors *st, int *is_tfm)
 static int read_config_with(const char *dir, mlsae_safetensors *st, mlsae_sae_config *cfg,
                             int *is_tfm_out, mlsae_error *err)
 {
-    char *path = join(dir, CONFIG_FILE);
+    char *path = mlsae_path_join_new(dir, CONFIG_FILE);
     if (!path) return mlsae_fail(err, "checkpoint: out of memory");
     char *text = NULL;
     size_t len = 0;
@@ -530,7 +523,7 @@ done:
 
 static int open_model(const char *dir, mlsae_safetensors **st, mlsae_error *err)
 {
-    char *path = join(dir, MODEL_FILE);
+    char *path = mlsae_path_join_new(dir, MODEL_FILE);
     if (!path) return mlsae_fail(err, "checkpoint: out of memory");
     int rc = mlsae_st_open(path, st, err);
     free(path);
@@ -598,7 +591,7 @@ done:
 
 int mlsae_ckpt_has_state(const char *dir)
 {
-    char *path = join(dir, STATE_FILE);
+    char *path = mlsae_path_join_new(dir, STATE_FILE);
     struct stat sb;
     int ok = path && stat(path, &sb) == 0;
     free(path);
@@ -621,7 +614,7 @@ int mlsae_ckpt_load_state(mlsae_sae *sae, const char *dir, mlsae_ckpt_resume_out
                           mlsae_error *err)
 {
     memset(ro, 0, sizeof *ro);
-    char *path = join(dir, STATE_FILE);
+    char *path = mlsae_path_join_new(dir, STATE_FILE);
     if (!path) return mlsae_fail(err, "checkpoint: out of memory");
     mlsae_safetensors *st;
     int rc = mlsae_st_open(path, &st, err);

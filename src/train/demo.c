@@ -14,18 +14,12 @@
 /* Documents of the bundled corpus held out for the test split. */
 #define DEMO_TEST_DOCS 16
 
-static int exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0;
-}
-
 /* A Pythia-like model, small enough to train on in a minute. */
 static int write_model(const char *dir, mlsae_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (exists(path)) return 0; /* reuse a model from an earlier demo run */
+    if (mlsae_path_exists(path)) return 0; /* reuse a model from an earlier demo run */
     mlsae_neox_config c;
     if (mlsae_neox_config_pythia(&c, 128, 4, 4, 512, 50304, err)) return -1;
     return mlsae_neox_write_random(dir, &c, 1234, MLSAE_DT_F32, err);
@@ -141,7 +135,7 @@ int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summ
     if (mlsae_find_data_file("gpt-neox-20b-tokenizer.json", tok_path, sizeof tok_path, err))
         return -1;
     snprintf(tok_copy, sizeof tok_copy, "%s/tokenizer.json", sum->model_dir);
-    if (!exists(tok_copy) && copy_file(tok_path, tok_copy, err)) return -1;
+    if (!mlsae_path_exists(tok_copy) && copy_file(tok_path, tok_copy, err)) return -1;
     if (progress) fprintf(progress, "demo: splitting the bundled Shakespeare corpus into %s\n",
                           data_dir);
     if (split_corpus(sum->train_data, sum->test_data, err)) return -1;

@@ -9,12 +9,6 @@
 #include "core/paths.h"
 #include "model/hub.h"
 
-static int file_exists(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static int find_tokenizer(mlsae_session *s, const mlsae_run_config *cfg, mlsae_error *err)
 {
     if (cfg->tokenizer[0]) {
@@ -23,7 +17,7 @@ static int find_tokenizer(mlsae_session *s, const mlsae_run_config *cfg, mlsae_e
     }
     if (mlsae_path_join(s->tokenizer_path, sizeof s->tokenizer_path, s->model_dir,
                         "tokenizer.json") == 0 &&
-        file_exists(s->tokenizer_path))
+        mlsae_is_file(s->tokenizer_path))
         return 0;
     /* Every Pythia model uses the GPT-NeoX-20B tokenizer, which ships with us. */
     return mlsae_find_data_file("gpt-neox-20b-tokenizer.json", s->tokenizer_path,
