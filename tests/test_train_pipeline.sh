@@ -63,6 +63,21 @@ for col in train/dead/rel train/fvu/layer_0 train/l1/avg val/loss/delta/layer_1 
     check "test CSV has $col" grep -q "$col" "$tmp/test.csv"
 done
 
+# 3b. a reference -tfm checkpoint (the whole Lightning module) supplies the run
+#     options it holds: model_name, max_length 64, batch_size 2; options on the
+#     command line override them
+"$make_model" "$tmp/m6" 6 1 2 8 50304 3 || { echo "cannot make the d=6 model"; exit 1; }
+cp -r "$MLSAE_TEST_FIXTURES/sae/ckpt_ref_tfm" "$tmp/tfm"
+sed -i "s|\"EleutherAI/pythia-70m-deduped\"|\"$tmp/m6\"|" "$tmp/tfm/config.json"
+"$bin" test --checkpoint "$tmp/tfm" --data "$data" --max_tokens 256 --threads 2 \
+    --csv "$tmp/tfm.csv" > "$tmp/tfm.out" 2> "$tmp/tfm.err"
+check "test on a -tfm checkpoint exits 0" [ $? -eq 0 ]
+check "-tfm: max_length 64 x batch 2 from its config (2 batches)" grep -q "tested on 2 batches (256 tokens)" "$tmp/tfm.out"
+check "-tfm: its model's one layer" grep -q "train/fvu/layer_0" "$tmp/tfm.csv"
+"$bin" test --checkpoint "$tmp/tfm" --data "$data" --max_tokens 256 --max_length 32 --threads 2 \
+    --csv "$tmp/tfm2.csv" > "$tmp/tfm2.out" 2> "$tmp/tfm2.err"
+check "-tfm: the command line overrides its max_length (4 batches)" grep -q "tested on 4 batches" "$tmp/tfm2.out"
+
 # 4. bad input: one line, non-zero exit, nothing half-written
 "$bin" train --model "$tmp/nope" --data "$data" --out "$tmp/e1" > /dev/null 2> "$tmp/e1.err"
 one_line_error "missing model directory" $? "$tmp/e1.err" "nope"

@@ -3,7 +3,11 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
+#include "core/paths.h"
+#include "model/hub.h"
 #include "train/evaluate.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,12 @@ static void usage(FILE *out)
             "losses. At most ceil(data.max_tokens / (batch_size * max_length)) batches.\n"
             "\n"
             "  --checkpoint DIR   the SAE: a directory with config.json + model.safetensors\n"
-            "                     (ours, the reference's, or its -tfm variant)\n"
+            "                     (ours, the reference's, or its -tfm variant), or a Hugging\n"
+            "                     Face repo id (e.g. tim-lawson/mlsae-pythia-70m-deduped-x64-k32\n"
+            "                     -tfm) found in or downloaded into the HF cache. A -tfm\n"
+            "                     checkpoint's config.json supplies model_name, layers,\n"
+            "                     max_length, batch_size and skip_special_tokens, before the\n"
+            "                     options on the command line.\n"
             "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
             "  --config FILE      a YAML file of options (model_name, layers, data.*)\n"
             "  --help, -h         this help\n"
@@ -56,13 +65,59 @@ static int take_value(int *argc, char **argv, const char *flag, const char **val
     return 0;
 }
 
+/* The run options a -tfm checkpoint's config.json holds (the reference's
+ * Lightning module), as command-line options to go before the user's.
+ * Appends to out (room for 10) and returns how many; 0 for a plain SAE. */
+static int tfm_args(const char *dir, char **out, char *store, size_t store_n)
+{
+    char *path = mlsae_path_join_new(dir, "config.json");
+    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    int n = 0;
+    size_t used = 0;
+#define PUT(...)                                                                        \
+    do {                                                                                \
+        int w = snprintf(store + used, store_n - used, __VA_ARGS__);                    \
+        if (w < 0 || (size_t)w >= store_n - used) goto done;                            \
+        out[n++] = store + used;                                                        \
+        used += (size_t)w + 1;                                                          \
+    } while (0)
+    json_t *name = json_object_get(root, "model_name");
+    if (!json_is_string(name)) goto done;
+    PUT("--model_name=%s", json_string_value(name));
+    json_t *layers = json_object_get(root, "layers");
+    if (json_is_array(layers) && json_array_size(layers) > 0) {
+        char list[1024] = "";
+        size_t len = 0, i;
+        json_t *v;
+        json_array_foreach(layers, i, v) {
+            if (!json_is_integer(v)) goto done;
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", i ? "," : "",
+                                    (long long)json_integer_value(v));
+            if (len >= sizeof list) goto done;
+        }
+        PUT("--layers=%s", list);
+    }
+    json_t *v = json_object_get(root, "max_length");
+    if (json_is_integer(v)) PUT("--data.max_length=%lld", (long long)json_integer_value(v));
+    v = json_object_get(root, "batch_size");
+    if (json_is_integer(v)) PUT("--data.batch_size=%lld", (long long)json_integer_value(v));
+    v = json_object_get(root, "skip_special_tokens");
+    if (json_is_boolean(v))
+        PUT("--autoencoder.skip_special_tokens=%s", json_is_true(v) ? "true" : "false");
+#undef PUT
+done:
+    json_decref(root);
+    return n;
+}
+
 int cmd_test(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    char **args = malloc(((size_t)argc + 12) * sizeof *args);
     mlsae_run_config *cfg = malloc(sizeof *cfg);
     if (!args || !cfg) {
         free(args);
@@ -76,11 +131,34 @@ int cmd_test(int argc, char **argv)
         status = cli_error("test", "--checkpoint and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
-    if (!status) status = cli_run_config("test", argc, args, cfg, NULL, NULL);
+    /* a repo id rather than a directory: the HF cache, downloading if needed */
+    char *resolved = NULL;
+    const char *repo_id = NULL;
+    mlsae_error rerr;
+    if (!status && !mlsae_is_dir(ckpt) && strchr(ckpt, '/') && !mlsae_path_exists(ckpt)) {
+        cli_download_progress(1);
+        if (mlsae_model_resolve(ckpt, &resolved, &rerr) != 0)
+            status = cli_error("test", "%s", rerr.msg);
+        else
+            repo_id = ckpt, ckpt = resolved;
+        cli_download_progress(0);
+    }
+    if (!status) {
+        /* a -tfm checkpoint's run options go first: the command line overrides them */
+        char *extra[10], store[8192];
+        int n_extra = tfm_args(ckpt, extra, store, sizeof store);
+        if (n_extra > 0) {
+            memmove(args + 1 + n_extra, args + 1, (size_t)(argc - 1) * sizeof *args);
+            memcpy(args + 1, extra, (size_t)n_extra * sizeof *args);
+            argc += n_extra;
+        }
+        status = cli_run_config("test", argc, args, cfg, NULL, NULL);
+    }
     char csv_default[4500];
     if (!status && !csv) {
+        /* next to the checkpoint; for a repo id, test_<name>.csv here (as the reference) */
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s", ckpt);
+        snprintf(dir, sizeof dir, "%s", repo_id ? strrchr(repo_id, '/') + 1 : ckpt);
         size_t n = strlen(dir);
         while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
         const char *slash = strrchr(dir, '/');
@@ -106,6 +184,7 @@ int cmd_test(int argc, char **argv)
             printf("metrics: %s\n", csv);
         }
     }
+    free(resolved);
     free(args);
     free(cfg);
     return status;

@@ -69,8 +69,20 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
 {
     memset(summary, 0, sizeof *summary);
     double t0 = mlsae_monotonic_seconds(NULL);
+    /* The SAE's sizes come from the checkpoint, not from the run options:
+     * check the model against those. */
+    mlsae_sae_config sc;
+    if (mlsae_ckpt_read_config(sae_dir, &sc, NULL, err)) return -1;
+    mlsae_run_config *run = malloc(sizeof *run);
+    if (!run) return mlsae_fail(err, "out of memory");
+    *run = *cfg;
+    run->autoencoder.expansion_factor = sc.n_inputs > 0 ? sc.n_latents / sc.n_inputs : 1;
+    run->autoencoder.k = sc.k;
+    run->autoencoder.auxk = sc.auxk > 0 ? sc.auxk : MLSAE_CONFIG_NONE;
     mlsae_session s;
-    if (mlsae_session_open(&s, cfg, 1, err)) return -1;
+    int opened = mlsae_session_open(&s, run, 1, err);
+    free(run);
+    if (opened) return -1;
     mlsae_sae *sae = NULL;
     mlsae_loader *loader = NULL;
     mlsae_downstream *ds = NULL;
