@@ -339,6 +339,14 @@ static int gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mls
     return 0;
 }
 
+static int topk_gather(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                       mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
+                       mlsae_ref gathered)
+{
+    if (topk(be, pre, rows, n, k, mask, values, indices)) return -1;
+    return gather_columns(be, pre, rows, n, cols, n_cols, gathered);
+}
+
 const mlsae_sae_ops ref_sae_ops = {
     .standardize = standardize,
     .row_affine = row_affine,
@@ -352,4 +360,5 @@ const mlsae_sae_ops ref_sae_ops = {
     .remove_parallel = remove_parallel,
     .adam = adam,
     .gather_columns = gather_columns,
+    .topk_gather = topk_gather,
 };

@@ -247,6 +247,39 @@ static void test_gather_columns(int rows, int n, int n_cols)
     be->ops->core.free(be, src), be->ops->core.free(be, cols), be->ops->core.free(be, dst);
 }
 
+/* topk_gather: the same values, indices (same order) and gathered words as
+ * topk followed by gather_columns, with and without a mask, NaN and ties in
+ * the rows; a column outside 0..n-1 fails. */
+static void test_topk_gather(int rows, int n, int k, int n_cols, int with_mask)
+{
+    size_t total = (size_t)rows * n, rk = (size_t)rows * k, rc = (size_t)rows * n_cols;
+    mlsae_buffer *pre = buf(total), *mask = buf(n), *cols = buf(n_cols ? n_cols : 1);
+    mlsae_buffer *v1 = buf(rk), *i1 = buf(rk), *g1 = buf(rc ? rc : 1);
+    mlsae_buffer *v2 = buf(rk), *i2 = buf(rk), *g2 = buf(rc ? rc : 1);
+    fill_rand(F(pre), total, 1.0f);
+    for (size_t i = 0; i < total; i += 13) F(pre)[i] = 0.75f; /* ties */
+    for (size_t i = 5; i < total; i += 97) I(pre)[i] = (int32_t)(0x7fc00000u + i % 1000);
+    for (int i = 0; i < n; i++) I(mask)[i] = i % 3 != 0;
+    for (int j = 0; j < n_cols; j++) I(cols)[j] = (int32_t)tu_uniform(&rng, 0, n - 0.01f);
+    mlsae_ref M = with_mask ? R(mask) : MLSAE_NOREF;
+    CHECK(be->ops->sae.topk_gather(be, R(pre), rows, n, k, M, R(v1), R(i1), R(cols), n_cols,
+                                   R(g1)) == 0);
+    CHECK(be->ops->sae.topk(be, R(pre), rows, n, k, M, R(v2), R(i2)) == 0);
+    if (n_cols)
+        CHECK(be->ops->sae.gather_columns(be, R(pre), rows, n, R(cols), n_cols, R(g2)) == 0);
+    CHECKF(memcmp(F(v1), F(v2), rk * 4) == 0 && memcmp(I(i1), I(i2), rk * 4) == 0 &&
+               memcmp(I(g1), I(g2), rc * 4) == 0,
+           "topk_gather %dx%d k=%d n_cols=%d mask=%d differs from topk + gather_columns", rows,
+           n, k, n_cols, with_mask);
+    if (n_cols) {
+        I(cols)[n_cols - 1] = n;
+        CHECK(be->ops->sae.topk_gather(be, R(pre), rows, n, k, M, R(v1), R(i1), R(cols),
+                                       n_cols, R(g1)) != 0);
+    }
+    mlsae_buffer *all[] = {pre, mask, cols, v1, i1, g1, v2, i2, g2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) be->ops->core.free(be, all[i]);
+}
+
 static void test_rows_ops(int rows, int d)
 {
     size_t nd = (size_t)rows * d;
@@ -336,6 +369,11 @@ int main(void)
         test_gather_columns(13, 101, 37);
         test_gather_columns(7, 50, 200); /* more columns than n: repeats */
         test_gather_columns(300, 1001, 333); /* large enough to run threaded */
+        test_topk_gather(1, 1, 1, 1, 0);
+        test_topk_gather(23, 203, 7, 0, 0); /* no columns: topk alone */
+        test_topk_gather(23, 203, 7, 41, 1);
+        test_topk_gather(300, 1001, 32, 333, 0);
+        test_topk_gather(64, 2048, 64, 4000, 1); /* repeats */
         test_rows_ops(33, 21);
         test_rows_ops(400, 200);
         test_adam(1001);

@@ -187,4 +187,5 @@ const mlsae_sae_ops mlsae_cpu_sae_ops = {
     .remove_parallel = cpu_remove_parallel,
     .adam = cpu_adam,
     .gather_columns = cpu_sae_gather_columns,
+    .topk_gather = cpu_sae_topk_gather,
 };

@@ -35,30 +35,40 @@ __attribute__((target("avx2"))) static void gather_row_avx2(const uint32_t *src,
 }
 #endif
 
+void cpu_sae_gather_row(int use_avx2, const uint32_t *src, const int32_t *cols, int n_cols,
+                        uint32_t *dst)
+{
+#if defined(MLSAE_HAVE_AVX2)
+    if (use_avx2) {
+        gather_row_avx2(src, cols, n_cols, dst);
+        return;
+    }
+#endif
+    (void)use_avx2;
+    gather_row_portable(src, cols, n_cols, dst);
+}
+
+int cpu_sae_check_columns(mlsae_backend *be, const char *op, const int32_t *cols, int n_cols,
+                          int n)
+{
+    for (int j = 0; j < n_cols; j++)
+        if (cols[j] < 0 || cols[j] >= n)
+            return cpu_fail(be, "cpu %s: cols[%d] = %ld outside 0..%d", op, j, (long)cols[j],
+                            n - 1);
+    return 0;
+}
+
 int cpu_sae_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
                            int n_cols, mlsae_ref dst)
 {
     if (rows <= 0 || n_cols <= 0) return 0;
     const int32_t *c = cpu_i32(cols);
-    for (int j = 0; j < n_cols; j++)
-        if (c[j] < 0 || c[j] >= n)
-            return cpu_fail(be, "cpu gather_columns: cols[%d] = %ld outside 0..%d", j,
-                            (long)c[j], n - 1);
+    if (cpu_sae_check_columns(be, "gather_columns", c, n_cols, n) != 0) return -1;
     const uint32_t *s = (const uint32_t *)cpu_i32(src);
     uint32_t *d = (uint32_t *)cpu_i32(dst);
     int use_avx2 = cpu_of(be)->has_avx2;
 #pragma omp parallel for schedule(static) if ((size_t)rows * n_cols > PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        const uint32_t *srow = s + (size_t)r * n;
-        uint32_t *drow = d + (size_t)r * n_cols;
-#if defined(MLSAE_HAVE_AVX2)
-        if (use_avx2) {
-            gather_row_avx2(srow, c, n_cols, drow);
-            continue;
-        }
-#endif
-        gather_row_portable(srow, c, n_cols, drow);
-    }
-    (void)use_avx2;
+    for (int r = 0; r < rows; r++)
+        cpu_sae_gather_row(use_avx2, s + (size_t)r * n, c, n_cols, d + (size_t)r * n_cols);
     return 0;
 }

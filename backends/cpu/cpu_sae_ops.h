@@ -5,6 +5,8 @@
 
 #include "cpu_internal.h"
 
+#include <stdint.h>
+
 int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
                  mlsae_ref values, mlsae_ref indices);
 int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
@@ -18,5 +20,17 @@ int cpu_sae_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int 
                         mlsae_ref mask);
 int cpu_sae_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
                            int n_cols, mlsae_ref dst);
+
+/* topk followed by gather_columns of the same rows, fused per row. */
+int cpu_sae_topk_gather(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                        mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
+                        mlsae_ref gathered);
+
+/* dst[j] = src[cols[j]] for j < n_cols, 4-byte words; AVX2 if use_avx2. */
+void cpu_sae_gather_row(int use_avx2, const uint32_t *src, const int32_t *cols, int n_cols,
+                        uint32_t *dst);
+/* 0 if every cols[j] is in 0..n-1, else -1 with the error naming op. */
+int cpu_sae_check_columns(mlsae_backend *be, const char *op, const int32_t *cols, int n_cols,
+                          int n);
 
 #endif

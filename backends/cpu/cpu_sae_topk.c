@@ -4,11 +4,13 @@
  * after the first few hundred entries almost every block of 8 is rejected by
  * one vector compare. Ties keep the lower index (the heap's minimum is the
  * smallest value, and among equal values the highest index). NaN ranks
- * above every number, as in torch.topk. */
+ * above every number, as in torch.topk. topk_gather also copies each row's
+ * requested columns right after its TopK, while the row is in cache. */
 #include "config.h"
 #include "cpu_internal.h"
 #include "cpu_sae_ops.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(MLSAE_HAVE_AVX2)
@@ -119,15 +121,20 @@ __attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, 
 }
 #endif
 
-int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
-                 mlsae_ref values, mlsae_ref indices)
+/* TopK of rows of pre into values/indices; with n_cols > 0 each row's
+ * columns cols are then copied into gathered (gather_columns) while the
+ * row is still in cache. */
+static int topk_rows(mlsae_backend *be, const char *op, mlsae_ref pre, int rows, int n, int k,
+                     mlsae_ref mask, mlsae_ref values, mlsae_ref indices, const int32_t *cols,
+                     int n_cols, mlsae_ref gathered)
 {
-    if (k <= 0 || k > n) return cpu_fail(be, "cpu topk: k = %d outside 1..%d", k, n);
+    if (k <= 0 || k > n) return cpu_fail(be, "cpu %s: k = %d outside 1..%d", op, k, n);
     if (rows <= 0) return 0;
     const float *p = cpu_f32(pre);
     const int32_t *m = cpu_present(mask) ? cpu_i32(mask) : NULL;
     float *vals = cpu_f32(values);
     int32_t *idx = cpu_i32(indices);
+    uint32_t *g = n_cols > 0 ? (uint32_t *)cpu_i32(gathered) : NULL;
     int use_avx2 = cpu_of(be)->has_avx2;
     int failed = 0;
 #pragma omp parallel
@@ -151,10 +158,30 @@ int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae
                 vals[(size_t)r * k + j] = h[j].v;
                 idx[(size_t)r * k + j] = h[j].i;
             }
+            if (g)
+                cpu_sae_gather_row(use_avx2, (const uint32_t *)row, cols, n_cols,
+                                   g + (size_t)r * n_cols);
         }
         free(h);
     }
-    (void)use_avx2;
-    if (failed) return cpu_fail(be, "cpu topk: out of memory");
+    if (failed) return cpu_fail(be, "cpu %s: out of memory", op);
     return 0;
+}
+
+int cpu_sae_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                 mlsae_ref values, mlsae_ref indices)
+{
+    return topk_rows(be, "topk", pre, rows, n, k, mask, values, indices, NULL, 0, MLSAE_NOREF);
+}
+
+int cpu_sae_topk_gather(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
+                        mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
+                        mlsae_ref gathered)
+{
+    const int32_t *c = n_cols > 0 ? cpu_i32(cols) : NULL;
+    if (n_cols > 0 && rows > 0 &&
+        cpu_sae_check_columns(be, "topk_gather", c, n_cols, n) != 0)
+        return -1;
+    return topk_rows(be, "topk_gather", pre, rows, n, k, mask, values, indices, c, n_cols,
+                     gathered);
 }

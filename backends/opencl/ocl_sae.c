@@ -325,6 +325,15 @@ static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n,
     return ocl_launch(&g, "gather_columns", 2, global, NULL);
 }
 
+/* topk then gather_columns: the two kernels in sequence on the queue. */
+static int ocl_topk_gather(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k,
+                           mlsae_ref mask, mlsae_ref values, mlsae_ref indices, mlsae_ref cols,
+                           int n_cols, mlsae_ref gathered)
+{
+    if (ocl_topk(be, pre, rows, n, k, mask, values, indices)) return -1;
+    return ocl_gather_columns(be, pre, rows, n, cols, n_cols, gathered);
+}
+
 const mlsae_sae_ops ocl_sae_ops = {
     .standardize = ocl_standardize,
     .row_affine = ocl_row_affine,
@@ -338,4 +347,5 @@ const mlsae_sae_ops ocl_sae_ops = {
     .remove_parallel = ocl_remove_parallel,
     .adam = ocl_adam,
     .gather_columns = ocl_gather_columns,
+    .topk_gather = ocl_topk_gather,
 };

@@ -67,6 +67,13 @@ typedef struct mlsae_sae_ops {
      * pre-activations of the AuxK candidates from each encoder chunk. */
     int (*gather_columns)(struct mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,
                           int n_cols, mlsae_ref dst);
+    /* Optional (NULL if absent): topk(pre, rows, n, k, mask, values, indices)
+     * followed by gather_columns(pre, rows, n, cols, n_cols, gathered), with
+     * the results of the two ops bit for bit; a backend may do both in one
+     * pass over pre. n_cols == 0 is topk alone. */
+    int (*topk_gather)(struct mlsae_backend *be, mlsae_ref pre, int rows, int n, int k,
+                       mlsae_ref mask, mlsae_ref values, mlsae_ref indices, mlsae_ref cols,
+                       int n_cols, mlsae_ref gathered);
 } mlsae_sae_ops;
 
 #endif
