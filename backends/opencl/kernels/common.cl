@@ -27,6 +27,24 @@ float wg_sum(__local float *s, float v)
     return r;
 }
 
+/* Two-pass statistics of the row xr[0..n) over the work-group: returns the
+ * mean and sets *ss to the sum of squared deviations from it (every item
+ * must call it; all get the same values). */
+float wg_row_mean_ss(__local float *s, __global const float *xr, int n, float *ss)
+{
+    uint lid = get_local_id(0), L = get_local_size(0);
+    float a = 0;
+    for (int c = lid; c < n; c += L) a += xr[c];
+    float mean = wg_sum(s, a) / n;
+    a = 0;
+    for (int c = lid; c < n; c += L) {
+        float t = xr[c] - mean;
+        a += t * t;
+    }
+    *ss = wg_sum(s, a);
+    return mean;
+}
+
 /* Maximum of v over the work-group (power-of-two size). */
 float wg_max(__local float *s, float v)
 {

@@ -23,15 +23,9 @@ __kernel void layer_norm(__global const float *x, ulong xo, __global float *out,
     uint lid = get_local_id(0), L = get_local_size(0);
     __global const float *xr = x + xo + r * dim;
     __global float *orow = out + oo + r * dim;
-    float a = 0;
-    for (int c = lid; c < dim; c += L) a += xr[c];
-    float mean = wg_sum(s, a) / dim;
-    a = 0;
-    for (int c = lid; c < dim; c += L) {
-        float d = xr[c] - mean;
-        a += d * d;
-    }
-    float inv = 1.0f / sqrt(wg_sum(s, a) / dim + eps);
+    float ss;
+    float mean = wg_row_mean_ss(s, xr, dim, &ss);
+    float inv = 1.0f / sqrt(ss / dim + eps);
     for (int c = lid; c < dim; c += L) {
         float v = (xr[c] - mean) * inv;
         if (has_gamma) v *= gamma[go + c];

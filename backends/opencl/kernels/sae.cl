@@ -9,15 +9,9 @@ __kernel void standardize(__global const float *x, ulong xo, __global float *out
     uint lid = get_local_id(0), L = get_local_size(0);
     __global const float *xr = x + xo + r * d;
     __global float *orow = out + oo + r * d;
-    float a = 0;
-    for (int c = lid; c < d; c += L) a += xr[c];
-    float mean = wg_sum(s, a) / d;
-    a = 0;
-    for (int c = lid; c < d; c += L) {
-        float t = xr[c] - mean;
-        a += t * t;
-    }
-    float sdev = sqrt(wg_sum(s, a) / (d - 1));
+    float ss;
+    float mean = wg_row_mean_ss(s, xr, d, &ss);
+    float sdev = sqrt(ss / (d - 1));
     float inv = 1.0f / (sdev + eps);
     for (int c = lid; c < d; c += L) orow[c] = (xr[c] - mean) * inv;
     if (lid == 0) {
