@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "text/dataset.h"
-#include "text/tokenizer.h"
+#include "dataset/dataset.h"
+#include "tokenizer/tokenizer.h"
 
 static double now(void)
 {

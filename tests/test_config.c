@@ -2,7 +2,7 @@
  * YAML loading (nested, reference layout) and its errors with file:line,
  * command-line forms and precedence, the YAML round trip, derived values. */
 #include "config.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 #include "sae/mlsae.h"
 #include "testutil.h"
 

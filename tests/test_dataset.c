@@ -12,7 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "testutil.h"
-#include "text/dataset.h"
+#include "dataset/dataset.h"
 
 static char *path_in(const char *name)
 {

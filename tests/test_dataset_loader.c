@@ -13,8 +13,8 @@
 
 #include "core/atomic_file.h"
 #include "testutil.h"
-#include "text/loader.h"
-#include "text/sequences.h"
+#include "dataset/loader.h"
+#include "dataset/sequences.h"
 
 #define N_DOCS 23
 #define L 16

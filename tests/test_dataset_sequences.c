@@ -12,8 +12,8 @@
 
 #include "text_testgen.h"
 #include "testutil.h"
-#include "text/loader.h"
-#include "text/sequences.h"
+#include "dataset/loader.h"
+#include "dataset/sequences.h"
 
 typedef struct run {
     mlsae_ids ids;

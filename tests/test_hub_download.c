@@ -4,8 +4,8 @@
  * and a local HTTP server on 127.0.0.1 speaking the hub's headers
  * (X-Repo-Commit, ETag, X-Linked-Etag with an LFS redirect, 401/404/500). */
 #include "config.h"
-#include "model/hub.h"
-#include "model/sha256.h"
+#include "hub/hub.h"
+#include "hub/sha256.h"
 #include "core/atomic_file.h"
 #include "testutil.h"
 

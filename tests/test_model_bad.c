@@ -4,7 +4,7 @@
 #include "config.h"
 #include "testutil.h"
 #include "core/atomic_file.h"
-#include "model/hub.h"
+#include "hub/hub.h"
 #include "model/neox.h"
 
 #include <math.h>

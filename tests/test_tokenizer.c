@@ -10,9 +10,9 @@
 
 #include "text_testgen.h"
 #include "testutil.h"
-#include "text/pretokenize.h"
-#include "text/tokenizer.h"
-#include "text/utf8.h"
+#include "tokenizer/pretokenize.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 static void test_utf8_repair(void)
 {

@@ -1,7 +1,7 @@
 /* Shared helpers of the text tests (see text_testgen.h). */
 #include "config.h"
 #include "text_testgen.h"
-#include "text/utf8.h"
+#include "tokenizer/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>

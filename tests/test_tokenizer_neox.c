@@ -12,8 +12,8 @@
 #include "text_testgen.h"
 #include "core/paths.h"
 #include "testutil.h"
-#include "text/dataset.h"
-#include "text/tokenizer.h"
+#include "dataset/dataset.h"
+#include "tokenizer/tokenizer.h"
 
 static mlsae_tokenizer *load(const char *path)
 {

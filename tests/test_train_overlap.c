@@ -36,7 +36,7 @@
 #include "sae/mlsae.h"
 #include "opencl_testutil.h"
 #include "testutil.h"
-#include "train/evaluate.h"
+#include "eval/evaluate.h"
 #include "train/trainer.h"
 #include "../backends/opencl/ocl_plugin.h"
 

@@ -21,7 +21,7 @@ int tg_ids_equal(const int32_t *ids, size_t n, json_t *expected, const char *wha
 
 
 
-#include "text/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 /* Check every case and generated text of the fixture for the oracle ids
  * stored under `key` ("tiny" or "neox"): exact equality. Also checks
  * thread-parallel batch encoding against the same ids. */

@@ -1,7 +1,7 @@
 /* mlsae config: show or check the effective run configuration. */
 #include "config.h"
 #include "cli/commands.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* mlsae demo: the built-in default run (see train/demo.h). */
 #include "config.h"
 #include "cli/commands.h"
-#include "train/demo.h"
+#include "demo/demo.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include "core/atomic_file.h"
 #include "core/progress.h"
 #include "core/safetensors.h"
-#include "model/hub.h"
+#include "hub/hub.h"
 #include "model/neox.h"
 
 #include <errno.h>

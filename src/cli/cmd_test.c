@@ -4,8 +4,8 @@
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
 #include "core/paths.h"
-#include "model/hub.h"
-#include "train/evaluate.h"
+#include "hub/hub.h"
+#include "eval/evaluate.h"
 
 #include <jansson.h>
 

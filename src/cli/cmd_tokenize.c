@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
-#include "text/line_reader.h"
-#include "text/tokenizer.h"
+#include "dataset/line_reader.h"
+#include "tokenizer/tokenizer.h"
 
 #define JSONL_CHUNK 1024 /* lines encoded together by the thread pool */
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "core/progress.h"
-#include "model/hub.h"
+#include "hub/hub.h"
 
 typedef struct download_display {
     mlsae_progress bar;

@@ -3,7 +3,7 @@
 #ifndef MLSAE_CLI_RUN_ARGS_H
 #define MLSAE_CLI_RUN_ARGS_H
 
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 /* Defaults < the resumed checkpoint's run.yaml (when --resume /
  * trainer.checkpoint_path names one) < --config files < options. Arguments

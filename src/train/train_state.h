@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include "core/status.h"
 #include "sae/mlsae.h"
-#include "text/sequences.h"
-#include "train/run_config.h"
+#include "dataset/sequences.h"
+#include "config/run_config.h"
 
 typedef struct mlsae_train_state {
     mlsae_data_position data; /* the next batch of the training stream */

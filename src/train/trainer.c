@@ -26,11 +26,11 @@
 #include "core/signals.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
-#include "text/loader.h"
-#include "train/downstream.h"
-#include "train/layer_log.h"
-#include "train/prefetch.h"
-#include "train/session.h"
+#include "dataset/loader.h"
+#include "eval/downstream.h"
+#include "eval/layer_log.h"
+#include "pipeline/prefetch.h"
+#include "pipeline/session.h"
 #include "train/train_state.h"
 
 void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "core/status.h"
-#include "train/run_config.h"
+#include "config/run_config.h"
 
 typedef struct mlsae_train_io {
     FILE *out;    /* progress and messages (the CLI passes stderr); NULL: silent */

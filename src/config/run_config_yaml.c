@@ -1,0 +1,454 @@
+/* Run configuration <-> YAML (libyaml document API for reading, emitter
+ * for writing). The layout is the reference's: sections autoencoder, data
+ * and trainer as nested mappings, the rest at the top level. */
+#include "config.h"
+#include "config/run_config.h"
+#include "core/atomic_file.h"
+#include "core/metrics_log.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+/* ---- reading ---------------------------------------------------------------- */
+
+typedef struct load_ctx {
+    mlsae_run_config *cfg;
+    yaml_document_t *doc;
+    const char *name;
+    mlsae_error *err;
+    unsigned char *seen; /* per option: already set by this file */
+    const mlsae_option *opts;
+    size_t n_opts;
+} load_ctx;
+
+static int fail_at(load_ctx *c, const yaml_node_t *node, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_at(load_ctx *c, const yaml_node_t *node, const char *key, const char *fmt, ...)
+{
+    char why[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return mlsae_fail(c->err, "%s:%zu:%zu: %s%s%s", c->name, (size_t)node->start_mark.line + 1,
+                      (size_t)node->start_mark.column + 1, key ? key : "", key ? ": " : "", why);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* "did you mean" for an unknown key: same last component elsewhere, else
+ * the nearest key by edit distance (<= 2). */
+static const char *suggest(load_ctx *c, const char *full)
+{
+    const char *leaf = strrchr(full, '.');
+    leaf = leaf ? leaf + 1 : full;
+    for (size_t i = 0; i < c->n_opts; i++) {
+        const char *l = strrchr(c->opts[i].key, '.');
+        l = l ? l + 1 : c->opts[i].key;
+        if (strcmp(l, leaf) == 0) return c->opts[i].key;
+    }
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < c->n_opts; i++) {
+        size_t d = edit_distance(full, c->opts[i].key);
+        if (d < best_d) best_d = d, best = c->opts[i].key;
+    }
+    return best;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
+}
+
+static int is_plain_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *s = (const char *)n->data.scalar.value;
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static int set_layers_from_sequence(load_ctx *c, const mlsae_option *opt, yaml_node_t *seq)
+{
+    char why[512];
+    if (seq->data.sequence.items.top == seq->data.sequence.items.start)
+        return fail_at(c, seq, opt->key, "an empty list selects no layer (use null for all layers)");
+    size_t cap = 16, len = 0;
+    char *joined = malloc(cap);
+    if (!joined) return mlsae_fail(c->err, "%s: out of memory", c->name);
+    joined[0] = '\0';
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+        if (!item || item->type != YAML_SCALAR_NODE || item->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+            free(joined);
+            return fail_at(c, item ? item : seq, opt->key, "expected a layer index, got %s",
+                           item && item->type != YAML_SCALAR_NODE ? node_kind(item) : "a string");
+        }
+        const char *v = (const char *)item->data.scalar.value;
+        /* Check this item alone first so an error points at its line. */
+        mlsae_run_config probe = *c->cfg;
+        if (mlsae_run_config_set_text(&probe, opt, v, 0, why, sizeof why) != 0 || is_plain_null(item)) {
+            free(joined);
+            return fail_at(c, item, opt->key, "%s", is_plain_null(item) ? "a layer index cannot be null" : why);
+        }
+        size_t vl = strlen(v);
+        if (len + vl + 2 > cap) {
+            while (len + vl + 2 > cap) cap *= 2;
+            char *grown = realloc(joined, cap);
+            if (!grown) {
+                free(joined);
+                return mlsae_fail(c->err, "%s: out of memory", c->name);
+            }
+            joined = grown;
+        }
+        if (len) joined[len++] = ',';
+        memcpy(joined + len, v, vl + 1);
+        len += vl;
+    }
+    int rc = 0;
+    if (mlsae_run_config_set_text(c->cfg, opt, joined, 0, why, sizeof why) != 0)
+        rc = fail_at(c, seq, opt->key, "%s", why);
+    free(joined);
+    return rc;
+}
+
+static int apply_value(load_ctx *c, const mlsae_option *opt, yaml_node_t *key_node, yaml_node_t *value)
+{
+    size_t index = (size_t)(opt - c->opts);
+    if (c->seen[index]) return fail_at(c, key_node, opt->key, "duplicate key");
+    c->seen[index] = 1;
+    char why[512];
+    if (opt->type == MLSAE_OPT_LAYERS && value->type == YAML_SEQUENCE_NODE)
+        return set_layers_from_sequence(c, opt, value);
+    if (value->type != YAML_SCALAR_NODE)
+        return fail_at(c, value, opt->key, "expected %s, got %s",
+                       opt->type == MLSAE_OPT_LAYERS ? "a list of layer indices" : "a single value",
+                       node_kind(value));
+    const char *text = (const char *)value->data.scalar.value;
+    if (strlen(text) != value->data.scalar.length)
+        return fail_at(c, value, opt->key, "contains a NUL character");
+    if (opt->type == MLSAE_OPT_LAYERS && !is_plain_null(value))
+        return fail_at(c, value, opt->key, "expected a list of layer indices (e.g. [0, 1, 2]) or null, got '%s'", text);
+    int quoted = value->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    if (mlsae_run_config_set_text(c->cfg, opt, text, quoted, why, sizeof why) != 0)
+        return fail_at(c, value, opt->key, "%s", why);
+    return 0;
+}
+
+static int apply_mapping(load_ctx *c, yaml_node_t *map, const char *prefix)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (!k || !v) return mlsae_fail(c->err, "%s: malformed YAML document", c->name);
+        if (k->type != YAML_SCALAR_NODE) return fail_at(c, k, NULL, "keys must be names, got %s", node_kind(k));
+        const char *name = (const char *)k->data.scalar.value;
+        char full[256];
+        if (snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name) >= (int)sizeof full)
+            return fail_at(c, k, NULL, "key too long");
+        const mlsae_option *opt = NULL;
+        int is_section = 0;
+        size_t flen = strlen(full);
+        for (size_t i = 0; i < c->n_opts; i++) {
+            if (strcmp(c->opts[i].key, full) == 0) opt = &c->opts[i];
+            else if (strncmp(c->opts[i].key, full, flen) == 0 && c->opts[i].key[flen] == '.') is_section = 1;
+        }
+        if (opt) {
+            if (apply_value(c, opt, k, v) != 0) return -1;
+        } else if (is_section) {
+            if (is_plain_null(v)) continue; /* an empty section */
+            if (v->type != YAML_MAPPING_NODE)
+                return fail_at(c, v, full, "expected a mapping of %s options, got %s", full, node_kind(v));
+            if (apply_mapping(c, v, full) != 0) return -1;
+        } else {
+            const char *hint = suggest(c, full);
+            return fail_at(c, k, NULL, "unknown key '%s'%s%s%s", full, hint ? " (did you mean '" : "",
+                           hint ? hint : "", hint ? "'?)" : "");
+        }
+    }
+    return 0;
+}
+
+static int parser_error(const yaml_parser_t *p, const char *name, mlsae_error *err)
+{
+    const yaml_mark_t *m = p->problem ? &p->problem_mark : &p->context_mark;
+    return mlsae_fail(err, "%s:%zu:%zu: invalid YAML: %s%s%s", name, (size_t)m->line + 1,
+                      (size_t)m->column + 1, p->problem ? p->problem : "syntax error",
+                      p->context ? " " : "", p->context ? p->context : "");
+}
+
+int mlsae_run_config_load_yaml_text(mlsae_run_config *cfg, const char *text, size_t len,
+                                    const char *name, mlsae_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) return mlsae_fail(err, "%s: out of memory", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        parser_error(&parser, name, err);
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) {
+        /* A second document is an error: which one would win? */
+        yaml_document_t next;
+        if (!yaml_parser_load(&parser, &next)) {
+            rc = parser_error(&parser, name, err);
+        } else {
+            yaml_node_t *r2 = yaml_document_get_root_node(&next);
+            if (r2)
+                rc = mlsae_fail(err, "%s:%zu: only one YAML document is allowed", name,
+                                (size_t)r2->start_mark.line + 1);
+            yaml_document_delete(&next);
+        }
+    }
+    if (rc == 0 && root && !is_plain_null(root)) {
+        size_t n_opts;
+        const mlsae_option *opts = mlsae_run_config_options(&n_opts);
+        unsigned char *seen = calloc(n_opts, 1);
+        load_ctx c = {cfg, &doc, name, err, seen, opts, n_opts};
+        if (!seen) rc = mlsae_fail(err, "%s: out of memory", name);
+        else if (root->type != YAML_MAPPING_NODE)
+            rc = fail_at(&c, root, NULL, "expected a mapping of options, got %s", node_kind(root));
+        else {
+            /* Apply to a copy so a failing file leaves cfg untouched. */
+            mlsae_run_config *work = malloc(sizeof *work);
+            if (!work) rc = mlsae_fail(err, "%s: out of memory", name);
+            else {
+                *work = *cfg;
+                c.cfg = work;
+                rc = apply_mapping(&c, root, "");
+                if (rc == 0) *cfg = *work;
+                free(work);
+            }
+        }
+        free(seen);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int mlsae_run_config_load_yaml(mlsae_run_config *cfg, const char *path, mlsae_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (mlsae_read_file(path, &text, &len, err) != 0) return -1;
+    int rc = mlsae_run_config_load_yaml_text(cfg, text, len, path, err);
+    free(text);
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+typedef struct out_buf {
+    char *data;
+    size_t len, cap;
+} out_buf;
+
+static int write_handler(void *ctx, unsigned char *buffer, size_t size)
+{
+    out_buf *b = ctx;
+    if (b->len + size + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->len + size + 1 > cap) cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) return 0;
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, buffer, size);
+    b->len += size;
+    b->data[b->len] = '\0';
+    return 1;
+}
+
+/* A string that a YAML reader would take for null, a boolean or a number
+ * when written plain must be quoted. Conservative: anything that starts
+ * like a number or matches a YAML 1.1 keyword. */
+static int needs_quotes(const char *s)
+{
+    static const char *words[] = {"null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", "none"};
+    if (!*s || strchr("0123456789+-.", *s)) return 1;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasecmp(s, words[i]) == 0) return 1;
+    return 0;
+}
+
+static int emit(yaml_emitter_t *em, yaml_event_t *ev) { return yaml_emitter_emit(em, ev); }
+
+static int emit_plain(yaml_emitter_t *em, const char *text)
+{
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text), 1, 1,
+                                 YAML_PLAIN_SCALAR_STYLE);
+    return emit(em, &ev);
+}
+
+static int emit_string(yaml_emitter_t *em, const char *text)
+{
+    yaml_event_t ev;
+    int plain_ok = !needs_quotes(text);
+    yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
+                                 plain_ok, 1, plain_ok ? YAML_ANY_SCALAR_STYLE : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+    return emit(em, &ev);
+}
+
+/* Reals as PyYAML writes them: shortest exact form, always with a '.' so
+ * that YAML 1.1 readers see a float ("1.0e-05", "1000000000.0"). */
+static void format_yaml_real(double v, char *buf, size_t n)
+{
+    char tmp[64];
+    if (v == floor(v) && fabs(v) < 1e16) {
+        snprintf(buf, n, "%.1f", v);
+        return;
+    }
+    mlsae_format_double_shortest(v, tmp, sizeof tmp);
+    char *e = strchr(tmp, 'e');
+    if (e && !memchr(tmp, '.', (size_t)(e - tmp)))
+        snprintf(buf, n, "%.*s.0%s", (int)(e - tmp), tmp, e);
+    else
+        snprintf(buf, n, "%s", tmp);
+}
+
+static int emit_value(yaml_emitter_t *em, const mlsae_run_config *cfg, const mlsae_option *o)
+{
+    const char *field = (const char *)cfg + o->offset;
+    char buf[64];
+    switch (o->type) {
+    case MLSAE_OPT_BOOL:
+        return emit_plain(em, *(const int *)field ? "true" : "false");
+    case MLSAE_OPT_INT: {
+        int64_t v = *(const int64_t *)field;
+        if (o->nullable && v == MLSAE_CONFIG_NONE) return emit_plain(em, "null");
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
+        return emit_plain(em, buf);
+    }
+    case MLSAE_OPT_REAL: {
+        double v = *(const double *)field;
+        if (isnan(v)) return emit_plain(em, "null");
+        format_yaml_real(v, buf, sizeof buf);
+        return emit_plain(em, buf);
+    }
+    case MLSAE_OPT_STRING:
+        if (!field[0]) return emit_plain(em, "null");
+        return emit_string(em, field);
+    case MLSAE_OPT_LAYERS: {
+        if (cfg->n_layers == 0) return emit_plain(em, "null");
+        yaml_event_t ev;
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, YAML_FLOW_SEQUENCE_STYLE);
+        if (!emit(em, &ev)) return 0;
+        for (int i = 0; i < cfg->n_layers; i++) {
+            snprintf(buf, sizeof buf, "%d", cfg->layers[i]);
+            if (!emit_plain(em, buf)) return 0;
+        }
+        yaml_sequence_end_event_initialize(&ev);
+        return emit(em, &ev);
+    }
+    }
+    return 0;
+}
+
+static int emit_config(yaml_emitter_t *em, const mlsae_run_config *cfg)
+{
+    yaml_event_t ev;
+    size_t count;
+    const mlsae_option *opts = mlsae_run_config_options(&count);
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    if (!emit(em, &ev)) return 0;
+    yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
+    if (!emit(em, &ev)) return 0;
+    yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+    if (!emit(em, &ev)) return 0;
+    char section[64] = "";
+    for (size_t i = 0; i < count; i++) {
+        const char *dot = strchr(opts[i].key, '.');
+        size_t len = dot ? (size_t)(dot - opts[i].key) : 0;
+        if (len >= sizeof section) return 0;
+        if (strlen(section) != len || strncmp(section, opts[i].key, len) != 0) {
+            if (section[0]) {
+                yaml_mapping_end_event_initialize(&ev);
+                if (!emit(em, &ev)) return 0;
+            }
+            memcpy(section, opts[i].key, len);
+            section[len] = '\0';
+            if (len) {
+                if (!emit_plain(em, section)) return 0;
+                yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+                if (!emit(em, &ev)) return 0;
+            }
+        }
+        if (!emit_plain(em, dot ? dot + 1 : opts[i].key)) return 0;
+        if (!emit_value(em, cfg, &opts[i])) return 0;
+    }
+    if (section[0]) {
+        yaml_mapping_end_event_initialize(&ev);
+        if (!emit(em, &ev)) return 0;
+    }
+    yaml_mapping_end_event_initialize(&ev);
+    if (!emit(em, &ev)) return 0;
+    yaml_document_end_event_initialize(&ev, 1);
+    if (!emit(em, &ev)) return 0;
+    yaml_stream_end_event_initialize(&ev);
+    return emit(em, &ev);
+}
+
+int mlsae_run_config_to_yaml(const mlsae_run_config *cfg, char **text, size_t *len, mlsae_error *err)
+{
+    yaml_emitter_t em;
+    out_buf b = {0};
+    *text = NULL;
+    if (!yaml_emitter_initialize(&em)) return mlsae_fail(err, "YAML emitter: out of memory");
+    yaml_emitter_set_output(&em, write_handler, &b);
+    yaml_emitter_set_unicode(&em, 1);
+    yaml_emitter_set_width(&em, -1);
+    int ok = emit_config(&em, cfg) && yaml_emitter_flush(&em);
+    if (!ok) {
+        mlsae_fail(err, "cannot write the configuration as YAML: %s",
+                   em.problem ? em.problem : "out of memory");
+        yaml_emitter_delete(&em);
+        free(b.data);
+        return -1;
+    }
+    yaml_emitter_delete(&em);
+    *text = b.data;
+    if (len) *len = b.len;
+    return 0;
+}
+
+int mlsae_run_config_write_yaml(const mlsae_run_config *cfg, FILE *out, mlsae_error *err)
+{
+    char *text;
+    size_t len;
+    if (mlsae_run_config_to_yaml(cfg, &text, &len, err) != 0) return -1;
+    size_t w = fwrite(text, 1, len, out);
+    free(text);
+    if (w != len || fflush(out) != 0) return mlsae_fail_errno(err, "cannot write the configuration");
+    return 0;
+}

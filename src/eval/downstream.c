@@ -1,0 +1,84 @@
+#include "config.h"
+#include "eval/downstream.h"
+
+#include <stdlib.h>
+
+struct mlsae_downstream {
+    mlsae_session *s;
+    int max_tokens;
+    int vocab;
+    mlsae_buffer *logits_true, *logits_pred, *kl_rows;
+    float *kl_host;
+};
+
+int mlsae_downstream_new(mlsae_session *s, int batch, int seq, mlsae_downstream **out,
+                         mlsae_error *err)
+{
+    mlsae_downstream *ds = calloc(1, sizeof *ds);
+    if (!ds) return mlsae_fail(err, "out of memory");
+    ds->s = s;
+    ds->max_tokens = batch * seq;
+    ds->vocab = mlsae_neox_get_config(s->model)->vocab_size;
+    size_t n = (size_t)ds->max_tokens * ds->vocab;
+    ds->logits_true = mlsae_alloc_f32(s->be, n);
+    ds->logits_pred = mlsae_alloc_f32(s->be, n);
+    ds->kl_rows = mlsae_alloc_f32(s->be, (size_t)ds->max_tokens);
+    ds->kl_host = malloc((size_t)ds->max_tokens * sizeof *ds->kl_host);
+    if (!ds->logits_true || !ds->logits_pred || !ds->kl_rows || !ds->kl_host) {
+        mlsae_downstream_free(ds);
+        return mlsae_fail(err, "cannot allocate logits for %d tokens x %d vocabulary rows",
+                          batch * seq, ds->vocab);
+    }
+    *out = ds;
+    return 0;
+}
+
+void mlsae_downstream_free(mlsae_downstream *ds)
+{
+    if (!ds) return;
+    mlsae_backend *be = ds->s->be;
+    be->ops->core.free(be, ds->logits_true);
+    be->ops->core.free(be, ds->logits_pred);
+    be->ops->core.free(be, ds->kl_rows);
+    free(ds->kl_host);
+    free(ds);
+}
+
+int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
+                           const int32_t *ids, int batch, int seq, mlsae_downstream_layer *out,
+                           mlsae_error *err)
+{
+    mlsae_session *s = ds->s;
+    mlsae_backend *be = s->be;
+    const int tokens = batch * seq;
+    if (tokens > ds->max_tokens)
+        return mlsae_fail(err, "downstream metrics: batch of %d tokens exceeds the %d prepared",
+                          tokens, ds->max_tokens);
+    const size_t per_layer = (size_t)tokens * s->d_model;
+    const size_t n_logits = (size_t)tokens * ds->vocab;
+    for (int li = 0; li < s->n_layers; li++) {
+        const int layer = s->layers[li];
+        mlsae_downstream_layer *o = &out[li];
+        if (mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, li * per_layer), layer, ids,
+                                        batch, seq, mlsae_at(ds->logits_true, 0), NULL,
+                                        &o->loss_true, err) ||
+            mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(recons, li * per_layer), layer,
+                                        ids, batch, seq, mlsae_at(ds->logits_pred, 0), NULL,
+                                        &o->loss_pred, err))
+            return -1;
+        o->loss_delta = o->loss_pred - o->loss_true;
+        double st[2];
+        if (be->ops->core.sum_stats(be, n_logits, mlsae_at(ds->logits_true, 0),
+                                    mlsae_at(ds->logits_pred, 0), st) ||
+            be->ops->nn.kl_div(be, mlsae_at(ds->logits_true, 0), mlsae_at(ds->logits_pred, 0),
+                               tokens, ds->vocab, mlsae_at(ds->kl_rows, 0)) ||
+            be->ops->core.read(be, ds->kl_rows, 0, ds->kl_host, (size_t)tokens * 4))
+            return mlsae_fail(err, "downstream metrics at layer %d: %s", layer,
+                              mlsae_backend_error(be));
+        o->logit_mse = st[1] / (double)n_logits;
+        double kl = 0;
+        for (int r = 0; r < tokens; r++) kl += ds->kl_host[r];
+        o->kl = kl / batch; /* "batchmean": divided by the batch size */
+    }
+    return 0;
+}

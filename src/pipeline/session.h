@@ -1,0 +1,88 @@
+/* What a training or test run sets up once: the backends, the transformer,
+ * the tokenizer, the selected layers and the special-token ids, and the
+ * step that turns a batch of token ids into the SAE's input rows.
+ *
+ * Two backends: the transformer runs on `be` (cfg->model_device), the SAE
+ * on `sae_be` (cfg->device). They are one and the same backend when the two
+ * options are equal or both resolve to the CPU; otherwise activations go
+ * from one to the other through host memory, once per batch.
+ *
+ * Activation rows are [n_sel_layers, batch, seq, d_model] (layer-major), i.e.
+ * n_sel_layers * batch * seq rows of d_model floats. */
+#ifndef MLSAE_PIPELINE_SESSION_H
+#define MLSAE_PIPELINE_SESSION_H
+
+#include <stdint.h>
+#include "backend/backend.h"
+#include "core/status.h"
+#include "model/neox.h"
+#include "tokenizer/tokenizer.h"
+#include "config/run_config.h"
+
+typedef struct mlsae_session {
+    mlsae_backend *be;      /* the transformer's */
+    mlsae_backend *sae_be;  /* the SAE's; == be when they are the same */
+    mlsae_neox *model;
+    mlsae_tokenizer *tok;
+    char *model_dir;        /* resolved model directory */
+    char tokenizer_path[4096];
+    int d_model;
+    int n_model_layers;
+    int n_layers;           /* selected layers */
+    int layers[MLSAE_CONFIG_MAX_LAYERS];
+    int32_t special[3];     /* eos, pad, bos ids present in the tokenizer */
+    int n_special;
+    int skip_special;
+} mlsae_session;
+
+/* Open the backends named by cfg->device and cfg->model_device, resolve and load cfg->model_name
+ * (with its LM head when need_logits), load the tokenizer (cfg->tokenizer,
+ * else the model directory's tokenizer.json, else the bundled GPT-NeoX-20B
+ * one shared by every Pythia model), and check the layers and SAE sizes
+ * against the model. */
+int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
+                       mlsae_error *err);
+void mlsae_session_close(mlsae_session *s);
+
+static inline int mlsae_session_split(const mlsae_session *s)
+{
+    return s->be != s->sae_be;
+}
+
+/* Residual stream of the selected layers for ids [batch, seq] into x
+ * (s->be, [n_layers, batch, seq, d_model]), with special-token positions
+ * zeroed when skip_special_tokens is on (SPEC §2). */
+int mlsae_session_activations(mlsae_session *s, const int32_t *ids, int batch, int seq,
+                              mlsae_ref x, mlsae_error *err);
+/* The same into host memory x [n_layers, batch, seq, d_model]. */
+int mlsae_session_activations_host(mlsae_session *s, const int32_t *ids, int batch, int seq,
+                                   float *x, mlsae_error *err);
+
+/* Buffers for evaluating batches (validation, test): the activations on
+ * both backends and the SAE's reconstruction brought back to the model's
+ * backend for the downstream metrics. With one backend, x_sae == x_model,
+ * and the reconstruction is used where the SAE left it. */
+typedef struct mlsae_eval_buffers {
+    mlsae_session *s;
+    size_t n;               /* floats per buffer: n_layers * batch * seq * d_model */
+    mlsae_buffer *x_model;  /* on s->be */
+    mlsae_buffer *x_sae;    /* on s->sae_be */
+    mlsae_buffer *r_model;  /* on s->be; NULL with one backend */
+    float *host;            /* staging; NULL with one backend */
+    int own_x_sae;
+} mlsae_eval_buffers;
+
+/* x_sae: a buffer of at least n floats on s->sae_be to use (borrowed), or
+ * NULL to allocate one. */
+int mlsae_eval_buffers_init(mlsae_eval_buffers *eb, mlsae_session *s, int batch, int seq,
+                            mlsae_buffer *x_sae, mlsae_error *err);
+void mlsae_eval_buffers_free(mlsae_eval_buffers *eb);
+/* Activations of ids [batch, seq] into x_model and x_sae. */
+int mlsae_eval_activations(mlsae_eval_buffers *eb, const int32_t *ids, int batch, int seq,
+                           mlsae_error *err);
+/* The reconstruction recons (on s->sae_be, [n_layers, batch, seq, d_model])
+ * as a ref on s->be. */
+int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
+                      mlsae_ref *on_model, mlsae_error *err);
+
+#endif
