@@ -1,4 +1,4 @@
-/* Parity of the OpenCL backend with the reference, op by op and on two short
+/* Parity of every backend plugin with the reference, op by op and on two short
  * op sequences (a transformer layer, an SAE training step).
  *
  * The reference for every op is the CPU backend. Where the CPU backend does
@@ -19,20 +19,18 @@
  *                  different order than the reference).
  * Integer outputs (TopK indices, dead-latent counters) must match exactly.
  *
- * SKIP (77) when the plugin was not built or no OpenCL device exists. */
+ * It runs on every device of every registered backend plugin (registry.h),
+ * or only on $MLSAE_TEST_DEVICE (NAME:N). SKIP (77) when there is none. */
 #include "config.h"
-#include "backend/backend.h"
+#include "backend/registry.h"
 #include "backend_ops_ref.h"
 #include "opencl_testutil.h"
 #include "testutil.h"
-#include "../backends/opencl/ocl_plugin.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define TOL_ELEM 1e-5
 #define TOL_RED 1e-4
@@ -43,7 +41,7 @@ typedef struct impl {
     const mlsae_backend_ops *ops;
 } impl;
 
-static impl OCL = {"opencl", NULL, NULL}, CPU = {"cpu", NULL, NULL}, NAIVE = {"naive", NULL, NULL};
+static impl DUT = {"device", NULL, NULL}, CPU = {"cpu", NULL, NULL}, NAIVE = {"naive", NULL, NULL};
 static mlsae_backend_ops naive_table;
 static tu_rng rng = {12345};
 
@@ -65,11 +63,11 @@ static op_record *record(const char *op, int cpu_has, double tol)
     return r;
 }
 
-/* The implementations to run: opencl, then the reference, then (when the
+/* The implementations to run: the device under test, then the reference, then (when the
  * reference is the CPU backend) the naive one as a cross-check. */
 static int impls(int cpu_has, impl **list)
 {
-    list[0] = &OCL;
+    list[0] = &DUT;
     list[1] = cpu_has ? &CPU : &NAIVE;
     list[2] = cpu_has ? &NAIVE : NULL;
     return cpu_has ? 3 : 2;
@@ -142,7 +140,7 @@ static double compare_floor(op_record *rec, const char *shape, int which, const 
     if (!(e < rec->tol)) {
         tu_failures++;
         fprintf(stderr, "FAIL %s %s: %s vs %s max relative error %.3g >= %.3g\n", rec->op, shape,
-                which == 2 ? "naive" : "opencl", which == 2 ? "cpu" : rec->ref, e, rec->tol);
+                which == 2 ? "naive" : DUT.name, which == 2 ? "cpu" : rec->ref, e, rec->tol);
     }
     if (which == 2) {
         if (e > rec->cross) rec->cross = e;
@@ -176,7 +174,7 @@ static void compare_ints(op_record *rec, const char *shape, int n_impl, int32_t 
         if (bad) {
             tu_failures++;
             fprintf(stderr, "FAIL %s %s: %s differs from %s in %zu of %zu integers\n", rec->op,
-                    shape, w ? "naive" : "opencl", rec->ref, bad, n);
+                    shape, w ? "naive" : DUT.name, rec->ref, bad, n);
         }
     }
     rec->cases++;
@@ -230,40 +228,67 @@ static void print_summary(void)
     }
 }
 
-int main(void)
+/* Every op and both sequences on device `dev` against the CPU backend. */
+static int run_device(const char *dev, const char *plugin)
 {
-    tu_opencl_or_skip();
     mlsae_error err;
     mlsae_backend_params params = {0};
-    params.device_index = 0;
-    if (getenv("MLSAE_TEST_OPENCL_DEVICE")) params.device_index = atoi(getenv("MLSAE_TEST_OPENCL_DEVICE"));
-    char dev[32];
-    snprintf(dev, sizeof dev, "opencl:%d", params.device_index);
-    if (mlsae_backend_open(dev, &params, &OCL.be, &err) != 0) {
-        fprintf(stderr, "FAIL: a device exists but the backend does not open: %s\n", err.msg);
-        return 1;
+    if (mlsae_backend_open(dev, &params, &DUT.be, &err) != 0) {
+        fprintf(stderr, "FAIL: %s is listed but the backend does not open: %s\n", dev, err.msg);
+        return -1;
     }
-    if (mlsae_backend_cpu_new(&params, &CPU.be, &err) != 0) {
+    DUT.name = dev;
+    DUT.ops = DUT.be->ops;
+    n_records = 0;
+    printf("\n== %s: %s\n", dev, DUT.ops->describe(DUT.be));
+    test_core();
+    test_nn();
+    test_sae();
+    test_sequences();
+    if (strcmp(plugin, "opencl") == 0) test_no_fp64();
+    print_summary();
+    mlsae_backend_close(DUT.be);
+    DUT.be = NULL;
+    return 0;
+}
+
+/* Every device of every registered backend plugin, or only the device
+ * named by $MLSAE_TEST_DEVICE (NAME:N). */
+int main(void)
+{
+    const char *env = getenv("MLSAE_PLUGIN_PATH");
+    if (!env || !*env) tu_skip("MLSAE_PLUGIN_PATH is not set (run through make check)");
+    mlsae_error err;
+    if (mlsae_backend_cpu_new(NULL, &CPU.be, &err) != 0) {
         fprintf(stderr, "cpu backend: %s\n", err.msg);
         return 1;
     }
-    OCL.ops = OCL.be->ops;
     CPU.ops = CPU.be->ops;
     naive_table = *CPU.ops;
     naive_table.nn = ref_nn_ops;
     naive_table.sae = ref_sae_ops;
     NAIVE.be = CPU.be;
     NAIVE.ops = &naive_table;
-    printf("device: %s\n", OCL.ops->describe(OCL.be));
 
-    test_core();
-    test_nn();
-    test_sae();
-    test_sequences();
-    test_no_fp64();
-
-    print_summary();
-    mlsae_backend_close(OCL.be);
+    const char *only = getenv("MLSAE_TEST_DEVICE");
+    int tested = 0, failed_open = 0;
+    for (int i = 0; i < mlsae_registry_count(); i++) {
+        const mlsae_registry_entry *e = mlsae_registry_get(i);
+        int n = e->plugin->device_count(&err);
+        for (int d = 0; d < n; d++) {
+            char dev[64];
+            snprintf(dev, sizeof dev, "%s:%d", e->name, d);
+            if (only && *only && strcmp(only, dev) != 0) continue;
+            if (run_device(dev, e->name) != 0) failed_open++;
+            else tested++;
+        }
+    }
     mlsae_backend_close(CPU.be);
+    if (failed_open) return 1;
+    if (tested == 0) {
+        char search[8192];
+        mlsae_registry_search_path(search, sizeof search);
+        tu_skip("no device of a backend plugin to test (plugins searched in %s)", search);
+    }
     return tu_finish("test_backend_ops");
 }

@@ -29,7 +29,6 @@
 #include "sae/mlsae.h"
 #include "opencl_testutil.h"
 #include "testutil.h"
-#include "../backends/opencl/ocl_plugin.h"
 
 #include <dlfcn.h>
 #include <math.h>

@@ -38,7 +38,6 @@
 #include "testutil.h"
 #include "eval/evaluate.h"
 #include "train/trainer.h"
-#include "../backends/opencl/ocl_plugin.h"
 
 #include <dlfcn.h>
 #include <math.h>

@@ -12,15 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cpu_fail(mlsae_backend *be, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(be->last_error.msg, sizeof be->last_error.msg, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static mlsae_buffer *cpu_alloc(mlsae_backend *be, size_t n_bytes)
 {
     mlsae_buffer *b = malloc(sizeof *b);
@@ -29,7 +20,7 @@ static mlsae_buffer *cpu_alloc(mlsae_backend *be, size_t n_bytes)
     b->data = aligned_alloc(64, rounded ? rounded : 64);
     if (!b->data) {
         free(b);
-        cpu_fail(be, "cpu: cannot allocate %zu bytes", n_bytes);
+        mlsae_backend_fail(be, "cpu: cannot allocate %zu bytes", n_bytes);
         return NULL;
     }
     b->n_bytes = n_bytes;
@@ -53,7 +44,7 @@ static void *cpu_host_ptr(mlsae_backend *be, mlsae_buffer *b)
 static int cpu_write(mlsae_backend *be, mlsae_buffer *dst, size_t off, const void *src, size_t n)
 {
     if (off > dst->n_bytes || n > dst->n_bytes - off)
-        return cpu_fail(be, "cpu: write of %zu bytes at %zu past buffer end (%zu)", n, off,
+        return mlsae_backend_fail(be, "cpu: write of %zu bytes at %zu past buffer end (%zu)", n, off,
                         dst->n_bytes);
     memcpy((char *)dst->data + off, src, n);
     return 0;
@@ -62,7 +53,7 @@ static int cpu_write(mlsae_backend *be, mlsae_buffer *dst, size_t off, const voi
 static int cpu_read(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst, size_t n)
 {
     if (off > src->n_bytes || n > src->n_bytes - off)
-        return cpu_fail(be, "cpu: read of %zu bytes at %zu past buffer end (%zu)", n, off,
+        return mlsae_backend_fail(be, "cpu: read of %zu bytes at %zu past buffer end (%zu)", n, off,
                         src->n_bytes);
     memcpy(dst, (const char *)src->data + off, n);
     return 0;
@@ -177,7 +168,7 @@ static int cpu_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, 
     const size_t block = 1 << 14;
     size_t n_blocks = (n + block - 1) / block;
     double *part = malloc((n_blocks ? n_blocks : 1) * 2 * sizeof *part);
-    if (!part) return cpu_fail(be, "cpu: out of memory");
+    if (!part) return mlsae_backend_fail(be, "cpu: out of memory");
 #pragma omp parallel for schedule(static) if (n_blocks > 1)
     for (size_t bi = 0; bi < n_blocks; bi++) {
         size_t lo = bi * block, hi = lo + block < n ? lo + block : n;

@@ -23,8 +23,6 @@ static inline float *cpu_f32(mlsae_ref r) { return (float *)r.buf->data + r.off;
 static inline int32_t *cpu_i32(mlsae_ref r) { return (int32_t *)r.buf->data + r.off; }
 static inline int cpu_present(mlsae_ref r) { return r.buf != NULL; }
 
-/* Record an error on the backend; returns -1. */
-int cpu_fail(mlsae_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Row-major GEMM threaded over the OpenMP threads (cpu_backend.c). */
 void cpu_gemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,

@@ -23,7 +23,7 @@ static int cpu_embedding(mlsae_backend *be, mlsae_ref table, mlsae_ref ids, int 
     const int32_t *id = cpu_i32(ids);
     float *o = cpu_f32(out);
     for (int i = 0; i < n; i++)
-        if (id[i] < 0) return cpu_fail(be, "embedding: negative token id %d at position %d", id[i], i);
+        if (id[i] < 0) return mlsae_backend_fail(be, "embedding: negative token id %d at position %d", id[i], i);
 #pragma omp parallel for schedule(static) if ((size_t)n * dim > 65536)
     for (int i = 0; i < n; i++)
         memcpy(o + (size_t)i * dim, t + (size_t)id[i] * dim, (size_t)dim * sizeof(float));
@@ -100,7 +100,7 @@ static int cpu_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int 
 {
     if (rot_dims <= 0) return 0;
     if (rot_dims > head_dim || rot_dims % 2)
-        return cpu_fail(be, "rotary: rot_dims %d must be even and <= head_dim %d", rot_dims,
+        return mlsae_backend_fail(be, "rotary: rot_dims %d must be even and <= head_dim %d", rot_dims,
                         head_dim);
     int half = rot_dims / 2;
     float *tab = malloc((size_t)seq * half * 2 * sizeof(float));
@@ -108,7 +108,7 @@ static int cpu_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int 
     if (!tab || !inv) {
         free(tab);
         free(inv);
-        return cpu_fail(be, "rotary: out of memory");
+        return mlsae_backend_fail(be, "rotary: out of memory");
     }
     for (int i = 0; i < half; i++) {
         float e = (float)(2 * i) / (float)rot_dims;
@@ -148,7 +148,7 @@ static int check_targets(mlsae_backend *be, const int32_t *t, int rows, int voca
 {
     for (int r = 0; r < rows; r++)
         if (t[r] >= vocab)
-            return cpu_fail(be, "cross_entropy: target %d at row %d is outside the vocabulary (%d)",
+            return mlsae_backend_fail(be, "cross_entropy: target %d at row %d is outside the vocabulary (%d)",
                             t[r], r, vocab);
     return 0;
 }

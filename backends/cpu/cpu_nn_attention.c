@@ -393,6 +393,6 @@ int cpu_nn_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int batch,
         free(ws.q);
         free(ws.gemm);
     }
-    if (failed) return cpu_fail(be, "attention: out of memory for the per-thread blocks");
+    if (failed) return mlsae_backend_fail(be, "attention: out of memory for the per-thread blocks");
     return 0;
 }

@@ -148,7 +148,7 @@ __attribute__((target("avx2,fma"))) static void adam_avx2(float *p, const float 
 static int cpu_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref g, mlsae_ref m, mlsae_ref v,
                     size_t n, float lr, float beta1, float beta2, float eps, int step)
 {
-    if (step < 1) return cpu_fail(be, "cpu adam: step %d < 1", step);
+    if (step < 1) return mlsae_backend_fail(be, "cpu adam: step %d < 1", step);
     double bc1 = 1.0 - pow((double)beta1, step);
     double bc2 = 1.0 - pow((double)beta2, step);
     float step_size = (float)-((double)lr / bc1);

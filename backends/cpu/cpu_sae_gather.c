@@ -53,7 +53,7 @@ int cpu_sae_check_columns(mlsae_backend *be, const char *op, const int32_t *cols
 {
     for (int j = 0; j < n_cols; j++)
         if (cols[j] < 0 || cols[j] >= n)
-            return cpu_fail(be, "cpu %s: cols[%d] = %ld outside 0..%d", op, j, (long)cols[j],
+            return mlsae_backend_fail(be, "cpu %s: cols[%d] = %ld outside 0..%d", op, j, (long)cols[j],
                             n - 1);
     return 0;
 }

@@ -46,7 +46,7 @@ int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int 
             vk.axpy(orow, a, t + (size_t)i * d, d);
         }
     }
-    if (bad) return cpu_fail(be, "cpu sparse_gather: index outside the table");
+    if (bad) return mlsae_backend_fail(be, "cpu sparse_gather: index outside the table");
     return 0;
 }
 
@@ -80,7 +80,7 @@ int cpu_sae_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, 
             o[p] = vk.dot(xs + (size_t)r * d, t + (size_t)i * d, d);
         }
     }
-    if (bad) return cpu_fail(be, "cpu sparse_dot: index outside the table");
+    if (bad) return mlsae_backend_fail(be, "cpu sparse_dot: index outside the table");
     return 0;
 }
 
@@ -112,7 +112,7 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
     if (!offs || !order) {
         free(offs);
         free(order);
-        return cpu_fail(be, "cpu sparse_scatter: out of memory");
+        return mlsae_backend_fail(be, "cpu sparse_scatter: out of memory");
     }
     /* Counting sort of the non-zero pairs by destination (stable). */
     for (size_t p = 0; p < n_pairs; p++) {
@@ -120,7 +120,7 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
         if (i < 0 || i >= n_table) {
             free(offs);
             free(order);
-            return cpu_fail(be, "cpu sparse_scatter: index %ld outside 0..%d", (long)i,
+            return mlsae_backend_fail(be, "cpu sparse_scatter: index %ld outside 0..%d", (long)i,
                             n_table - 1);
         }
         if (c[p] != 0.0f) offs[i + 1]++;
@@ -132,7 +132,7 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
         if (!fill) {
             free(offs);
             free(order);
-            return cpu_fail(be, "cpu sparse_scatter: out of memory");
+            return mlsae_backend_fail(be, "cpu sparse_scatter: out of memory");
         }
         memcpy(fill, offs, (size_t)n_table * sizeof *fill);
         for (size_t p = 0; p < n_pairs; p++)
@@ -169,13 +169,13 @@ int cpu_sae_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int 
     int32_t *ln = cpu_i32(last_nonzero);
     int32_t *m = cpu_present(mask) ? cpu_i32(mask) : NULL;
     unsigned char *fired = calloc(n > 0 ? (size_t)n : 1, 1);
-    if (!fired) return cpu_fail(be, "cpu update_dead: out of memory");
+    if (!fired) return mlsae_backend_fail(be, "cpu update_dead: out of memory");
     size_t n_pairs = rows > 0 && k > 0 ? (size_t)rows * k : 0;
     for (size_t p = 0; p < n_pairs; p++) {
         int32_t i = ix[p];
         if (i < 0 || i >= n) {
             free(fired);
-            return cpu_fail(be, "cpu update_dead: index %ld outside 0..%d", (long)i, n - 1);
+            return mlsae_backend_fail(be, "cpu update_dead: index %ld outside 0..%d", (long)i, n - 1);
         }
         if (v[p] > threshold) fired[i] = 1;
     }

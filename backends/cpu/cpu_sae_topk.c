@@ -128,7 +128,7 @@ static int topk_rows(mlsae_backend *be, const char *op, mlsae_ref pre, int rows,
                      mlsae_ref mask, mlsae_ref values, mlsae_ref indices, const int32_t *cols,
                      int n_cols, mlsae_ref gathered)
 {
-    if (k <= 0 || k > n) return cpu_fail(be, "cpu %s: k = %d outside 1..%d", op, k, n);
+    if (k <= 0 || k > n) return mlsae_backend_fail(be, "cpu %s: k = %d outside 1..%d", op, k, n);
     if (rows <= 0) return 0;
     const float *p = cpu_f32(pre);
     const int32_t *m = cpu_present(mask) ? cpu_i32(mask) : NULL;
@@ -164,7 +164,7 @@ static int topk_rows(mlsae_backend *be, const char *op, mlsae_ref pre, int rows,
         }
         free(h);
     }
-    if (failed) return cpu_fail(be, "cpu %s: out of memory", op);
+    if (failed) return mlsae_backend_fail(be, "cpu %s: out of memory", op);
     return 0;
 }
 

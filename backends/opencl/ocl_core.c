@@ -42,7 +42,7 @@ int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,
 {
     mlsae_backend *be = &a->ob->base;
     if (a->err != CL_SUCCESS)
-        return ocl_fail(be, "opencl %s: setting kernel arguments failed (%s)", op,
+        return mlsae_backend_fail(be, "opencl %s: setting kernel arguments failed (%s)", op,
                         ocl_strerror(a->err));
     size_t g[3];
     for (cl_uint d = 0; d < dims; d++) {
@@ -51,7 +51,7 @@ int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,
     }
     cl_int rc = clEnqueueNDRangeKernel(a->ob->queue, a->k, dims, NULL, g, local, 0, NULL, NULL);
     if (rc != CL_SUCCESS)
-        return ocl_fail(be, "opencl %s: kernel launch failed (%s)%s", op, ocl_strerror(rc),
+        return mlsae_backend_fail(be, "opencl %s: kernel launch failed (%s)%s", op, ocl_strerror(rc),
                         rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES
                             ? ": out of device memory or resources"
                             : "");
@@ -68,10 +68,10 @@ int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows)
 
 int ocl_check_ref(mlsae_backend *be, const char *op, const char *what, mlsae_ref r, size_t n)
 {
-    if (!r.buf) return ocl_fail(be, "opencl %s: %s is missing", op, what);
+    if (!r.buf) return mlsae_backend_fail(be, "opencl %s: %s is missing", op, what);
     size_t cap = r.buf->n_bytes / 4;
     if (r.off > cap || n > cap - r.off)
-        return ocl_fail(be, "opencl %s: %s [%zu, %zu) is outside its buffer of %zu elements", op,
+        return mlsae_backend_fail(be, "opencl %s: %s [%zu, %zu) is outside its buffer of %zu elements", op,
                         what, r.off, r.off + n, cap);
     return 0;
 }
@@ -87,7 +87,7 @@ int ocl_scratch(ocl_backend *ob, mlsae_buffer *s, size_t n_bytes)
     cl_int rc;
     s->mem = clCreateBuffer(ob->ctx, CL_MEM_READ_WRITE, want, NULL, &rc);
     if (rc != CL_SUCCESS)
-        return ocl_fail(&ob->base, "opencl: cannot allocate %zu bytes of scratch (%s)", want,
+        return mlsae_backend_fail(&ob->base, "opencl: cannot allocate %zu bytes of scratch (%s)", want,
                         ocl_strerror(rc));
     s->n_bytes = want;
     return 0;
@@ -100,7 +100,7 @@ int ocl_upload(ocl_backend *ob, mlsae_buffer *s, const void *src, size_t n_bytes
      * runs it after every earlier kernel that used the scratch */
     cl_int rc = clEnqueueWriteBuffer(ob->queue, s->mem, CL_TRUE, 0, n_bytes, src, 0, NULL, NULL);
     if (rc != CL_SUCCESS)
-        return ocl_fail(&ob->base, "opencl: upload of %zu bytes failed (%s)", n_bytes,
+        return mlsae_backend_fail(&ob->base, "opencl: upload of %zu bytes failed (%s)", n_bytes,
                         ocl_strerror(rc));
     return 0;
 }
@@ -111,19 +111,19 @@ static mlsae_buffer *ocl_alloc(mlsae_backend *be, size_t n_bytes)
 {
     ocl_backend *ob = ocl_of(be);
     if (n_bytes > ob->max_alloc) {
-        ocl_fail(be, "opencl: cannot allocate %zu bytes: the device's largest buffer is %llu "
+        mlsae_backend_fail(be, "opencl: cannot allocate %zu bytes: the device's largest buffer is %llu "
                  "bytes", n_bytes, (unsigned long long)ob->max_alloc);
         return NULL;
     }
     mlsae_buffer *b = calloc(1, sizeof *b);
     if (!b) {
-        ocl_fail(be, "opencl: out of host memory");
+        mlsae_backend_fail(be, "opencl: out of host memory");
         return NULL;
     }
     cl_int rc;
     b->mem = clCreateBuffer(ob->ctx, CL_MEM_READ_WRITE, n_bytes ? n_bytes : 4, NULL, &rc);
     if (rc != CL_SUCCESS) {
-        ocl_fail(be, "opencl: cannot allocate %zu bytes of device memory (%s)", n_bytes,
+        mlsae_backend_fail(be, "opencl: cannot allocate %zu bytes of device memory (%s)", n_bytes,
                  ocl_strerror(rc));
         free(b);
         return NULL;
@@ -150,26 +150,26 @@ static void *ocl_host_ptr(mlsae_backend *be, mlsae_buffer *b)
 static int ocl_write(mlsae_backend *be, mlsae_buffer *dst, size_t off, const void *src, size_t n)
 {
     if (off > dst->n_bytes || n > dst->n_bytes - off)
-        return ocl_fail(be, "opencl: write of %zu bytes at %zu past buffer end (%zu)", n, off,
+        return mlsae_backend_fail(be, "opencl: write of %zu bytes at %zu past buffer end (%zu)", n, off,
                         dst->n_bytes);
     if (n == 0) return 0;
     cl_int rc = clEnqueueWriteBuffer(ocl_of(be)->queue, dst->mem, CL_TRUE, off, n, src, 0, NULL,
                                      NULL);
     if (rc != CL_SUCCESS)
-        return ocl_fail(be, "opencl: write of %zu bytes failed (%s)", n, ocl_strerror(rc));
+        return mlsae_backend_fail(be, "opencl: write of %zu bytes failed (%s)", n, ocl_strerror(rc));
     return 0;
 }
 
 static int ocl_read(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst, size_t n)
 {
     if (off > src->n_bytes || n > src->n_bytes - off)
-        return ocl_fail(be, "opencl: read of %zu bytes at %zu past buffer end (%zu)", n, off,
+        return mlsae_backend_fail(be, "opencl: read of %zu bytes at %zu past buffer end (%zu)", n, off,
                         src->n_bytes);
     if (n == 0) return ocl_of(be)->base.ops->core.finish(be);
     cl_int rc = clEnqueueReadBuffer(ocl_of(be)->queue, src->mem, CL_TRUE, off, n, dst, 0, NULL,
                                     NULL);
     if (rc != CL_SUCCESS)
-        return ocl_fail(be, "opencl: read of %zu bytes failed (%s)", n, ocl_strerror(rc));
+        return mlsae_backend_fail(be, "opencl: read of %zu bytes failed (%s)", n, ocl_strerror(rc));
     return 0;
 }
 
@@ -180,7 +180,7 @@ static int ocl_copy(mlsae_backend *be, mlsae_ref dst, mlsae_ref src, size_t n)
         return -1;
     cl_int rc = clEnqueueCopyBuffer(ocl_of(be)->queue, src.buf->mem, dst.buf->mem, src.off * 4,
                                     dst.off * 4, n * 4, 0, NULL, NULL);
-    if (rc != CL_SUCCESS) return ocl_fail(be, "opencl copy: failed (%s)", ocl_strerror(rc));
+    if (rc != CL_SUCCESS) return mlsae_backend_fail(be, "opencl copy: failed (%s)", ocl_strerror(rc));
     return 0;
 }
 
@@ -190,7 +190,7 @@ static int ocl_fill(mlsae_backend *be, mlsae_ref dst, size_t n, float value)
     if (ocl_check_ref(be, "fill", "dst", dst, n)) return -1;
     cl_int rc = clEnqueueFillBuffer(ocl_of(be)->queue, dst.buf->mem, &value, sizeof value,
                                     dst.off * 4, n * 4, 0, NULL, NULL);
-    if (rc != CL_SUCCESS) return ocl_fail(be, "opencl fill: failed (%s)", ocl_strerror(rc));
+    if (rc != CL_SUCCESS) return mlsae_backend_fail(be, "opencl fill: failed (%s)", ocl_strerror(rc));
     return 0;
 }
 
@@ -198,7 +198,7 @@ static int ocl_finish(mlsae_backend *be)
 {
     cl_int rc = clFinish(ocl_of(be)->queue);
     if (rc != CL_SUCCESS)
-        return ocl_fail(be, "opencl: queued work failed (%s)%s", ocl_strerror(rc),
+        return mlsae_backend_fail(be, "opencl: queued work failed (%s)%s", ocl_strerror(rc),
                         rc == CL_OUT_OF_RESOURCES || rc == CL_MEM_OBJECT_ALLOCATION_FAILURE
                             ? ": out of device memory or resources"
                             : "");
@@ -219,10 +219,10 @@ int ocl_gemm(mlsae_backend *be, const char *op, int ta, int tb, int m, int n, in
              int ldc, mlsae_ref bias)
 {
     ocl_backend *ob = ocl_of(be);
-    if (m < 0 || n < 0 || k < 0) return ocl_fail(be, "opencl %s: negative size", op);
+    if (m < 0 || n < 0 || k < 0) return mlsae_backend_fail(be, "opencl %s: negative size", op);
     if (m == 0 || n == 0) return 0;
     if (lda < (ta ? m : k) || ldb < (tb ? k : n) || ldc < n || lda < 1 || ldb < 1)
-        return ocl_fail(be, "opencl %s: leading dimension too small (lda %d, ldb %d, ldc %d)",
+        return mlsae_backend_fail(be, "opencl %s: leading dimension too small (lda %d, ldb %d, ldc %d)",
                         op, lda, ldb, ldc);
     if (k > 0 && (ocl_check_ref(be, op, "A", a, ta ? span(k, m, lda) : span(m, k, lda)) ||
                   ocl_check_ref(be, op, "B", b, tb ? span(n, k, ldb) : span(k, n, ldb))))
@@ -325,12 +325,12 @@ static int ocl_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, 
     size_t global = groups * local;
     if (ocl_launch(&g, "sum_stats", 1, &global, &local) != 0) return -1;
     void *host = malloc(groups * per_group);
-    if (!host) return ocl_fail(be, "opencl sum_stats: out of host memory");
+    if (!host) return mlsae_backend_fail(be, "opencl sum_stats: out of host memory");
     cl_int rc = clEnqueueReadBuffer(ob->queue, ob->partials.mem, CL_TRUE, 0, groups * per_group,
                                     host, 0, NULL, NULL);
     if (rc != CL_SUCCESS) {
         free(host);
-        return ocl_fail(be, "opencl sum_stats: reading the partial sums failed (%s)",
+        return mlsae_backend_fail(be, "opencl sum_stats: reading the partial sums failed (%s)",
                         ocl_strerror(rc));
     }
     for (size_t i = 0; i < groups; i++) {

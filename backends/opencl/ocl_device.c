@@ -107,6 +107,16 @@ int ocl_device_has_extension(cl_device_id dev, const char *ext)
     return found;
 }
 
+int ocl_device_score(cl_device_id dev)
+{
+    cl_device_type t = 0;
+    clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof t, &t, NULL);
+    if (t & CL_DEVICE_TYPE_GPU) return MLSAE_SCORE_GPU;
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return MLSAE_SCORE_ACCELERATOR;
+    if (t & CL_DEVICE_TYPE_CPU) return MLSAE_SCORE_PLUGIN_CPU;
+    return MLSAE_SCORE_NONE;
+}
+
 static const char *type_name(cl_device_type t)
 {
     if (t & CL_DEVICE_TYPE_GPU) return "GPU";

@@ -60,7 +60,6 @@ typedef struct ocl_backend {
 static inline ocl_backend *ocl_of(mlsae_backend *be) { return (ocl_backend *)be; }
 
 /* Record an error on the backend; returns -1. */
-int ocl_fail(mlsae_backend *be, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A short name for an OpenCL error code ("CL_OUT_OF_RESOURCES"). */
 const char *ocl_strerror(cl_int code);
 
@@ -75,6 +74,8 @@ int ocl_enumerate(ocl_device_ref **out, int *n, mlsae_error *err);
 int ocl_pick_device(int device_index, ocl_device_ref *out, mlsae_error *err);
 /* "name (type, 8 CUs, 4.0 GiB, max group 1024, fp64)" */
 void ocl_device_summary(cl_device_id dev, char *out, size_t n);
+/* MLSAE_SCORE_* (backend.h) of a device, for --device auto. */
+int ocl_device_score(cl_device_id dev);
 int ocl_device_has_extension(cl_device_id dev, const char *ext);
 
 /* ---- program (ocl_program.c) ---- */

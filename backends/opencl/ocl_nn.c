@@ -71,7 +71,7 @@ static int ocl_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int 
                       int head_dim, int rot_dims, float base)
 {
     if (rot_dims < 0 || rot_dims > head_dim || rot_dims % 2)
-        return ocl_fail(be, "opencl rotary: rot_dims %d must be even and at most head_dim %d",
+        return mlsae_backend_fail(be, "opencl rotary: rot_dims %d must be even and at most head_dim %d",
                         rot_dims, head_dim);
     if (batch <= 0 || seq <= 0 || n_heads <= 0 || rot_dims == 0) return 0;
     size_t rows = (size_t)batch * seq;
@@ -80,7 +80,7 @@ static int ocl_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int 
     int half = rot_dims / 2;
     /* inv_freq as torch computes it in float: 1 / base^(2i / rot_dims) */
     float *inv = malloc(half * sizeof *inv);
-    if (!inv) return ocl_fail(be, "opencl rotary: out of host memory");
+    if (!inv) return mlsae_backend_fail(be, "opencl rotary: out of host memory");
     for (int i = 0; i < half; i++) inv[i] = 1.0f / powf(base, (float)(2 * i) / (float)rot_dims);
     int rc = ocl_upload(ob, &ob->scratch_f, inv, half * sizeof *inv);
     free(inv);
@@ -105,7 +105,7 @@ static int ocl_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int ba
 {
     if (batch <= 0 || seq <= 0 || n_heads <= 0 || head_dim <= 0) return 0;
     if (head_dim > ATT_MAX_HD)
-        return ocl_fail(be, "opencl attention: head_dim %d is above the supported %d", head_dim,
+        return mlsae_backend_fail(be, "opencl attention: head_dim %d is above the supported %d", head_dim,
                         ATT_MAX_HD);
     size_t rows = (size_t)batch * seq;
     if (ocl_check_ref(be, "attention", "qkv", qkv, rows * n_heads * 3 * head_dim) ||
@@ -120,7 +120,7 @@ static int ocl_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int ba
     cl_ulong fit = avail / (2 * 4 * (cl_ulong)head_dim);
     int bk = fit < ATT_MAX_BK ? (int)fit : ATT_MAX_BK;
     if (bk < 1)
-        return ocl_fail(be, "opencl attention: head_dim %d does not fit local memory", head_dim);
+        return mlsae_backend_fail(be, "opencl attention: head_dim %d does not fit local memory", head_dim);
     ocl_args g = ocl_args_begin(ob, OCLK_attention);
     ocl_arg_ref(&g, qkv);
     ocl_arg_ref(&g, out);
@@ -139,7 +139,7 @@ static int ocl_cross_entropy(mlsae_backend *be, mlsae_ref logits, mlsae_ref targ
                              int vocab, mlsae_ref loss)
 {
     if (rows <= 0) return 0;
-    if (vocab <= 0) return ocl_fail(be, "opencl cross_entropy: vocab %d", vocab);
+    if (vocab <= 0) return mlsae_backend_fail(be, "opencl cross_entropy: vocab %d", vocab);
     if (ocl_check_ref(be, "cross_entropy", "logits", logits, (size_t)rows * vocab) ||
         ocl_check_ref(be, "cross_entropy", "target", target, (size_t)rows) ||
         ocl_check_ref(be, "cross_entropy", "loss", loss, (size_t)rows))
@@ -156,7 +156,7 @@ static int ocl_kl_div(mlsae_backend *be, mlsae_ref logits_true, mlsae_ref logits
                       int vocab, mlsae_ref out)
 {
     if (rows <= 0) return 0;
-    if (vocab <= 0) return ocl_fail(be, "opencl kl_div: vocab %d", vocab);
+    if (vocab <= 0) return mlsae_backend_fail(be, "opencl kl_div: vocab %d", vocab);
     size_t n = (size_t)rows * vocab;
     if (ocl_check_ref(be, "kl_div", "logits_true", logits_true, n) ||
         ocl_check_ref(be, "kl_div", "logits_pred", logits_pred, n) ||

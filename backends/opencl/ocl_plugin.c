@@ -3,21 +3,10 @@
  * this shared object links against libOpenCL. */
 #include "config.h"
 #include "ocl_internal.h"
-#include "ocl_plugin.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int ocl_fail(mlsae_backend *be, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(be->last_error.msg, sizeof be->last_error.msg, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 const char *ocl_strerror(cl_int code)
 {
@@ -122,14 +111,9 @@ static int init_backend(const mlsae_backend_params *params, ocl_backend *ob, mls
     return 0;
 }
 
-__attribute__((visibility("default"))) int
-mlsae_backend_plugin_init(uint32_t api_version, const mlsae_backend_params *params,
-                          mlsae_backend **out, mlsae_error *err)
+static int ocl_init(const mlsae_backend_params *params, mlsae_backend **out, mlsae_error *err)
 {
     *out = NULL;
-    if (api_version != MLSAE_BACKEND_API_VERSION)
-        return mlsae_fail(err, "plugin built for backend interface %d, the program uses %u "
-                          "(rebuild the plugin)", MLSAE_BACKEND_API_VERSION, api_version);
     ocl_ops.core = ocl_core_ops;
     ocl_ops.nn = ocl_nn_ops;
     ocl_ops.sae = ocl_sae_ops;
@@ -144,15 +128,37 @@ mlsae_backend_plugin_init(uint32_t api_version, const mlsae_backend_params *para
     return 0;
 }
 
-__attribute__((visibility("default"))) int
-mlsae_backend_plugin_list_devices(uint32_t api_version,
-                                  void (*emit)(void *ctx, int depth, const char *line),
-                                  void *ctx, mlsae_error *err)
+static int ocl_device_count(mlsae_error *why)
 {
-    (void)api_version;
+    ocl_device_ref *list;
+    int n;
+    if (ocl_enumerate(&list, &n, why) != 0) return -1;
+    free(list);
+    return n;
+}
+
+static int ocl_device_info(int i, char *line, size_t n)
+{
+    ocl_device_ref *list;
+    int count;
+    mlsae_error why;
+    if (ocl_enumerate(&list, &count, &why) != 0) return -1;
+    int score = -1;
+    if (i >= 0 && i < count) {
+        ocl_device_summary(list[i].device, line, n);
+        score = ocl_device_score(list[i].device);
+    }
+    free(list);
+    return score;
+}
+
+static int ocl_list_devices(void (*emit)(void *ctx, int depth, const char *line), void *ctx,
+                            mlsae_error *err)
+{
     ocl_device_ref *list;
     int n;
     mlsae_error why;
+    (void)err;
     if (ocl_enumerate(&list, &n, &why) != 0) {
         emit(ctx, 0, why.msg);
         return 0;
@@ -176,6 +182,23 @@ mlsae_backend_plugin_list_devices(uint32_t api_version,
         emit(ctx, 1, line);
     }
     free(list);
-    (void)err;
     return n;
+}
+
+static const mlsae_backend_plugin ocl_plugin = {
+    .api_version = MLSAE_BACKEND_API_VERSION,
+    .name = "opencl",
+    .device_count = ocl_device_count,
+    .device_info = ocl_device_info,
+    .list_devices = ocl_list_devices,
+    .init = ocl_init,
+};
+
+/* The plugin's one exported symbol (MLSAE_PLUGIN_ENTRY). */
+__attribute__((visibility("default"))) const mlsae_backend_plugin *
+mlsae_backend_plugin_register(void);
+__attribute__((visibility("default"))) const mlsae_backend_plugin *
+mlsae_backend_plugin_register(void)
+{
+    return &ocl_plugin;
 }

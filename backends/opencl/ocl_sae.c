@@ -63,7 +63,7 @@ static int ocl_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, ml
 {
     if (rows <= 0 || k == 0) return 0;
     if (k < 0 || k > n)
-        return ocl_fail(be, "opencl topk: k = %d must be in [0, n = %d]", k, n);
+        return mlsae_backend_fail(be, "opencl topk: k = %d must be in [0, n = %d]", k, n);
     size_t rk = (size_t)rows * k;
     if (ocl_check_ref(be, "topk", "pre", pre, (size_t)rows * n) ||
         (mask.buf && ocl_check_ref(be, "topk", "mask", mask, (size_t)n)) ||
@@ -155,18 +155,18 @@ static int ocl_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, 
     int32_t *csr = malloc((2 * (size_t)n_table + 1 + rk) * sizeof *csr);
     int rc = -1;
     if (!ids || !count || !csr) {
-        ocl_fail(be, "opencl sparse_scatter: out of host memory");
+        mlsae_backend_fail(be, "opencl sparse_scatter: out of host memory");
         goto done;
     }
     cl_int cl = clEnqueueReadBuffer(ob->queue, idx.buf->mem, CL_TRUE, idx.off * 4,
                                     rk * sizeof *ids, ids, 0, NULL, NULL);
     if (cl != CL_SUCCESS) {
-        ocl_fail(be, "opencl sparse_scatter: reading idx failed (%s)", ocl_strerror(cl));
+        mlsae_backend_fail(be, "opencl sparse_scatter: reading idx failed (%s)", ocl_strerror(cl));
         goto done;
     }
     for (size_t e = 0; e < rk; e++) {
         if (ids[e] < 0 || ids[e] >= n_table) {
-            ocl_fail(be, "opencl sparse_scatter: idx[%zu, %zu] = %d is outside [0, %d)",
+            mlsae_backend_fail(be, "opencl sparse_scatter: idx[%zu, %zu] = %d is outside [0, %d)",
                      e / (size_t)k, e % (size_t)k, ids[e], n_table);
             goto done;
         }
@@ -280,7 +280,7 @@ static int ocl_remove_parallel(mlsae_backend *be, mlsae_ref w, mlsae_ref g_, int
 static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m, mlsae_ref v,
                     size_t n, float lr, float beta1, float beta2, float eps, int step)
 {
-    if (step < 1) return ocl_fail(be, "opencl adam: step %d must be >= 1", step);
+    if (step < 1) return mlsae_backend_fail(be, "opencl adam: step %d must be >= 1", step);
     if (n == 0) return 0;
     if (ocl_check_ref(be, "adam", "p", p, n) || ocl_check_ref(be, "adam", "g", grad, n) ||
         ocl_check_ref(be, "adam", "m", m, n) || ocl_check_ref(be, "adam", "v", v, n))
@@ -309,7 +309,7 @@ static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n,
                               int n_cols, mlsae_ref dst)
 {
     if (rows <= 0 || n_cols <= 0) return 0;
-    if (n <= 0) return ocl_fail(be, "opencl gather_columns: n = %d with %d columns", n, n_cols);
+    if (n <= 0) return mlsae_backend_fail(be, "opencl gather_columns: n = %d with %d columns", n, n_cols);
     if (ocl_check_ref(be, "gather_columns", "src", src, (size_t)rows * n) ||
         ocl_check_ref(be, "gather_columns", "cols", cols, (size_t)n_cols) ||
         ocl_check_ref(be, "gather_columns", "dst", dst, (size_t)rows * n_cols))

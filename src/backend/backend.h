@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include "core/status.h"
 
-#define MLSAE_BACKEND_API_VERSION 3
+#define MLSAE_BACKEND_API_VERSION 4
 
 typedef struct mlsae_buffer mlsae_buffer;     /* opaque, backend-defined */
 typedef struct mlsae_backend mlsae_backend;
@@ -110,28 +110,52 @@ static inline const char *mlsae_backend_error(const mlsae_backend *be)
 
 typedef struct mlsae_backend_params {
     int n_threads;        /* CPU threads; 0 = OpenMP default */
-    int device_index;     /* OpenCL: device number across platforms; -1 = first GPU */
+    int device_index;     /* a plugin's device number (NAME:N), 0-based */
     int verbose;
 } mlsae_backend_params;
 
-/* Plugin entry point: every plugin exports this symbol. It returns 0 and a
- * new backend, or -1 with a one-line message. api_version is the caller's;
- * the plugin must refuse a version it was not built for. */
-#define MLSAE_PLUGIN_ENTRY "mlsae_backend_plugin_init"
-typedef int (*mlsae_plugin_init_fn)(uint32_t api_version, const mlsae_backend_params *params,
-                                    mlsae_backend **out, mlsae_error *err);
+/* ---- plugins ---------------------------------------------------------------
+ * A backend plugin is a shared object named mlsae-NAME.so exporting one
+ * symbol, MLSAE_PLUGIN_ENTRY, a function returning its table. The registry
+ * (registry.h) reads api_version first and refuses a table of another
+ * version before touching anything else in it. */
+#define MLSAE_PLUGIN_ENTRY "mlsae_backend_plugin_register"
 
-/* Device strings: "cpu", "opencl", "opencl:N", "auto" (an OpenCL GPU if the
- * plugin loads and finds one, else cpu). The plugin is looked up in
- * $MLSAE_PLUGIN_PATH (a directory or the .so itself), then the installed
- * plugin directory. */
+/* Scores for `--device auto` (the registry picks the highest; the built-in
+ * CPU backend has MLSAE_SCORE_CPU, so a plugin's CPU device never wins). */
+enum { MLSAE_SCORE_NONE = 0, MLSAE_SCORE_PLUGIN_CPU = 1, MLSAE_SCORE_CPU = 10,
+       MLSAE_SCORE_ACCELERATOR = 50, MLSAE_SCORE_GPU = 100 };
+
+typedef struct mlsae_backend_plugin {
+    uint32_t api_version; /* MLSAE_BACKEND_API_VERSION it was built against: FIRST */
+    const char *name;     /* the NAME of --device NAME[:N], e.g. "opencl" */
+    /* Number of devices (0..), or -1 with the reason in why (no driver, ...). */
+    int (*device_count)(mlsae_error *why);
+    /* One line describing device i (no newline) into line[n]; returns its
+     * score for auto (MLSAE_SCORE_*), or -1 when i does not exist. */
+    int (*device_info)(int i, char *line, size_t n);
+    /* Detailed listing for `mlsae devices`: emit(ctx, depth, line) per
+     * line, depth 0 (platform) or 1 (device "NAME:i ..."). Returns the number
+     * of devices, or -1 with a message. May be NULL. */
+    int (*list_devices)(void (*emit)(void *ctx, int depth, const char *line), void *ctx,
+                        mlsae_error *err);
+    /* A new backend on device params->device_index. */
+    int (*init)(const mlsae_backend_params *params, mlsae_backend **out, mlsae_error *err);
+} mlsae_backend_plugin;
+
+typedef const mlsae_backend_plugin *(*mlsae_plugin_register_fn)(void);
+
+/* Device strings (device_spec.h): "cpu", "auto", "NAME", "NAME:N". NAME is
+ * looked up in the registry (registry.h); "auto" takes the best-scoring
+ * device of every registered plugin, else the CPU. */
 int mlsae_backend_open(const char *device, const mlsae_backend_params *params,
                        mlsae_backend **out, mlsae_error *err);
 void mlsae_backend_close(mlsae_backend *be);
 
-/* The file the registry loads for plugin `name` ("opencl"): from
- * $MLSAE_PLUGIN_PATH (a directory or the file), else the plugin directory. */
-void mlsae_backend_plugin_path(const char *name, char *out, size_t n);
+/* Set be's last error (the one message every op returns with -1); returns -1.
+ * Shared by every backend (compiled into each plugin too). */
+int mlsae_backend_fail(mlsae_backend *be, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The built-in CPU backend. */
 int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **out,

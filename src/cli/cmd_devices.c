@@ -1,18 +1,16 @@
-/* mlsae devices: the compute backends this build can use, and every OpenCL
- * platform and device the plugin sees (the numbers --device opencl:N takes).
- * The OpenCL details come from the plugin itself (dlopen + its listing
- * symbol), so this program never links against OpenCL. */
+/* mlsae devices: the compute backends the registry finds (the built-in CPU
+ * backend and every plugin), each plugin's devices (the numbers --device
+ * NAME:N takes), plugin files that were refused, and where auto goes. The
+ * device details come from the plugins, so this program never links
+ * against a device API. */
 #include "config.h"
 #include "cli/commands.h"
-#include "backend/backend.h"
-#include "../backends/opencl/ocl_plugin.h"
+#include "backend/registry.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #ifndef MLSAE_PLUGIN_DIR
 #define MLSAE_PLUGIN_DIR "/usr/local/lib/mlsae/plugins"
@@ -22,21 +20,23 @@ static void usage(void)
 {
     printf("Usage: mlsae devices [--probe] [--verbose]\n"
            "\n"
-           "List the compute backends: the built-in CPU backend and the OpenCL plugin,\n"
-           "with every OpenCL platform and device it finds (type, global memory, compute\n"
-           "units, maximum work-group size, fp64 support). Device numbers count devices\n"
-           "across all platforms in platform order; use them as --device opencl:N.\n"
-           "--device auto picks the first OpenCL GPU, or the CPU when there is none.\n"
+           "List the compute backends: the built-in CPU backend and every backend plugin\n"
+           "(mlsae-NAME.so) found in $MLSAE_PLUGIN_PATH, the plugin directory and the\n"
+           "program's directory, with the devices each finds (for OpenCL: every platform\n"
+           "and device, type, global memory, compute units, maximum work-group size, fp64\n"
+           "support). Device numbers count a plugin's devices (for OpenCL across all\n"
+           "platforms in platform order); use them as --device NAME:N, e.g. opencl:N.\n"
+           "--device auto picks the best device (a GPU first), or the CPU when there is none.\n"
            "\n"
            "Options:\n"
-           "  --probe        also open every OpenCL device: build the kernels and check a\n"
+           "  --probe        also open every plugin device: build the kernels and check a\n"
            "                 small matrix product against the CPU backend\n"
-           "  -v, --verbose  with --probe, print full OpenCL build logs on failure\n"
+           "  -v, --verbose  with --probe, print full kernel build logs on failure\n"
            "  -h, --help     show this help\n"
            "\n"
            "Environment:\n"
-           "  MLSAE_PLUGIN_PATH            directory holding mlsae-opencl.so, or the file\n"
-           "                               itself (default: %s)\n"
+           "  MLSAE_PLUGIN_PATH            ':'-separated directories holding mlsae-NAME.so\n"
+           "                               plugins, or plugin files (searched before %s)\n"
            "  MLSAE_OPENCL_BUILD_OPTIONS   extra OpenCL compiler options for the kernels\n"
            "  MLSAE_OPENCL_NO_FP64         if set (not 0), reduce in compensated float even\n"
            "                               when the device has cl_khr_fp64\n"
@@ -46,26 +46,23 @@ static void usage(void)
            MLSAE_PLUGIN_DIR);
 }
 
-typedef struct {
-    int first_gpu;
-    int n_devices;
-} listing;
-
 static void print_line(void *ctx, int depth, const char *line)
 {
-    listing *l = ctx;
+    (void)ctx;
     printf("  %s%s\n", depth ? "  " : "", line);
-    if (depth == 1) {
-        if (l->first_gpu < 0 && strstr(line, "(GPU,")) l->first_gpu = l->n_devices;
-        l->n_devices++;
-    }
 }
 
-/* Open opencl:N and compare a small product with the CPU backend. */
-static int probe(int index, mlsae_backend *cpu, int verbose)
+static void print_problem(void *ctx, const char *line)
 {
-    char dev[32];
-    snprintf(dev, sizeof dev, "opencl:%d", index);
+    (void)ctx;
+    printf("refused  %s\n", line);
+}
+
+/* Open NAME:N and compare a small product with the CPU backend. */
+static int probe(const char *name, int index, mlsae_backend *cpu, int verbose)
+{
+    char dev[64];
+    snprintf(dev, sizeof dev, "%s:%d", name, index);
     mlsae_backend_params p = {0};
     p.verbose = verbose;
     mlsae_backend *be;
@@ -130,31 +127,36 @@ int cmd_devices(int argc, char **argv)
     if (mlsae_backend_cpu_new(NULL, &cpu, &err) != 0) return cli_error("devices", "%s", err.msg);
     printf("cpu      available: %s\n", cpu->ops->describe(cpu));
 
-    char path[4096];
-    mlsae_backend_plugin_path("opencl", path, sizeof path);
-    listing l = {-1, 0};
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     int failures = 0;
-    if (!h) {
-        const char *why = dlerror();
-        printf("opencl   not available: cannot load %s (%s); build with OpenCL headers "
-               "or set MLSAE_PLUGIN_PATH\n", path, why ? why : "unknown error");
-    } else {
-        mlsae_plugin_list_devices_fn list =
-            (mlsae_plugin_list_devices_fn)(uintptr_t)dlsym(h, MLSAE_PLUGIN_LIST_DEVICES);
-        if (!list) {
-            printf("opencl   not available: %s has no %s (a plugin from another version?)\n",
-                   path, MLSAE_PLUGIN_LIST_DEVICES);
-        } else {
-            printf("opencl   plugin %s\n", path);
-            if (list(MLSAE_BACKEND_API_VERSION, print_line, &l, &err) < 0)
+    for (int i = 0; i < mlsae_registry_count(); i++) {
+        const mlsae_registry_entry *e = mlsae_registry_get(i);
+        printf("%-8s plugin %s\n", e->name, e->path);
+        if (e->plugin->list_devices) {
+            if (e->plugin->list_devices(print_line, NULL, &err) < 0)
                 printf("    listing failed: %s\n", err.msg);
-            if (do_probe)
-                for (int i = 0; i < l.n_devices; i++) failures += probe(i, cpu, verbose) != 0;
+        }
+        int n = e->plugin->device_count(&err);
+        for (int d = 0; d < n; d++) {
+            char line[700];
+            if (!e->plugin->list_devices && e->plugin->device_info(d, line, sizeof line) >= 0)
+                printf("    %s:%d  %s\n", e->name, d, line);
+            if (do_probe) failures += probe(e->name, d, cpu, verbose) != 0;
         }
     }
-    if (l.first_gpu >= 0) printf("auto     -> opencl:%d (the first OpenCL GPU)\n", l.first_gpu);
-    else printf("auto     -> cpu (no OpenCL GPU)\n");
+    /* the plugins this source tree builds that were not found */
+    char known[256], search[8192];
+    snprintf(known, sizeof known, "%s", mlsae_registry_known_plugins());
+    mlsae_registry_search_path(search, sizeof search);
+    for (char *save = NULL, *name = strtok_r(known, ",", &save); name;
+         name = strtok_r(NULL, ",", &save))
+        if (!mlsae_registry_find(name))
+            printf("%-8s not available: no mlsae-%s.so in %s (build it, or set "
+                   "MLSAE_PLUGIN_PATH)\n", name, name, search);
+    mlsae_registry_problems(print_problem, NULL);
+    char pick[64];
+    mlsae_registry_auto(pick, sizeof pick);
+    if (strcmp(pick, "cpu") == 0) printf("auto     -> cpu (no GPU or accelerator)\n");
+    else printf("auto     -> %s (the best-scoring device)\n", pick);
     mlsae_backend_close(cpu);
     return failures ? 1 : 0;
 }

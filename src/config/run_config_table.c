@@ -2,6 +2,8 @@
  * defaults, ranges and help text (see run_config.h). */
 #include "config.h"
 #include "config/run_config.h"
+#include "backend/device_spec.h"
+#include "backend/registry.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -28,15 +30,25 @@ static int check_precision(const mlsae_run_config *cfg, char *why, size_t n)
     return -1;
 }
 
+/* The device grammar (backend/device_spec.h); a plugin NAME must be one
+ * this source tree builds or one the registry finds. */
 static int check_device_name(const char *d, char *why, size_t n)
 {
-    if (strcmp(d, "auto") == 0 || strcmp(d, "cpu") == 0 || strcmp(d, "opencl") == 0) return 0;
-    if (strncmp(d, "opencl:", 7) == 0 && d[7]) {
-        const char *p = d + 7;
-        while (*p >= '0' && *p <= '9') p++;
-        if (*p == '\0' && p - (d + 7) <= 4) return 0;
+    mlsae_device_spec spec;
+    mlsae_error err;
+    if (mlsae_device_parse(d, &spec, &err) != 0) {
+        snprintf(why, n, "%s", err.msg);
+        return -1;
     }
-    snprintf(why, n, "unknown device '%s' (auto, cpu, opencl or opencl:N)", d);
+    if (spec.kind != MLSAE_DEVICE_PLUGIN) return 0;
+    char known[256];
+    snprintf(known, sizeof known, "%s", mlsae_registry_known_plugins());
+    for (char *save = NULL, *name = strtok_r(known, ",", &save); name;
+         name = strtok_r(NULL, ",", &save))
+        if (strcmp(name, spec.name) == 0) return 0;
+    if (mlsae_registry_find(spec.name)) return 0;
+    snprintf(why, n, "unknown device '%s' (cpu, auto, or NAME[:N] of a backend plugin: %s)", d,
+             known[0] ? mlsae_registry_known_plugins() : "none built");
     return -1;
 }
 

@@ -26,6 +26,7 @@
  * n_cand x d each. */
 #include "config.h"
 #include "sae/sae_internal.h"
+#include "backend/backend_ops.h"
 
 #include <stdint.h>
 
@@ -43,25 +44,13 @@ static int encode_topk(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err)
         SAE_CALL(sae, err, "encoder",
                  be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, mlsae_at(sae->xin, (size_t)r0 * d),
                                      d, sae_ref(sae->enc), d, 0.0f, sae_ref(sae->pre), n));
-        if (n_cand > 0 && be->ops->sae.topk_gather) {
-            /* one pass: each row's candidates are copied while it is in cache */
-            SAE_CALL(sae, err, "topk and auxk candidates",
-                     be->ops->sae.topk_gather(be, sae_ref(sae->pre), c, n, k, MLSAE_NOREF,
-                                              mlsae_at(sae->vals, (size_t)r0 * k),
-                                              mlsae_at(sae->idx, (size_t)r0 * k),
-                                              sae_ref(sae->cand_idx), n_cand,
-                                              mlsae_at(sae->aux_pre, (size_t)r0 * n_cand)));
-            continue;
-        }
-        SAE_CALL(sae, err, "topk",
-                 be->ops->sae.topk(be, sae_ref(sae->pre), c, n, k, MLSAE_NOREF,
-                                   mlsae_at(sae->vals, (size_t)r0 * k),
-                                   mlsae_at(sae->idx, (size_t)r0 * k)));
-        if (n_cand > 0)
-            SAE_CALL(sae, err, "auxk candidates",
-                     be->ops->sae.gather_columns(be, sae_ref(sae->pre), c, n,
-                                                 sae_ref(sae->cand_idx), n_cand,
-                                                 mlsae_at(sae->aux_pre, (size_t)r0 * n_cand)));
+        /* one pass where the backend can: each row's candidates are copied
+         * while it is in cache */
+        SAE_CALL(sae, err, "topk and auxk candidates",
+                 mlsae_op_topk_gather(be, sae_ref(sae->pre), c, n, k, MLSAE_NOREF,
+                                      mlsae_at(sae->vals, (size_t)r0 * k),
+                                      mlsae_at(sae->idx, (size_t)r0 * k), sae_ref(sae->cand_idx),
+                                      n_cand, mlsae_at(sae->aux_pre, (size_t)r0 * n_cand)));
     }
     return 0;
 }
