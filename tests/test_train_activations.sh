@@ -1,9 +1,11 @@
 #!/bin/sh
-# mlsae train --activations: a run from an MLSAE checkpoint (--init) over six
-# micro-batches matches the float64 oracle (tests/gen/gen_sae.py, case
-# "basic": geometric-median bias, accumulation 2, three Adam steps); the
-# output directory holds a loadable checkpoint and metrics.jsonl; --resume
-# continues; bad inputs fail with one line, a non-zero exit and no output.
+# mlsae train --activations: the training loop on saved activations. A run
+# from an MLSAE checkpoint (--init) over six micro-batches matches the
+# float64 oracle (tests/gen/gen_sae.py, case "basic": geometric-median bias,
+# accumulation 2, three Adam steps); the output directory is laid out as for
+# a run on a model (config.yaml, metrics.jsonl, checkpoints/last, the SAE in
+# the reference's format); --resume continues; bad inputs fail with one
+# line, a non-zero exit and no output.
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
 FIX="$MLSAE_TEST_FIXTURES/sae"
@@ -16,34 +18,42 @@ die() { echo "FAIL: $*"; fail=1; }
 
 # 1. the oracle run
 "$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --init "$FIX/cli/init" \
-    --out "$TMP/run" --trainer.accumulate_grad_batches 2 -q >"$TMP/stdout" 2>"$TMP/stderr" \
-    || { cat "$TMP/stderr"; die "train exited $?"; }
-for f in config.json model.safetensors training_state.safetensors metrics.jsonl; do
+    --out "$TMP/run" --trainer.accumulate_grad_batches 2 --log_every_n_steps 1 --device cpu \
+    >"$TMP/stdout" 2>"$TMP/stderr" || { cat "$TMP/stderr"; die "train exited $?"; }
+for f in config.yaml metrics.jsonl checkpoints/last/config.json \
+    checkpoints/last/model.safetensors checkpoints/last/training_state.safetensors; do
     [ -s "$TMP/run/$f" ] || die "missing $f"
 done
-[ "$(wc -l <"$TMP/run/metrics.jsonl")" -eq 6 ] || die "metrics.jsonl should have 6 lines"
-grep -q '"k": 8' "$TMP/run/config.json" || die "config.json lacks k"
+sae=$(sed -n 's/^sae: *//p' "$TMP/stdout")
+[ -s "$sae/model.safetensors" ] || die "no trained SAE named in the output"
+case "$sae" in */mlsae-pythia-70m-deduped-x4-k8) ;; *) die "SAE not named by its own shape: $sae" ;; esac
+[ "$(grep -c '"loss/total"' "$TMP/run/metrics.jsonl")" -eq 3 ] || die "metrics.jsonl should have 3 step rows"
+grep -q '"k": 8' "$sae/config.json" || die "config.json lacks k"
+grep -q 'activations:.*activations.safetensors' "$TMP/run/config.yaml" || die "config.yaml lacks data.activations"
 "$CMP" "$TMP/run" "$FIX/basic.safetensors" || die "output differs from the oracle"
 ls "$TMP" | grep -q tmp && die "a staging directory was left behind"
 
 # 2. resuming a finished run over the same file trains nothing and keeps the weights
-"$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --resume "$TMP/run" \
-    --out "$TMP/run2" -q >/dev/null 2>"$TMP/stderr" || { cat "$TMP/stderr"; die "resume failed"; }
-cmp -s "$TMP/run/model.safetensors" "$TMP/run2/model.safetensors" || die "resume changed the weights"
+cp "$TMP/run/checkpoints/last/model.safetensors" "$TMP/finished.safetensors"
+"$MLSAE_BIN" train --resume "$TMP/run/checkpoints/last" >"$TMP/stdout2" 2>"$TMP/stderr" \
+    || { cat "$TMP/stderr"; die "resume failed"; }
+cmp -s "$TMP/finished.safetensors" "$TMP/run/checkpoints/last/model.safetensors" \
+    || die "resume changed the weights"
 
 # 3. a fresh run with explicit options
 "$MLSAE_BIN" train --activations "$FIX/cli/activations.safetensors" --out "$TMP/fresh" \
-    --autoencoder.expansion_factor 4 --autoencoder.k 3 --autoencoder.auxk none \
-    --autoencoder.standardize false --seed 3 --threads 1 -q >/dev/null 2>"$TMP/stderr" \
-    || { cat "$TMP/stderr"; die "fresh run failed"; }
-grep -q '"auxk": null' "$TMP/fresh/config.json" || die "auxk none should be null"
-grep -q '"standardize": false' "$TMP/fresh/config.json" || die "standardize false"
-grep -q '"n_latents": 64' "$TMP/fresh/config.json" || die "n_latents should be 64"
+    --autoencoder.expansion_factor 4 --autoencoder.k 3 --autoencoder.auxk null \
+    --autoencoder.standardize false --seed 3 --threads 1 --device cpu \
+    >"$TMP/stdout3" 2>"$TMP/stderr" || { cat "$TMP/stderr"; die "fresh run failed"; }
+fresh=$(sed -n 's/^sae: *//p' "$TMP/stdout3")
+grep -q '"auxk": null' "$fresh/config.json" || die "auxk null should be null"
+grep -q '"standardize": false' "$fresh/config.json" || die "standardize false"
+grep -q '"n_latents": 64' "$fresh/config.json" || die "n_latents should be 64"
 
 # 4. bad input: one line on stderr, non-zero exit, no output directory
 bad() {
     name=$1; shift
-    "$MLSAE_BIN" train "$@" --out "$TMP/bad_$name" -q >/dev/null 2>"$TMP/err"
+    "$MLSAE_BIN" train "$@" --out "$TMP/bad_$name" --device cpu >/dev/null 2>"$TMP/err"
     rc=$?
     [ $rc -ne 0 ] || die "$name: exit status 0"
     [ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err"; die "$name: not one line of error"; }
@@ -58,6 +68,7 @@ bad missing --activations "$TMP/does-not-exist.safetensors"
 bad k_too_big --activations "$FIX/cli/activations.safetensors" --autoencoder.expansion_factor 1 --autoencoder.k 17
 bad option --activations "$FIX/cli/activations.safetensors" --autoencoder.k x
 bad unknown --activations "$FIX/cli/activations.safetensors" --bogus
+bad init_shape --activations "$FIX/cli/activations.safetensors" --init "$FIX/cli/init" --autoencoder.k 5
 head -c 100 "$FIX/cli/activations.safetensors" >"$TMP/trunc.safetensors"
 bad truncated --activations "$TMP/trunc.safetensors"
 "$MLSAE_BIN" train --help | grep -q -- --activations || die "--help"

@@ -41,6 +41,7 @@
 
 #include <dlfcn.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,14 @@ static int config_for(mlsae_run_config *cfg, const char *device, const char *mod
     return 0;
 }
 
+/* Stop a run after this many micro-batches (0: never), as Ctrl-C would. */
+static int64_t stop_after;
+static void on_micro_batch(void *ctx, int64_t done)
+{
+    (void)ctx;
+    if (stop_after > 0 && done == stop_after) raise(SIGINT);
+}
+
 static int train(const char *device, const char *model_device, const char *out,
                  const char *resume, mlsae_train_summary *sum)
 {
@@ -90,7 +99,8 @@ static int train(const char *device, const char *model_device, const char *out,
         return -1;
     }
     mlsae_error err;
-    int rc = mlsae_train(cfg, NULL, sum, &err);
+    mlsae_train_io io = {.on_micro_batch = on_micro_batch};
+    int rc = mlsae_train(cfg, &io, sum, &err);
     if (rc) fprintf(stderr, "train %s/%s into %s: %s\n", device, model_device, out, err.msg);
     free(cfg);
     return rc;
@@ -240,9 +250,9 @@ int main(void)
     /* 2. interrupted and resumed, overlapped: the same bytes */
     printf("2. overlapped, interrupted after 5 micro-batches and resumed\n");
     mlsae_train_summary i1, i2;
-    setenv("MLSAE_TEST_SIGINT_AFTER", "5", 1);
+    stop_after = 5;
     int rc = train("opencl", "cpu", out_int, NULL, &i1);
-    unsetenv("MLSAE_TEST_SIGINT_AFTER");
+    stop_after = 0;
     CHECKF(rc == 0 && i1.interrupted && i1.micro_batches == 5,
            "interrupted run: rc %d, interrupted %d, micro-batches %lld", rc, i1.interrupted,
            (long long)i1.micro_batches);

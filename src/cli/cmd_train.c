@@ -1,17 +1,91 @@
-/* mlsae train: the pipeline (model + dataset, cmd_train_pipeline.c), or
- * training from saved activations with --activations
- * (cmd_train_activations.c). */
+/* mlsae train: the training loop (train/trainer.h) on a model + dataset,
+ * or on saved activations (--activations FILE). */
 #include "config.h"
 #include "cli/commands.h"
+#include "cli/download_progress.h"
+#include "cli/run_args.h"
+#include "train/trainer.h"
 
-#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: mlsae train [--config FILE]... [OPTIONS]\n"
+            "       mlsae train --resume DIR [OPTIONS]\n"
+            "       mlsae train --activations FILE [--init DIR] [OPTIONS]\n"
+            "\n"
+            "Train a multi-layer SAE on the residual stream of every selected layer of a\n"
+            "GPT-NeoX/Pythia model: the dataset is read, tokenized and packed on a\n"
+            "background thread; the transformer runs on each batch; one TopK SAE learns\n"
+            "from every layer's vectors at once (SPEC: the reference's algorithm and\n"
+            "defaults). Progress goes to stderr; metrics to <out>/metrics.jsonl.\n"
+            "\n"
+            "Ctrl-C (or SIGTERM) finishes the current micro-batch, writes\n"
+            "<out>/checkpoints/last and exits 0; --resume <out>/checkpoints/last continues\n"
+            "exactly where it stopped. The trained SAE is written to\n"
+            "<out>/mlsae-<model>-x<E>-k<K>/ in the reference's format (config.json +\n"
+            "model.safetensors), loadable by the Python reference.\n"
+            "\n"
+            "--activations FILE trains on saved activations instead (no model, no validation):\n"
+            "a safetensors file with 'inputs' F32 [n_batches, n_layers, batch, pos, d_model],\n"
+            "one micro-batch per entry, in order; batch and pos are the file's. --init DIR\n"
+            "starts from an MLSAE checkpoint (its config.json and weights, a new optimizer).\n"
+            "The same options, defaults, metrics and outputs as a run on a model.\n"
+            "\n"
+            "The paper's configuration for Pythia-70m (model in the HF cache or a directory):\n"
+            "  mlsae train --model_name EleutherAI/pythia-70m-deduped \\\n"
+            "      --autoencoder.expansion_factor 64 --autoencoder.k 32 --data.path DATA\n"
+            "\n"
+            "  --config FILE, -c FILE   a YAML file of options (the reference's layout)\n"
+            "  --resume DIR             continue from a checkpoint (trainer.checkpoint_path)\n"
+            "  --out DIR                output directory (trainer.default_root_dir; default out)\n"
+            "  --help, -h               this help\n"
+            "\n");
+    mlsae_run_config_print_help(out);
+}
 
 int cmd_train(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) break;
-        if (strcmp(argv[i], "--activations") == 0 || strncmp(argv[i], "--activations=", 14) == 0)
-            return cmd_train_activations(argc, argv);
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
     }
-    return cmd_train_pipeline(argc, argv);
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) return cli_error("train", "out of memory");
+    int status = cli_run_config("train", argc, argv, cfg, NULL, NULL);
+    if (status) {
+        free(cfg);
+        return status;
+    }
+    mlsae_train_io io = {.out = stderr, .tty = -1};
+    mlsae_train_summary sum;
+    mlsae_error err;
+    cli_download_progress(1);
+    int failed = mlsae_train(cfg, &io, &sum, &err) != 0;
+    cli_download_progress(0);
+    if (failed) {
+        status = cli_error("train", "%s", err.msg);
+    } else {
+        printf("%s after %lld micro-batches (%lld optimizer steps, %llu tokens) in %.1f s\n",
+               sum.interrupted ? "stopped" : "trained", (long long)sum.micro_batches,
+               (long long)sum.steps, (unsigned long long)sum.tokens, sum.seconds);
+        if (sum.overlapped)
+            printf("time:       transformer thread: data %.2f s, transformer %.2f s, overlapped "
+                   "with the SAE, which waited %.2f s for it; upload %.2f s, sae %.2f s, "
+                   "validation %.2f s, checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s,
+                   sum.wait_s, sum.upload_s, sum.sae_s, sum.validate_s, sum.save_s);
+        else
+            printf("time:       data %.2f s, transformer %.2f s, sae %.2f s, validation %.2f s, "
+                   "checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s, sum.sae_s,
+                   sum.validate_s, sum.save_s);
+        if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
+        printf("checkpoint: %s\n", sum.checkpoint_dir);
+        printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);
+        printf("config:     %s/config.yaml\n", sum.out_dir);
+    }
+    free(cfg);
+    return status;
 }

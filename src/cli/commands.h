@@ -16,8 +16,6 @@ int cmd_hidden_states(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
-int cmd_train_pipeline(int argc, char **argv);
-int cmd_train_activations(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

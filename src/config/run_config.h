@@ -49,6 +49,9 @@ typedef struct mlsae_data_config {
     int64_t batch_size;              /* sequences per micro-batch (1) */
     double max_tokens;               /* tokens to train/test on (1e9) */
     int64_t num_workers;             /* data-loading threads; NONE = automatic */
+    /* saved activations to train on instead of path + the model: safetensors
+     * 'inputs' F32 [n_batches, n_layers, batch, pos, d_model]; "" = none */
+    char activations[MLSAE_CONFIG_STR_MAX];
 } mlsae_data_config;
 
 typedef struct mlsae_trainer_config {
@@ -77,6 +80,7 @@ typedef struct mlsae_run_config {
     char model_device[MLSAE_CONFIG_SHORT_STR_MAX]; /* the transformer's (same names; "cpu") */
     int64_t threads;                          /* CPU threads; 0 = all cores */
     char tokenizer[MLSAE_CONFIG_STR_MAX];     /* tokenizer.json; "" = the model's own */
+    char init[MLSAE_CONFIG_STR_MAX];          /* MLSAE checkpoint to start from; "" = none */
 } mlsae_run_config;
 
 /* ---- the option table ----------------------------------------------------- */

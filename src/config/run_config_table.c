@@ -101,6 +101,11 @@ static const mlsae_option options[] = {
      "N", "sequences per micro-batch", NULL},
     {"data.max_tokens", "max-tokens", MLSAE_OPT_REAL, F(data.max_tokens), "1000000000.0", 0, 0,
      1e18, 1, "N", "tokens to train (or test) on", NULL},
+    {"data.activations", "activations", MLSAE_OPT_STRING, F(data.activations), "null", 1,
+     NONE_RANGE, 0, "FILE",
+     "train on saved activations instead of data.path + the model: safetensors 'inputs' F32 "
+     "[n_batches, n_layers, batch, pos, d_model], one micro-batch per entry (null: none)",
+     NULL},
     {"data.num_workers", "workers", MLSAE_OPT_INT, F(data.num_workers), "null", 1, 0, 1024, 0,
      "N", "data-loading (tokenizer) threads (null: automatic)", NULL},
 
@@ -150,6 +155,9 @@ static const mlsae_option options[] = {
      "CPU threads (0: all cores)", NULL},
     {"tokenizer", "", MLSAE_OPT_STRING, F(tokenizer), "null", 1, NONE_RANGE, 0, "FILE",
      "HF tokenizer.json (null: the model's own)", NULL},
+    {"init", "", MLSAE_OPT_STRING, F(init), "null", 1, NONE_RANGE, 0, "DIR",
+     "start from this MLSAE checkpoint (its config.json and weights; a new optimizer) instead "
+     "of a fresh initialisation (null: fresh)", NULL},
 };
 
 const mlsae_option *mlsae_run_config_options(size_t *count)

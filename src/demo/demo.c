@@ -152,7 +152,7 @@ int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summ
         free(yaml);
     }
     if (!rc) {
-        mlsae_train_io io = {progress, -1};
+        mlsae_train_io io = {.out = progress, .tty = -1};
         rc = mlsae_train(cfg, &io, &sum->train, err);
     }
     if (!rc && sum->train.interrupted)

@@ -97,6 +97,30 @@ fail:
     return -1;
 }
 
+int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg, int d_model,
+                                   int n_layers, mlsae_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (n_layers > MLSAE_CONFIG_MAX_LAYERS)
+        return mlsae_fail(err, "%s: %d layers, at most %d are supported", cfg->data.activations,
+                          n_layers, MLSAE_CONFIG_MAX_LAYERS);
+    if (cfg->n_layers != 0 && cfg->n_layers != n_layers)
+        return mlsae_fail(err, "layers: %d given, but %s holds %d layers", cfg->n_layers,
+                          cfg->data.activations, n_layers);
+    if (!cfg->init[0] && !cfg->trainer.checkpoint_path[0] &&
+        mlsae_run_config_check_model(cfg, d_model, n_layers, err))
+        return -1;
+    mlsae_backend_params params = {0};
+    params.n_threads = (int)cfg->threads;
+    if (mlsae_backend_open(cfg->device, &params, &s->sae_be, err)) return -1;
+    s->be = s->sae_be;
+    s->d_model = d_model;
+    s->n_model_layers = n_layers;
+    s->n_layers = n_layers;
+    for (int i = 0; i < n_layers; i++) s->layers[i] = cfg->n_layers ? cfg->layers[i] : i;
+    return 0;
+}
+
 void mlsae_session_close(mlsae_session *s)
 {
     if (s->tok) mlsae_tokenizer_free(s->tok);

@@ -42,6 +42,11 @@ typedef struct mlsae_session {
  * against the model. */
 int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
                        mlsae_error *err);
+/* A session without a model, for training on saved activations
+ * (cfg->data.activations) of n_layers layers of d_model: only the SAE's
+ * backend; layers are cfg's when it names as many, else 0..n_layers-1. */
+int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg, int d_model,
+                                   int n_layers, mlsae_error *err);
 void mlsae_session_close(mlsae_session *s);
 
 static inline int mlsae_session_split(const mlsae_session *s)

@@ -26,6 +26,7 @@
 #include "core/signals.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
+#include "dataset/activations.h"
 #include "dataset/loader.h"
 #include "eval/downstream.h"
 #include "eval/layer_log.h"
@@ -62,15 +63,21 @@ void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)
     snprintf(out, n, "out");
 }
 
+static void sae_name(const char *model_name, long long expansion_factor, long long k, char *out,
+                     size_t n)
+{
+    size_t len = strlen(model_name);
+    while (len > 1 && model_name[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && model_name[start - 1] != '/') start--;
+    snprintf(out, n, "mlsae-%.*s-x%lld-k%lld", (int)(len - start), model_name + start,
+             expansion_factor, k);
+}
+
 void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n)
 {
-    const char *name = cfg->model_name;
-    size_t len = strlen(name);
-    while (len > 1 && name[len - 1] == '/') len--;
-    size_t start = len;
-    while (start > 0 && name[start - 1] != '/') start--;
-    snprintf(out, n, "mlsae-%.*s-x%lld-k%lld", (int)(len - start), name + start,
-             (long long)cfg->autoencoder.expansion_factor, (long long)cfg->autoencoder.k);
+    sae_name(cfg->model_name, (long long)cfg->autoencoder.expansion_factor,
+             (long long)cfg->autoencoder.k, out, n);
 }
 
 /* Everything the loop holds; freed in one place. */
@@ -80,7 +87,10 @@ typedef struct trainer {
     const mlsae_train_io *io;
     mlsae_session s;
     mlsae_sae *sae;
-    mlsae_loader *loader;
+    mlsae_loader *loader;      /* the dataset, through the transformer; or */
+    mlsae_activations acts;    /* saved activations (data.activations) */
+    int64_t act_next;          /* the next micro-batch of acts */
+    mlsae_run_config *own_cfg; /* cfg with the activations' batch and pos */
     mlsae_prefetch *prefetch;  /* on two backends: the transformer's thread */
     mlsae_data_position pos;   /* the stream's position after the last batch taken */
     mlsae_metrics_log *log;
@@ -122,6 +132,47 @@ static int sae_from_config(trainer *t, mlsae_error *err)
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
     if (mlsae_sae_config_check(&sc, err)) return -1;
     return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &t->sae, err);
+}
+
+/* The SAE of cfg->init: its shape and thresholds (config.json), with the
+ * trainer's options (lr, auxk_coef, accumulation) and a new optimizer. A
+ * shape option given on top that disagrees with the checkpoint is an error:
+ * silently training another shape than asked would be a guess. */
+static int sae_from_init(trainer *t, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = t->cfg;
+    if (mlsae_ckpt_load(cfg->init, t->s.sae_be, &t->sae, err)) return -1;
+    mlsae_sae_config sc = *mlsae_sae_get_config(t->sae);
+    if (sc.n_inputs != t->s.d_model)
+        return mlsae_fail(err, "%s: d_model %d of the activations does not match n_inputs %d of "
+                          "%s", cfg->data.activations[0] ? cfg->data.activations : cfg->model_name,
+                          t->s.d_model, sc.n_inputs, cfg->init);
+    mlsae_run_config *def = malloc(sizeof *def);
+    if (!def) return mlsae_fail(err, "out of memory");
+    mlsae_run_config_defaults(def);
+    const mlsae_autoencoder_config *a = &cfg->autoencoder, *d = &def->autoencoder;
+    int64_t auxk = a->auxk == MLSAE_CONFIG_NONE ? 0 : a->auxk;
+    const char *bad = NULL;
+    if (a->expansion_factor != d->expansion_factor &&
+        a->expansion_factor * sc.n_inputs != sc.n_latents)
+        bad = "expansion_factor";
+    else if (a->k != d->k && a->k != sc.k) bad = "k";
+    else if (a->auxk != d->auxk && auxk != sc.auxk) bad = "auxk";
+    else if (a->dead_threshold != d->dead_threshold && (float)a->dead_threshold != sc.dead_threshold)
+        bad = "dead_threshold";
+    else if (a->standardize != d->standardize && a->standardize != sc.standardize)
+        bad = "standardize";
+    const int dtt_given = a->dead_tokens_threshold != d->dead_tokens_threshold;
+    free(def);
+    if (bad)
+        return mlsae_fail(err, "init: %s fixes autoencoder.%s in its config.json; drop that "
+                          "option (lr, auxk_coef and the trainer's options apply)", cfg->init,
+                          bad);
+    sc.lr = (float)a->lr;
+    sc.auxk_coef = isnan(a->auxk_coef) ? 0.0f : (float)a->auxk_coef;
+    sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
+    if (dtt_given) sc.dead_steps_threshold = t->derived.dead_steps_threshold;
+    return mlsae_sae_set_config(t->sae, &sc, err);
 }
 
 static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
@@ -238,20 +289,14 @@ static void trainer_free(trainer *t)
 {
     mlsae_prefetch_close(t->prefetch);
     if (t->loader) mlsae_loader_close(t->loader);
+    mlsae_activations_close(&t->acts);
+    free(t->own_cfg);
     if (t->downstream) mlsae_downstream_free(t->downstream);
     mlsae_eval_buffers_free(&t->eval);
     if (t->x) t->s.sae_be->ops->core.free(t->s.sae_be, t->x);
     if (t->sae) mlsae_sae_free(t->sae);
     if (t->log) mlsae_metrics_log_close(t->log, NULL);
     mlsae_session_close(&t->s);
-}
-
-/* A hook for tests of the interruption path: deliver SIGINT to ourselves
- * after this many micro-batches of this invocation (MLSAE_TEST_SIGINT_AFTER). */
-static int64_t sigint_after(void)
-{
-    const char *v = getenv("MLSAE_TEST_SIGINT_AFTER");
-    return v && *v ? strtoll(v, NULL, 10) : -1;
 }
 
 /* The next batch's activations into t->x: 1 (*rows sequences), 0 at the
@@ -262,6 +307,20 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
     const int seq = (int)t->cfg->data.max_length;
     mlsae_backend *sae_be = t->s.sae_be;
     double c0 = mlsae_monotonic_seconds(NULL);
+    if (t->acts.st) {
+        const mlsae_activations *a = &t->acts;
+        if (t->act_next >= a->n_batches) return 0;
+        if (sae_be->ops->core.write(sae_be, t->x, 0, mlsae_activations_batch(a, t->act_next),
+                                    a->per_batch * sizeof(float)))
+            return mlsae_fail(err, "activations to the SAE's backend: %s",
+                              mlsae_backend_error(sae_be));
+        t->act_next++;
+        t->pos.batches = (uint64_t)t->act_next;
+        t->pos.tokens = (uint64_t)t->act_next * (uint64_t)a->batch * (uint64_t)a->pos;
+        sum->data_s += mlsae_monotonic_seconds(NULL) - c0;
+        *rows = a->batch;
+        return 1;
+    }
     if (t->prefetch) {
         mlsae_prefetched p;
         int got = mlsae_prefetch_next(t->prefetch, &p, err);
@@ -297,14 +356,25 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     trainer t;
     memset(&t, 0, sizeof t);
     memset(summary, 0, sizeof *summary);
-    t.cfg = cfg;
     t.io = io;
+    if (cfg->data.activations[0]) {
+        /* saved activations: their batch and pos; no model, so no validation */
+        if (mlsae_activations_open(cfg->data.activations, &t.acts, err)) return -1;
+        t.own_cfg = malloc(sizeof *t.own_cfg);
+        if (!t.own_cfg) {
+            mlsae_activations_close(&t.acts);
+            return mlsae_fail(err, "out of memory");
+        }
+        *t.own_cfg = *cfg;
+        t.own_cfg->data.batch_size = t.acts.batch;
+        t.own_cfg->data.max_length = t.acts.pos;
+        t.own_cfg->trainer.limit_val_batches = 0;
+        cfg = t.own_cfg;
+    }
+    t.cfg = cfg;
     mlsae_run_config_derive(cfg, &t.derived);
     mlsae_train_out_dir(cfg, t.out_dir, sizeof t.out_dir);
     snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints/last", t.out_dir);
-    char name[768];
-    mlsae_train_sae_name(cfg, name, sizeof name);
-    snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
     const int resuming = cfg->trainer.checkpoint_path[0] != 0;
     const int need_logits = cfg->trainer.limit_val_batches != 0;
     int64_t step = 0;
@@ -312,10 +382,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
 
     char path[4300];
     int rc = -1;
-    if (mlsae_session_open(&t.s, cfg, need_logits, err)) return -1;
-    if (mlsae_mkdir_p(t.out_dir, err)) goto done;
-    snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
-    if (mlsae_mkdir_p(path, err)) goto done;
+    if (t.acts.st ? mlsae_session_open_activations(&t.s, cfg, t.acts.d_model, t.acts.n_layers,
+                                                   err)
+                  : mlsae_session_open(&t.s, cfg, need_logits, err)) {
+        trainer_free(&t);
+        return -1;
+    }
 
     if (resuming) {
         if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.sae_be, &t.sae, &t.st,
@@ -327,9 +399,30 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                        cfg->trainer.checkpoint_path, sc->n_inputs, t.s.d_model);
             goto done;
         }
-    } else if (sae_from_config(&t, err)) {
+        t.act_next = (int64_t)t.st.data.batches;
+        if (t.acts.st && t.act_next > t.acts.n_batches) {
+            mlsae_fail(err, "%s: the run to resume has consumed %lld micro-batches, the file has "
+                       "%lld", cfg->data.activations, (long long)t.act_next,
+                       (long long)t.acts.n_batches);
+            goto done;
+        }
+    } else if (cfg->init[0] ? sae_from_init(&t, err) : sae_from_config(&t, err)) {
         goto done;
     }
+
+    {
+        /* named by the SAE's own shape (an --init or resumed SAE has its own) */
+        const mlsae_sae_config *sc = mlsae_sae_get_config(t.sae);
+        char name[768];
+        sae_name(cfg->model_name, (long long)(sc->n_latents / sc->n_inputs), (long long)sc->k,
+                 name, sizeof name);
+        snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
+    }
+
+    /* nothing is written before the model, the data and the SAE are known good */
+    if (mlsae_mkdir_p(t.out_dir, err)) goto done;
+    snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
+    if (mlsae_mkdir_p(path, err)) goto done;
 
     /* the effective configuration, for the record */
     {
@@ -347,8 +440,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         snprintf(path, sizeof path, "%s/metrics.jsonl", t.out_dir);
         if (mlsae_metrics_log_open(&t.log, path, &lo, err)) goto done;
     }
-    if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
-    mlsae_loader_position(t.loader, &t.pos);
+    if (!t.acts.st) {
+        if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
+        mlsae_loader_position(t.loader, &t.pos);
+    } else {
+        t.pos = t.st.data;
+    }
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int n_layers = t.s.n_layers;
@@ -369,7 +466,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     const int64_t log_every = t.derived.log_every_n_steps;
     const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
-    const int64_t stop_after = sigint_after();
     mlsae_sae_counters counters;
     mlsae_sae_get_counters(t.sae, &counters);
     step = counters.step;
@@ -385,7 +481,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         mlsae_progress_start(&t.progress, io->out, "train", t.st.tokens, total, &po);
         t.progress_on = 1;
         msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
-            t.s.model_dir, cfg->data.path, n_layers, t.s.d_model,
+            t.acts.st ? "an MLSAE" : t.s.model_dir,
+            t.acts.st ? cfg->data.activations : cfg->data.path, n_layers, t.s.d_model,
             mlsae_sae_get_config(t.sae)->n_latents, mlsae_sae_get_config(t.sae)->k,
             t.s.sae_be->ops->describe(t.s.sae_be));
         if (t.prefetch)
@@ -445,7 +542,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
             mlsae_progress_update(&t.progress, t.st.tokens);
         }
-        if (stop_after >= 0 && this_run == stop_after) raise(SIGINT);
+        if (io && io->on_micro_batch) io->on_micro_batch(io->ctx, this_run);
     }
 
     if (mlsae_signals_stop_requested()) {

@@ -1,6 +1,10 @@
 /* The training pipeline (SPEC §3-5): stream a dataset, run the transformer,
  * train the multi-layer SAE with gradient accumulation, log, validate,
- * checkpoint; resumable bit for bit.
+ * checkpoint; resumable bit for bit. The micro-batches come from the
+ * dataset through the transformer, or from saved activations
+ * (cfg->data.activations: no model, no validation; batch and pos are the
+ * file's); the SAE is new, or cfg->init's (its shape, a new optimizer), or
+ * the resumed checkpoint's. Everything else is the same loop.
  *
  * Output directory (trainer.default_root_dir, default "out"):
  *   config.yaml                     the effective run configuration
@@ -20,6 +24,12 @@
 typedef struct mlsae_train_io {
     FILE *out;    /* progress and messages (the CLI passes stderr); NULL: silent */
     int tty;      /* 1 / 0 / -1 = isatty(out) */
+    /* Called on the training thread after each micro-batch with the number
+     * trained by this invocation (NULL: none). It may stop the run as a
+     * user would, with raise(SIGINT): the loop then checkpoints and
+     * returns with summary->interrupted set. */
+    void (*on_micro_batch)(void *ctx, int64_t micro_batches);
+    void *ctx;
 } mlsae_train_io;
 
 typedef struct mlsae_train_summary {
