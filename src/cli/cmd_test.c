@@ -7,8 +7,6 @@
 #include "hub/hub.h"
 #include "eval/evaluate.h"
 
-#include <jansson.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,52 +63,6 @@ static int take_value(int *argc, char **argv, const char *flag, const char **val
     return 0;
 }
 
-/* The run options a -tfm checkpoint's config.json holds (the reference's
- * Lightning module), as command-line options to go before the user's.
- * Appends to out (room for 10) and returns how many; 0 for a plain SAE. */
-static int tfm_args(const char *dir, char **out, char *store, size_t store_n)
-{
-    char *path = mlsae_path_join_new(dir, "config.json");
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
-    free(path);
-    int n = 0;
-    size_t used = 0;
-#define PUT(...)                                                                        \
-    do {                                                                                \
-        int w = snprintf(store + used, store_n - used, __VA_ARGS__);                    \
-        if (w < 0 || (size_t)w >= store_n - used) goto done;                            \
-        out[n++] = store + used;                                                        \
-        used += (size_t)w + 1;                                                          \
-    } while (0)
-    json_t *name = json_object_get(root, "model_name");
-    if (!json_is_string(name)) goto done;
-    PUT("--model_name=%s", json_string_value(name));
-    json_t *layers = json_object_get(root, "layers");
-    if (json_is_array(layers) && json_array_size(layers) > 0) {
-        char list[1024] = "";
-        size_t len = 0, i;
-        json_t *v;
-        json_array_foreach(layers, i, v) {
-            if (!json_is_integer(v)) goto done;
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", i ? "," : "",
-                                    (long long)json_integer_value(v));
-            if (len >= sizeof list) goto done;
-        }
-        PUT("--layers=%s", list);
-    }
-    json_t *v = json_object_get(root, "max_length");
-    if (json_is_integer(v)) PUT("--data.max_length=%lld", (long long)json_integer_value(v));
-    v = json_object_get(root, "batch_size");
-    if (json_is_integer(v)) PUT("--data.batch_size=%lld", (long long)json_integer_value(v));
-    v = json_object_get(root, "skip_special_tokens");
-    if (json_is_boolean(v))
-        PUT("--autoencoder.skip_special_tokens=%s", json_is_true(v) ? "true" : "false");
-#undef PUT
-done:
-    json_decref(root);
-    return n;
-}
-
 int cmd_test(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -131,29 +83,28 @@ int cmd_test(int argc, char **argv)
         status = cli_error("test", "--checkpoint and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
-    /* a repo id rather than a directory: the HF cache, downloading if needed */
+    /* a directory, or a repo id in the HF cache (downloaded if needed); a
+     * -tfm checkpoint's run options go first: the command line overrides them */
     char *resolved = NULL;
     const char *repo_id = NULL;
-    mlsae_error rerr;
-    if (!status && !mlsae_is_dir(ckpt) && strchr(ckpt, '/') && !mlsae_path_exists(ckpt)) {
-        cli_download_progress(1);
-        if (mlsae_model_resolve(ckpt, &resolved, &rerr) != 0)
-            status = cli_error("test", "%s", rerr.msg);
-        else
-            repo_id = ckpt, ckpt = resolved;
-        cli_download_progress(0);
-    }
+    mlsae_run_config *base = status ? NULL : malloc(sizeof *base);
+    if (!status && !base) status = cli_error("test", "out of memory");
     if (!status) {
-        /* a -tfm checkpoint's run options go first: the command line overrides them */
-        char *extra[10], store[8192];
-        int n_extra = tfm_args(ckpt, extra, store, sizeof store);
-        if (n_extra > 0) {
-            memmove(args + 1 + n_extra, args + 1, (size_t)(argc - 1) * sizeof *args);
-            memcpy(args + 1, extra, (size_t)n_extra * sizeof *args);
-            argc += n_extra;
+        mlsae_error rerr;
+        int is_tfm = 0;
+        cli_download_progress(1);
+        int failed = mlsae_checkpoint_resolve(ckpt, &resolved, &rerr);
+        cli_download_progress(0);
+        mlsae_run_config_defaults(base);
+        if (failed || mlsae_run_config_apply_checkpoint(base, resolved, &is_tfm, &rerr)) {
+            status = cli_error("test", "%s", rerr.msg);
+        } else {
+            if (!mlsae_is_dir(ckpt)) repo_id = ckpt;
+            ckpt = resolved;
+            status = cli_run_config_base("test", argc, args, base, cfg, NULL, NULL);
         }
-        status = cli_run_config("test", argc, args, cfg, NULL, NULL);
     }
+    free(base);
     char csv_default[4500];
     if (!status && !csv) {
         /* next to the checkpoint; for a repo id, test_<name>.csv here (as the reference) */

@@ -31,6 +31,12 @@ static int find_resume(int argc, char **argv, char *out, size_t n)
 int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg,
                    const char *const *extra, int *extra_seen)
 {
+    return cli_run_config_base(cmd, argc, argv, NULL, cfg, extra, extra_seen);
+}
+
+int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_config *base,
+                        mlsae_run_config *cfg, const char *const *extra, int *extra_seen)
+{
     char resume[MLSAE_CONFIG_STR_MAX], saved[MLSAE_CONFIG_STR_MAX + 16];
     char **args = calloc((size_t)argc + 3, sizeof *args);
     char **rest = calloc((size_t)argc + 3, sizeof *rest);
@@ -52,7 +58,7 @@ int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg
     for (int i = 1; i < argc; i++) args[n_args++] = argv[i];
     mlsae_error err;
     int n_rest = 0, status = 0;
-    if (mlsae_run_config_from_args(cfg, n_args, args, rest, &n_rest, &err) != 0) {
+    if (mlsae_run_config_from_args_base(cfg, base, n_args, args, rest, &n_rest, &err) != 0) {
         status = cli_error(cmd, "%s", err.msg);
     } else {
         for (int i = 0; i < n_rest && !status; i++) {

@@ -12,5 +12,8 @@
  * in extra_seen[i]. Prints its own one-line error; returns 0 or 1. */
 int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg,
                    const char *const *extra, int *extra_seen);
+/* The same starting from base instead of the defaults (base may be NULL). */
+int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_config *base,
+                        mlsae_run_config *cfg, const char *const *extra, int *extra_seen);
 
 #endif

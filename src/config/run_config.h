@@ -148,6 +148,22 @@ int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, ch
 int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, char **rest,
                                int *n_rest, mlsae_error *err);
 
+/* A reference -tfm checkpoint directory's config.json holds the run
+ * options of the Lightning module that saved it: set model_name, layers,
+ * data.max_length, data.batch_size, autoencoder.skip_special_tokens and
+ * autoencoder.dead_tokens_threshold (the one its metrics use) from it, and
+ * *is_tfm = 1. A plain SAE checkpoint (no model_name) changes nothing.
+ * Errors name the file and key. Apply it to the base configuration, before
+ * YAML files and the command line (mlsae_run_config_from_args_base). */
+int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,
+                                      mlsae_error *err);
+
+/* mlsae_run_config_from_args starting from base instead of the defaults
+ * (base may be NULL). */
+int mlsae_run_config_from_args_base(mlsae_run_config *cfg, const mlsae_run_config *base,
+                                    int argc, char **argv, char **rest, int *n_rest,
+                                    mlsae_error *err);
+
 /* Checks that need several options together. Ranges of single options are
  * checked when they are set; k <= n_latents and layer indices < n_layers
  * need the model and are checked by the trainer. */

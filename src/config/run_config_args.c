@@ -104,7 +104,15 @@ int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, ch
 int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, char **rest,
                                int *n_rest, mlsae_error *err)
 {
-    mlsae_run_config_defaults(cfg);
+    return mlsae_run_config_from_args_base(cfg, NULL, argc, argv, rest, n_rest, err);
+}
+
+int mlsae_run_config_from_args_base(mlsae_run_config *cfg, const mlsae_run_config *base,
+                                    int argc, char **argv, char **rest, int *n_rest,
+                                    mlsae_error *err)
+{
+    if (base) *cfg = *base;
+    else mlsae_run_config_defaults(cfg);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) break;
         const char *file;

@@ -79,8 +79,15 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     run->autoencoder.expansion_factor = sc.n_inputs > 0 ? sc.n_latents / sc.n_inputs : 1;
     run->autoencoder.k = sc.k;
     run->autoencoder.auxk = sc.auxk > 0 ? sc.auxk : MLSAE_CONFIG_NONE;
+    /* a -tfm checkpoint's own transformer weights, as the reference loads it */
+    char weights[4200];
+    const char *prefix = NULL;
+    int has_weights = mlsae_ckpt_transformer_weights(sae_dir, weights, sizeof weights, &prefix,
+                                                     err);
     mlsae_session s;
-    int opened = mlsae_session_open(&s, run, 1, err);
+    int opened = has_weights < 0 ||
+                 mlsae_session_open_weights(&s, run, 1, has_weights ? weights : NULL, prefix,
+                                            err);
     free(run);
     if (opened) return -1;
     mlsae_sae *sae = NULL;

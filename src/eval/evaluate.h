@@ -19,7 +19,11 @@ typedef struct mlsae_test_summary {
     double loss_total, fvu_avg, loss_delta_avg; /* headline numbers */
 } mlsae_test_summary;
 
-/* sae_dir: an SAE checkpoint directory (reference format, plain or -tfm).
+/* sae_dir: an SAE checkpoint directory (reference format, plain or -tfm;
+ * a -tfm checkpoint holding its transformer's weights is tested with those,
+ * on cfg->model_name's configuration and tokenizer, as the reference's
+ * from_pretrained does; its run options are applied to cfg beforehand by
+ * mlsae_run_config_apply_checkpoint).
  * Batches: cfg's data.path, data.batch_size, data.max_length, at most
  * ceil(data.max_tokens / tokens per batch). csv_path receives one header
  * line and one row (atomically). progress may be NULL. */

@@ -146,3 +146,13 @@ done:
     free(cache), free(repo), free(where);
     return rc;
 }
+
+int mlsae_checkpoint_resolve(const char *ref, char **dir_out, mlsae_error *err)
+{
+    *dir_out = NULL;
+    if (ref && *ref && mlsae_path_exists(ref) && !mlsae_is_dir(ref))
+        return mlsae_fail(err, "checkpoint %s: not a directory (expected config.json + "
+                          "model.safetensors in one)", ref);
+    if (mlsae_model_resolve(ref, dir_out, err)) return mlsae_error_prefix(err, "checkpoint");
+    return 0;
+}

@@ -22,6 +22,11 @@ char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
 
+/* An MLSAE checkpoint: a directory as it is, or a repo id (e.g.
+ * tim-lawson/mlsae-pythia-70m-deduped-x64-k32-tfm) found in, or downloaded
+ * into, the HF cache like a model. *dir_out is malloc'd. */
+int mlsae_checkpoint_resolve(const char *ref, char **dir_out, mlsae_error *err);
+
 /* ---- Downloading (hub_download.c) ----
  *
  * The protocol of the hub: GET {endpoint}/{repo_id}/resolve/{revision}/{file}

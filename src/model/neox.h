@@ -31,6 +31,13 @@ enum {
  * shape is checked; a missing tensor names it. */
 int mlsae_neox_load(const char *dir, mlsae_backend *be, unsigned flags, mlsae_neox **out,
                     mlsae_error *err);
+/* The same with the weights read from `weights` (a safetensors file or a
+ * model directory; NULL: dir), each tensor named `prefix` + its HF name
+ * (NULL: ""): a -tfm checkpoint holds its transformer as
+ * "transformer.model.gpt_neox.*" (sae/checkpoint.h). The configuration is
+ * dir's config.json. */
+int mlsae_neox_load_weights(const char *dir, const char *weights, const char *prefix,
+                            mlsae_backend *be, unsigned flags, mlsae_neox **out, mlsae_error *err);
 void mlsae_neox_free(mlsae_neox *m);
 const mlsae_neox_config *mlsae_neox_get_config(const mlsae_neox *m);
 mlsae_backend *mlsae_neox_backend(const mlsae_neox *m);

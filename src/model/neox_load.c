@@ -13,8 +13,10 @@ typedef struct load_plan {
     size_t *dst; /* where the element offset is stored */
 } load_plan;
 
-static int add(load_plan **plan, size_t *n, size_t *cap, const char *name, int ndim, int64_t d0,
-               int64_t d1, size_t *dst)
+/* Tensor names are the HF ones after `prefix` ("" in a model directory,
+ * "transformer.model." inside a -tfm checkpoint). */
+static int add(load_plan **plan, size_t *n, size_t *cap, const char *prefix, const char *name,
+               int ndim, int64_t d0, int64_t d1, size_t *dst)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
@@ -23,27 +25,29 @@ static int add(load_plan **plan, size_t *n, size_t *cap, const char *name, int n
         *plan = np;
         *cap = nc;
     }
-    char *copy = strdup(name);
+    size_t len = strlen(prefix) + strlen(name) + 1;
+    char *copy = malloc(len);
     if (!copy) return -1;
+    snprintf(copy, len, "%s%s", prefix, name);
     (*plan)[(*n)++] = (load_plan){copy, ndim, {d0, d1}, dst};
     return 0;
 }
 
 /* The list of tensors to read, in HF names, with their expected shapes. */
-static int build_plan(mlsae_neox *m, unsigned flags, const mlsae_safetensors *st, load_plan **plan,
-                      size_t *n_plan)
+static int build_plan(mlsae_neox *m, unsigned flags, const mlsae_safetensors *st,
+                      const char *prefix, load_plan **plan, size_t *n_plan)
 {
     const mlsae_neox_config *c = &m->cfg;
     int64_t d = c->hidden_size, ff = c->intermediate_size, v = c->vocab_size;
     size_t n = 0, cap = 0;
     char name[256];
     int bad = 0;
-    bad |= add(plan, &n, &cap, "gpt_neox.embed_in.weight", 2, v, d, &m->embed_in);
+    bad |= add(plan, &n, &cap, prefix, "gpt_neox.embed_in.weight", 2, v, d, &m->embed_in);
     for (int l = 0; l < c->n_layers; l++) {
         neox_layer *L = &m->layers[l];
 #define T(field, suffix, nd, a, b)                                                       \
     snprintf(name, sizeof name, "gpt_neox.layers.%d.%s", l, suffix);                      \
-    bad |= add(plan, &n, &cap, name, nd, a, b, &L->field)
+    bad |= add(plan, &n, &cap, prefix, name, nd, a, b, &L->field)
         T(ln1_w, "input_layernorm.weight", 1, d, 0);
         T(ln1_b, "input_layernorm.bias", 1, d, 0);
         T(ln2_w, "post_attention_layernorm.weight", 1, d, 0);
@@ -62,16 +66,19 @@ static int build_plan(mlsae_neox *m, unsigned flags, const mlsae_safetensors *st
         T(fc2_b, "mlp.dense_4h_to_h.bias", 1, d, 0);
 #undef T
     }
-    bad |= add(plan, &n, &cap, "gpt_neox.final_layer_norm.weight", 1, d, 0, &m->final_ln_w);
-    bad |= add(plan, &n, &cap, "gpt_neox.final_layer_norm.bias", 1, d, 0, &m->final_ln_b);
+    bad |= add(plan, &n, &cap, prefix, "gpt_neox.final_layer_norm.weight", 1, d, 0, &m->final_ln_w);
+    bad |= add(plan, &n, &cap, prefix, "gpt_neox.final_layer_norm.bias", 1, d, 0, &m->final_ln_b);
     m->lm_head = NEOX_ABSENT;
     if (!(flags & MLSAE_NEOX_NO_LM_HEAD)) {
         /* Pythia files call it embed_out; some writers use lm_head; tied models may omit it. */
-        const char *head = mlsae_st_find(st, "embed_out.weight")  ? "embed_out.weight"
-                           : mlsae_st_find(st, "lm_head.weight") ? "lm_head.weight"
-                           : c->tie_word_embeddings              ? NULL
-                                                                 : "embed_out.weight";
-        if (head) bad |= add(plan, &n, &cap, head, 2, v, d, &m->lm_head);
+        char embed_out[256], lm_head[256];
+        snprintf(embed_out, sizeof embed_out, "%sembed_out.weight", prefix);
+        snprintf(lm_head, sizeof lm_head, "%slm_head.weight", prefix);
+        const char *head = mlsae_st_find(st, embed_out)  ? "embed_out.weight"
+                           : mlsae_st_find(st, lm_head) ? "lm_head.weight"
+                           : c->tie_word_embeddings     ? NULL
+                                                        : "embed_out.weight";
+        if (head) bad |= add(plan, &n, &cap, prefix, head, 2, v, d, &m->lm_head);
     }
     *n_plan = n;
     return bad ? -1 : 0;
@@ -88,6 +95,14 @@ static int64_t numel(const load_plan *p) { return p->ndim == 1 ? p->shape[0] : p
 int mlsae_neox_load(const char *dir, mlsae_backend *be, unsigned flags, mlsae_neox **out,
                     mlsae_error *err)
 {
+    return mlsae_neox_load_weights(dir, NULL, NULL, be, flags, out, err);
+}
+
+int mlsae_neox_load_weights(const char *dir, const char *weights, const char *prefix,
+                            mlsae_backend *be, unsigned flags, mlsae_neox **out, mlsae_error *err)
+{
+    if (!weights) weights = dir;
+    if (!prefix) prefix = "";
     *out = NULL;
     mlsae_neox *m = calloc(1, sizeof *m);
     if (!m) return mlsae_fail(err, "out of memory");
@@ -104,8 +119,8 @@ int mlsae_neox_load(const char *dir, mlsae_backend *be, unsigned flags, mlsae_ne
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (mlsae_st_open(dir, &st, err)) goto done;
-    if (build_plan(m, flags, st, &plan, &n_plan)) {
+    if (mlsae_st_open(weights, &st, err)) goto done;
+    if (build_plan(m, flags, st, prefix, &plan, &n_plan)) {
         mlsae_fail(err, "out of memory");
         goto done;
     }

@@ -52,6 +52,12 @@ static int open_backends(mlsae_session *s, const mlsae_run_config *cfg, mlsae_er
 int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
                        mlsae_error *err)
 {
+    return mlsae_session_open_weights(s, cfg, need_logits, NULL, NULL, err);
+}
+
+int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
+                               const char *weights, const char *prefix, mlsae_error *err)
+{
     memset(s, 0, sizeof *s);
     if (open_backends(s, cfg, err)) goto fail;
     if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) {
@@ -60,8 +66,8 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
                  "; 'mlsae demo' runs the built-in default without any model download");
         goto fail;
     }
-    if (mlsae_neox_load(s->model_dir, s->be, need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model,
-                        err))
+    if (mlsae_neox_load_weights(s->model_dir, weights, prefix, s->be,
+                                need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model, err))
         goto fail;
     const mlsae_neox_config *mc = mlsae_neox_get_config(s->model);
     s->d_model = mc->hidden_size;

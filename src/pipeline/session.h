@@ -42,6 +42,12 @@ typedef struct mlsae_session {
  * against the model. */
 int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
                        mlsae_error *err);
+/* The same with the transformer's weights from `weights` under `prefix`
+ * (a -tfm checkpoint's, see mlsae_ckpt_transformer_weights; NULL: the
+ * model's own); its configuration and tokenizer still come from
+ * cfg->model_name, as the reference's from_pretrained does. */
+int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
+                               const char *weights, const char *prefix, mlsae_error *err);
 /* A session without a model, for training on saved activations
  * (cfg->data.activations) of n_layers layers of d_model: only the SAE's
  * backend; layers are cfg's when it names as many, else 0..n_layers-1. */

@@ -23,6 +23,7 @@
 #define MODEL_FILE "model.safetensors"
 #define STATE_FILE "training_state.safetensors"
 #define TFM_PREFIX "autoencoder."
+#define TFM_TRANSFORMER_PREFIX "transformer.model."
 
 /* ---- writing -------------------------------------------------------------- */
 
@@ -701,5 +702,24 @@ done:
     }
     for (int i = 0; i < 9; i++) free(a[i]);
     mlsae_st_close(st);
+    return rc;
+}
+
+int mlsae_ckpt_transformer_weights(const char *dir, char *path, size_t n, const char **prefix,
+                                   mlsae_error *err)
+{
+    char *file = mlsae_path_join_new(dir, MODEL_FILE);
+    if (!file) return mlsae_fail(err, "checkpoint: out of memory");
+    mlsae_safetensors *st = NULL;
+    int rc = mlsae_st_open(file, &st, err);
+    if (rc == 0) {
+        rc = mlsae_st_find(st, TFM_TRANSFORMER_PREFIX "gpt_neox.embed_in.weight") != NULL;
+        mlsae_st_close(st);
+        if (rc) {
+            snprintf(path, n, "%s", file);
+            *prefix = TFM_TRANSFORMER_PREFIX;
+        }
+    }
+    free(file);
     return rc;
 }

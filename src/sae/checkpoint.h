@@ -50,6 +50,14 @@ void mlsae_ckpt_stage_abort(const char *stage);
 int mlsae_ckpt_read_config(const char *dir, mlsae_sae_config *cfg, int *is_tfm,
                            mlsae_error *err);
 
+/* Whether a -tfm checkpoint holds its transformer's weights (the
+ * reference's Lightning module saves them as "transformer.model." +
+ * the GPTNeoXForCausalLM names, and its from_pretrained uses them instead
+ * of downloading model_name): 1 with the file in path[n] and the prefix
+ * (static), 0 when it does not, -1 when model.safetensors cannot be read. */
+int mlsae_ckpt_transformer_weights(const char *dir, char *path, size_t n, const char **prefix,
+                                   mlsae_error *err);
+
 /* A new SAE on be from a checkpoint directory (configuration and weights).
  * Training would start fresh: Adam zero, counters zero, and the
  * geometric-median bias initialisation still pending on the first

@@ -1,0 +1,100 @@
+/* The run options a reference -tfm checkpoint holds (run_config.h). */
+#include "config.h"
+#include "config/run_config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/paths.h"
+
+static int bad_type(const char *path, const char *key, const char *want, mlsae_error *err)
+{
+    return mlsae_fail(err, "%s: key '%s' must be %s", path, key, want);
+}
+
+int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,
+                                      mlsae_error *err)
+{
+    *is_tfm = 0;
+    char *path = mlsae_path_join_new(dir, "config.json");
+    if (!path) return mlsae_fail(err, "out of memory");
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    int rc = 0;
+    if (!root) {
+        rc = mlsae_is_file(path) ? mlsae_fail(err, "%s:%d:%d: %s", path, je.line, je.column,
+                                              je.text)
+                                 : mlsae_fail(err, "%s: no config.json (not an MLSAE checkpoint)",
+                                              dir);
+        goto done;
+    }
+    json_t *name = json_object_get(root, "model_name");
+    if (!name) goto done; /* a plain SAE: no run options */
+    if (!json_is_string(name) || !*json_string_value(name)) {
+        rc = bad_type(path, "model_name", "a non-empty string", err);
+        goto done;
+    }
+    if (strlen(json_string_value(name)) >= sizeof cfg->model_name) {
+        rc = mlsae_fail(err, "%s: key 'model_name' is too long", path);
+        goto done;
+    }
+    *is_tfm = 1;
+    snprintf(cfg->model_name, sizeof cfg->model_name, "%s", json_string_value(name));
+    json_t *v = json_object_get(root, "layers");
+    if (json_is_array(v)) {
+        size_t i, n = json_array_size(v);
+        json_t *e;
+        if (n > MLSAE_CONFIG_MAX_LAYERS) {
+            rc = mlsae_fail(err, "%s: key 'layers' has %zu entries, at most %d", path, n,
+                            MLSAE_CONFIG_MAX_LAYERS);
+            goto done;
+        }
+        json_array_foreach(v, i, e) {
+            if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+                json_integer_value(e) > 1023) {
+                rc = bad_type(path, "layers", "a list of layer indices 0..1023", err);
+                goto done;
+            }
+            cfg->layers[i] = (int)json_integer_value(e);
+        }
+        cfg->n_layers = (int)n;
+    } else if (v && !json_is_null(v)) {
+        rc = bad_type(path, "layers", "a list or null", err);
+        goto done;
+    }
+    struct {
+        const char *key;
+        int64_t *dst, lo, hi;
+    } ints[] = {
+        {"max_length", &cfg->data.max_length, 1, 1048576},
+        {"batch_size", &cfg->data.batch_size, 1, 1048576},
+        {"dead_tokens_threshold", &cfg->autoencoder.dead_tokens_threshold, 1, INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        v = json_object_get(root, ints[i].key);
+        if (!v || json_is_null(v)) continue;
+        if (!json_is_integer(v) || json_integer_value(v) < ints[i].lo ||
+            json_integer_value(v) > ints[i].hi) {
+            char want[96];
+            snprintf(want, sizeof want, "an integer in %lld..%lld", (long long)ints[i].lo,
+                     (long long)ints[i].hi);
+            rc = bad_type(path, ints[i].key, want, err);
+            goto done;
+        }
+        *ints[i].dst = json_integer_value(v);
+    }
+    v = json_object_get(root, "skip_special_tokens");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            rc = bad_type(path, "skip_special_tokens", "true or false", err);
+            goto done;
+        }
+        cfg->autoencoder.skip_special_tokens = json_is_true(v);
+    }
+done:
+    json_decref(root);
+    free(path);
+    return rc;
+}
