@@ -128,8 +128,17 @@ static int topk_rows(mlsae_backend *be, const char *op, mlsae_ref pre, int rows,
                      mlsae_ref mask, mlsae_ref values, mlsae_ref indices, const int32_t *cols,
                      int n_cols, mlsae_ref gathered)
 {
-    if (k <= 0 || k > n) return mlsae_backend_fail(be, "cpu %s: k = %d outside 1..%d", op, k, n);
+    if (k < 0 || k > n)
+        return mlsae_backend_fail(be, "cpu %s: k = %d must be in [0, n = %d]", op, k, n);
     if (rows <= 0) return 0;
+    if (k == 0) { /* nothing selected; the columns are still gathered */
+        const uint32_t *src = (const uint32_t *)cpu_f32(pre);
+        uint32_t *dst = n_cols > 0 ? (uint32_t *)cpu_i32(gathered) : NULL;
+        for (int r = 0; dst && r < rows; r++)
+            cpu_sae_gather_row(cpu_of(be)->has_avx2, src + (size_t)r * n, cols, n_cols,
+                               dst + (size_t)r * n_cols);
+        return 0;
+    }
     const float *p = cpu_f32(pre);
     const int32_t *m = cpu_present(mask) ? cpu_i32(mask) : NULL;
     float *vals = cpu_f32(values);

@@ -55,7 +55,7 @@ int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,
                         rc == CL_MEM_OBJECT_ALLOCATION_FAILURE || rc == CL_OUT_OF_RESOURCES
                             ? ": out of device memory or resources"
                             : "");
-    return 0;
+    return ocl_check_bad(be);
 }
 
 int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows)
@@ -160,6 +160,24 @@ static int ocl_write(mlsae_backend *be, mlsae_buffer *dst, size_t off, const voi
     return 0;
 }
 
+int ocl_check_bad(mlsae_backend *be)
+{
+    ocl_backend *ob = ocl_of(be);
+    cl_int code = 0, zero = 0;
+    if (clEnqueueReadBuffer(ob->queue, ob->bad, CL_TRUE, 0, sizeof code, &code, 0, NULL, NULL) !=
+        CL_SUCCESS)
+        return mlsae_backend_fail(be, "opencl: reading the error flag failed");
+    if (code == OCL_BAD_NONE) return 0;
+    clEnqueueWriteBuffer(ob->queue, ob->bad, CL_TRUE, 0, sizeof zero, &zero, 0, NULL, NULL);
+    static const char *what[] = {"", "sparse_gather: index outside the table",
+                                 "sparse_dot: index outside the table",
+                                 "gather_columns: column outside the row",
+                                 "update_dead: index outside the latents"};
+    return mlsae_backend_fail(be, "opencl %s (an op queued before this wait)",
+                              code > 0 && code < (cl_int)(sizeof what / sizeof what[0])
+                                  ? what[code] : "op: unknown error code");
+}
+
 static int ocl_read(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst, size_t n)
 {
     if (off > src->n_bytes || n > src->n_bytes - off)
@@ -170,7 +188,7 @@ static int ocl_read(mlsae_backend *be, mlsae_buffer *src, size_t off, void *dst,
                                     NULL);
     if (rc != CL_SUCCESS)
         return mlsae_backend_fail(be, "opencl: read of %zu bytes failed (%s)", n, ocl_strerror(rc));
-    return 0;
+    return ocl_check_bad(be);
 }
 
 static int ocl_copy(mlsae_backend *be, mlsae_ref dst, mlsae_ref src, size_t n)

@@ -52,12 +52,25 @@ typedef struct ocl_backend {
     int gemm_tiled;        /* 0: the tile did not fit the kernel's limits; use sgemm_simple */
     int att_bq, att_bk;    /* attention query-block / key-tile sizes */
     int verbose;
+    /* The device error flag (one int, 0 = none): kernels that find an
+     * index outside its table write an OCL_BAD_* code into it; finish() and
+     * read() report it as the op's error, as the CPU backend does from the
+     * op itself (ocl_check_bad). */
+    cl_mem bad;
     /* scratch buffers reused across ops (grown on demand) */
     mlsae_buffer scratch_i, scratch_f, partials;
     char description[512];
 } ocl_backend;
 
 static inline ocl_backend *ocl_of(mlsae_backend *be) { return (ocl_backend *)be; }
+
+/* Codes of the device error flag (passed to the kernels as -D options). */
+enum { OCL_BAD_NONE, OCL_BAD_SPARSE_GATHER, OCL_BAD_SPARSE_DOT, OCL_BAD_GATHER_COLUMNS,
+       OCL_BAD_UPDATE_DEAD };
+
+/* After the queue has drained: -1 with the op's message if a kernel raised
+ * the error flag since the last check (and clear it), else 0. */
+int ocl_check_bad(mlsae_backend *be);
 
 /* Record an error on the backend; returns -1. */
 /* A short name for an OpenCL error code ("CL_OUT_OF_RESOURCES"). */

@@ -51,6 +51,7 @@ static void ocl_destroy(mlsae_backend *be)
         if (ob->kernel[i]) clReleaseKernel(ob->kernel[i]);
     if (ob->program) clReleaseProgram(ob->program);
     if (ob->queue) clReleaseCommandQueue(ob->queue);
+    if (ob->bad) clReleaseMemObject(ob->bad);
     if (ob->ctx) clReleaseContext(ob->ctx);
     free(ob);
 }
@@ -98,6 +99,11 @@ static int init_backend(const mlsae_backend_params *params, ocl_backend *ob, mls
     ob->queue = clCreateCommandQueue(ob->ctx, ob->device, 0, &rc); /* in order */
     if (rc != CL_SUCCESS)
         return mlsae_fail(err, "clCreateCommandQueue failed (%s)", ocl_strerror(rc));
+    cl_int zero = 0;
+    ob->bad = clCreateBuffer(ob->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof zero, &zero,
+                             &rc);
+    if (rc != CL_SUCCESS)
+        return mlsae_fail(err, "clCreateBuffer (error flag) failed (%s)", ocl_strerror(rc));
     if (ocl_build_program(ob, err) != 0) return -1;
     if (ocl_scratch(ob, &ob->partials, 4096) != 0) /* also the stand-in for absent refs */
         return mlsae_fail(err, "%s", ob->base.last_error.msg);

@@ -85,9 +85,12 @@ int ocl_build_program(ocl_backend *ob, mlsae_error *err)
     choose_tile(ob);
     const char *extra = getenv("MLSAE_OPENCL_BUILD_OPTIONS");
     char options[1024];
-    snprintf(options, sizeof options, "-DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d %s %s",
+    snprintf(options, sizeof options,
+             "-DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DOCL_BAD_SPARSE_GATHER=%d "
+             "-DOCL_BAD_SPARSE_DOT=%d -DOCL_BAD_GATHER_COLUMNS=%d -DOCL_BAD_UPDATE_DEAD=%d %s %s",
              ob->tile.tsm, ob->tile.tsn, ob->tile.tsk, ob->tile.wptm, ob->tile.wptn,
-             ob->fp64 ? "-DMLSAE_FP64" : "", extra ? extra : "");
+             OCL_BAD_SPARSE_GATHER, OCL_BAD_SPARSE_DOT, OCL_BAD_GATHER_COLUMNS,
+             OCL_BAD_UPDATE_DEAD, ob->fp64 ? "-DMLSAE_FP64" : "", extra ? extra : "");
 
     const char *src = ocl_kernel_source;
     cl_int rc;

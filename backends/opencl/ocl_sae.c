@@ -106,6 +106,7 @@ static int ocl_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, i
     ocl_arg_float(&g, beta);
     ocl_arg_ref(&g, out);
     ocl_arg_int(&g, rows);
+    ocl_arg_mem(&g, ocl_of(be)->bad);
     size_t global[2] = {(size_t)d, (size_t)rows};
     return ocl_launch(&g, "sparse_gather", 2, global, NULL);
 }
@@ -132,7 +133,10 @@ static int ocl_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int row
     ocl_arg_ref(&g, gate);
     ocl_arg_int(&g, gate.buf != NULL);
     ocl_arg_ref(&g, out);
-    return ocl_launch_rows(&g, "sparse_dot", OCLK_sparse_dot, rk);
+    size_t local = ocl_of(be)->kernel_wg[OCLK_sparse_dot], global = rk * local;
+    ocl_arg_local(&g, local * sizeof(float));
+    ocl_arg_mem(&g, ocl_of(be)->bad);
+    return ocl_launch(&g, "sparse_dot", 1, &global, &local);
 }
 
 /* The entries (r, j) grouped by destination latent with a counting sort on
@@ -229,6 +233,7 @@ static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, i
         ocl_arg_float(&g, threshold);
         ocl_arg_ref(&g, last_nonzero);
         ocl_arg_int(&g, n);
+        ocl_arg_mem(&g, ob->bad);
         size_t local = ob->kernel_wg[OCLK_dead_reset];
         if (ocl_launch(&g, "update_dead", 1, &rk, &local) != 0) return -1;
     }
@@ -321,6 +326,7 @@ static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n,
     ocl_arg_int(&g, n_cols);
     ocl_arg_ref(&g, dst);
     ocl_arg_int(&g, rows);
+    ocl_arg_mem(&g, ocl_of(be)->bad);
     size_t global[2] = {(size_t)n_cols, (size_t)rows};
     return ocl_launch(&g, "gather_columns", 2, global, NULL);
 }

@@ -19,14 +19,22 @@ typedef struct mlsae_sae_ops {
                       mlsae_ref shift, int rows, int d);
     /* For each row of pre [rows, n]: the k largest entries (values, int32
      * indices) in any order. With mask (int32 [n], optional), entries whose
-     * mask is 0 count as 0.0 (the reference's pre * mask). Ties: lower index. */
+     * mask is 0 count as 0.0 (the reference's pre * mask). Ties: lower index.
+     * k = 0 selects nothing (values and indices untouched) and returns 0;
+     * k < 0 or k > n is an error. */
     int (*topk)(struct mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, mlsae_ref mask,
                 mlsae_ref values, mlsae_ref indices);
     /* out[r, :] = beta * out[r, :] + sum_j f(coef[r, j]) * table[idx[r, j], :],
      * f = ReLU if relu else identity; coef [rows, k], idx int32 [rows, k],
      * table [n_table, d], out [rows, d]. beta == 0 overwrites out without
      * reading it (BLAS convention). The sparse decode, and its use for the
-     * gradient through the encoder rows. */
+     * gradient through the encoder rows.
+     * Index contract of every op with idx or cols (sparse_gather, sparse_dot,
+     * sparse_scatter, update_dead, gather_columns): an index outside its
+     * table is an error: -1 from the op, or, where the indices live on a
+     * device and checking them would need a round trip, -1 from the next
+     * finish() or read() naming the op; the output then holds no value
+     * read from outside the table. */
     int (*sparse_gather)(struct mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
                          mlsae_ref table, int d, int relu, float beta, mlsae_ref out);
     /* out[r, j] = dot(x[r, :], table[idx[r, j], :]); x [rows, d].

@@ -127,13 +127,14 @@ __kernel void topk(__global const float *pre, ulong po, int n, int k, __global c
 /* out[r, c] = beta out[r, c] + sum_j f(coef[r, j]) table[idx[r, j], c], summed
  * in j order; beta == 0 overwrites without reading. f = ReLU keeps NaN (as
  * torch.relu). Zero coefficients are skipped, as the CPU backend does. An
- * index outside [0, n_table) contributes nothing (the host cannot check
- * device-resident indices without a round trip; this keeps reads in bounds).
+ * index outside [0, n_table) contributes nothing and raises the backend's
+ * error flag (bad[0] = OCL_BAD_SPARSE_GATHER), which the host reports at the
+ * next finish or read, as the CPU backend reports it from the op.
  * global (d, rows). */
 __kernel void sparse_gather(__global const float *coef, ulong co, __global const int *idx,
                             ulong io, int k, __global const float *table, ulong to, int d,
                             ulong n_table, int relu, float beta, __global float *out, ulong oo,
-                            int rows)
+                            int rows, __global int *bad)
 {
     int c = get_global_id(0), r = get_global_id(1);
     if (c >= d || r >= rows) return;
@@ -143,7 +144,10 @@ __kernel void sparse_gather(__global const float *coef, ulong co, __global const
         float w = coef[co + (size_t)r * k + j];
         if ((relu && w < 0.0f) || w == 0.0f) continue;
         int u = idx[io + (size_t)r * k + j];
-        if (u < 0 || (ulong)u >= n_table) continue;
+        if (u < 0 || (ulong)u >= n_table) {
+            bad[0] = OCL_BAD_SPARSE_GATHER;
+            continue;
+        }
         acc += w * table[to + (size_t)u * d + c];
     }
     out[oi] = acc;
@@ -152,17 +156,24 @@ __kernel void sparse_gather(__global const float *coef, ulong co, __global const
 /* out[r, j] = dot(x[r], table[idx[r, j]]): one work-group per (r, j). With a
  * gate, out = 0 where !(gate[r, j] > 0) (NaN included) and the dot is
  * skipped (uniform per group, so the early return is safe). An index outside
- * [0, n_table) gives 0. */
+ * [0, n_table) gives 0 and raises the error flag (OCL_BAD_SPARSE_DOT). */
 __kernel void sparse_dot(__global const float *x, ulong xo, __global const int *idx, ulong io,
                          int k, __global const float *table, ulong to, int d, ulong n_table,
                          __global const float *gate, ulong go, int has_gate,
-                         __global float *out, ulong oo, __local float *s)
+                         __global float *out, ulong oo, __local float *s, __global int *bad)
 {
     size_t e = get_group_id(0), r = e / k;
     uint lid = get_local_id(0), L = get_local_size(0);
     int u = idx[io + e];
-    if ((has_gate && !(gate[go + e] > 0.0f)) || u < 0 || (ulong)u >= n_table) {
+    if (has_gate && !(gate[go + e] > 0.0f)) {
         if (lid == 0) out[oo + e] = 0.0f;
+        return;
+    }
+    if (u < 0 || (ulong)u >= n_table) {
+        if (lid == 0) {
+            out[oo + e] = 0.0f;
+            bad[0] = OCL_BAD_SPARSE_DOT;
+        }
         return;
     }
     __global const float *xr = x + xo + r * d;
@@ -194,15 +205,20 @@ __kernel void sparse_scatter(__global const float *coef, ulong co, int k,
     dst[di] = acc;
 }
 
-/* Latents selected with value > threshold get last_nonzero = 0. global rows*k. */
+/* Latents selected with value > threshold get last_nonzero = 0; an index
+ * outside [0, n) raises the error flag. global rows*k. */
 __kernel void dead_reset(__global const float *vals, ulong vo, __global const int *idx,
                          ulong io, ulong total, float threshold, __global int *last, ulong lo,
-                         int n)
+                         int n, __global int *bad)
 {
     size_t e = get_global_id(0);
     if (e >= total) return;
     int u = idx[io + e];
-    if (vals[vo + e] > threshold && u >= 0 && u < n) last[lo + u] = 0;
+    if (u < 0 || u >= n) {
+        bad[0] = OCL_BAD_UPDATE_DEAD;
+        return;
+    }
+    if (vals[vo + e] > threshold) last[lo + u] = 0;
 }
 
 /* last_nonzero += 1; mask = last_nonzero >= dead_steps. global n. */
@@ -222,12 +238,15 @@ __kernel void dead_tick(__global int *last, ulong lo, int n, int dead_steps,
  * device-resident indices without a round trip; this keeps reads in
  * bounds). global (n_cols, rows). */
 __kernel void gather_columns(__global const uint *src, ulong so, int n, __global const int *cols,
-                             ulong co, int n_cols, __global uint *dst, ulong dsto, int rows)
+                             ulong co, int n_cols, __global uint *dst, ulong dsto, int rows,
+                             __global int *bad)
 {
     int j = get_global_id(0), r = get_global_id(1);
     if (j >= n_cols || r >= rows) return;
     int c = cols[co + j];
-    dst[dsto + (size_t)r * n_cols + j] = (c >= 0 && c < n) ? src[so + (size_t)r * n + c] : 0u;
+    int ok = c >= 0 && c < n;
+    if (!ok) bad[0] = OCL_BAD_GATHER_COLUMNS;
+    dst[dsto + (size_t)r * n_cols + j] = ok ? src[so + (size_t)r * n + c] : 0u;
 }
 
 /* x[i] = max(x[i], 0) in place; NaN stays NaN (as torch.relu). */
