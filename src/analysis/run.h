@@ -1,0 +1,44 @@
+/* The analyses that stream a dataset through the model and a trained SAE
+ * (pipeline/stream.h): dists, examples, variances; and those that need no
+ * data: mmcs, embed-cos-sim. Each writes its files under out_dir with the
+ * reference's names, atomically and only when the whole run succeeded (a
+ * failure leaves none of them behind). Progress goes to `progress` (may be
+ * NULL). See doc/analysis.md. */
+#ifndef MLSAE_ANALYSIS_RUN_H
+#define MLSAE_ANALYSIS_RUN_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "config/run_config.h"
+#include "core/status.h"
+#include "sae/ckpt_source.h"
+
+#define MLSAE_ANALYSIS_MAX_FILES 4
+
+typedef struct mlsae_analysis_result {
+    int64_t batches;
+    uint64_t tokens;   /* per layer */
+    double seconds;
+    int n_files;
+    char files[MLSAE_ANALYSIS_MAX_FILES][4200]; /* what was written */
+} mlsae_analysis_result;
+
+/* dists (mlsae/analysis/dists.py): OUT/<rename(NAME, "dists")>.safetensors
+ * (counts, totals F32 [n_layers, n_latents]), OUT/<same>.csv (one row per
+ * latent), and, unless trainer.log_every_n_steps is null, every that many
+ * batches (from batch 0) a row of OUT/dists_layer_std_step_NAME.csv. */
+int mlsae_analysis_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                         const char *out_dir, FILE *progress, mlsae_analysis_result *res,
+                         mlsae_error *err);
+
+typedef struct mlsae_examples_options {
+    int n_examples; /* kept per (latent, layer), highest activations first (32) */
+    int n_tokens;   /* context either side of the activating token (4) */
+} mlsae_examples_options;
+
+/* examples (mlsae/analysis/examples.py): OUT/<rename(NAME, "examples")>.db. */
+int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                            const mlsae_examples_options *opt, const char *out_dir,
+                            FILE *progress, mlsae_analysis_result *res, mlsae_error *err);
+
+#endif

@@ -1,0 +1,148 @@
+/* mlsae dists / examples: the analyses that stream a dataset through the
+ * model and a trained SAE (src/analysis/run.h). Parsing and printing only. */
+#include "config.h"
+#include "cli/ckpt_args.h"
+#include "cli/commands.h"
+#include "cli/download_progress.h"
+#include "analysis/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char CKPT_HELP[] =
+    "  --checkpoint DIR   the SAE, as for 'mlsae test': a directory with config.json +\n"
+    "                     model.safetensors (ours, the reference's, or its -tfm variant)\n"
+    "                     or a Hugging Face repo id found in or downloaded into the HF\n"
+    "                     cache. A -tfm checkpoint's config.json supplies model_name,\n"
+    "                     layers, max_length, batch_size and skip_special_tokens, before\n"
+    "                     the command line; a plain one needs --model_name.\n"
+    "  --out DIR          where to write (default ./out, as the reference)\n"
+    "  --config FILE      a YAML file of run options (model_name, layers, data.*)\n"
+    "  --help, -h         this help\n"
+    "The token budget is data.max_tokens exactly.\n\n";
+
+typedef struct analysis_cmd {
+    const char *name;
+    const char *usage;
+    const char *const *int_flags; /* extra integer options, NULL-terminated */
+    const int *int_defaults;
+    const int *int_min;
+    int (*run)(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
+               const char *out_dir, mlsae_analysis_result *res, mlsae_error *err);
+} analysis_cmd;
+
+static int run_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
+                     const char *out_dir, mlsae_analysis_result *res, mlsae_error *err)
+{
+    (void)ints;
+    return mlsae_analysis_dists(cfg, ckpt, out_dir, stderr, res, err);
+}
+
+static int run_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                        const int *ints, const char *out_dir, mlsae_analysis_result *res,
+                        mlsae_error *err)
+{
+    mlsae_examples_options opt = {ints[0], ints[1]};
+    return mlsae_analysis_examples(cfg, ckpt, &opt, out_dir, stderr, res, err);
+}
+
+static int parse_int(const char *cmd, const char *flag, const char *text, int min, int *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < min || v > 1000000)
+        return cli_error(cmd, "%s: '%s' is not an integer in %d..1000000", flag, text, min);
+    *out = (int)v;
+    return 0;
+}
+
+static int run_analysis(const analysis_cmd *ac, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(ac->usage, stdout);
+        fputs(CKPT_HELP, stdout);
+        mlsae_run_config_print_help(stdout);
+        return 0;
+    }
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    if (!args || !cfg) {
+        free(args);
+        free(cfg);
+        return cli_error(ac->name, "out of memory");
+    }
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    const char *ckpt = NULL, *out_dir = "out", *v;
+    int ints[4] = {0}, status = 0;
+    mlsae_ckpt_source src = {0};
+    for (int i = 0; ac->int_flags && ac->int_flags[i] && !status; i++) {
+        ints[i] = ac->int_defaults[i];
+        int got = cli_take_value(&argc, args, ac->int_flags[i], &v);
+        if (got < 0) status = cli_error(ac->name, "%s needs a value", ac->int_flags[i]);
+        else if (got) status = parse_int(ac->name, ac->int_flags[i], v, ac->int_min[i], &ints[i]);
+    }
+    if (!status && (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 ||
+                    cli_take_value(&argc, args, "--out", &out_dir) < 0))
+        status = cli_error(ac->name, "--checkpoint and --out need a value");
+    else if (!status && !ckpt)
+        status = cli_error(ac->name, "--checkpoint DIR is required (see 'mlsae %s --help')",
+                           ac->name);
+    if (!status)
+        status = cli_checkpoint_run_config(ac->name, ckpt, argc, args, &src, cfg, NULL, NULL);
+    if (!status) {
+        mlsae_analysis_result res;
+        mlsae_error err;
+        cli_download_progress(1);
+        int failed = ac->run(cfg, &src, ints, out_dir, &res, &err) != 0;
+        cli_download_progress(0);
+        if (failed) {
+            status = cli_error(ac->name, "%s", err.msg);
+        } else {
+            printf("%s: %lld batches, %llu tokens per layer in %.1f s (%.0f tokens/s)\n",
+                   ac->name, (long long)res.batches, (unsigned long long)res.tokens,
+                   res.seconds, res.seconds > 0 ? (double)res.tokens / res.seconds : 0.0);
+            for (int i = 0; i < res.n_files; i++) printf("wrote %s\n", res.files[i]);
+        }
+        mlsae_ckpt_source_free(&src);
+    }
+    free(args);
+    free(cfg);
+    return status;
+}
+
+int cmd_dists(int argc, char **argv)
+{
+    static const analysis_cmd ac = {
+        "dists",
+        "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
+        "\n"
+        "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
+        "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
+        "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
+        "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
+        "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
+        "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
+        NULL, NULL, NULL, run_dists};
+    return run_analysis(&ac, argc, argv);
+}
+
+int cmd_examples(int argc, char **argv)
+{
+    static const char *const flags[] = {"--n_examples", "--n_tokens", NULL};
+    static const int defaults[] = {32, 4}, mins[] = {1, 0};
+    static const analysis_cmd ac = {
+        "examples",
+        "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
+        "\n"
+        "The top activating examples of every latent at every layer\n"
+        "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
+        "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
+        "last three) with the n_examples highest activations per (latent, layer) and\n"
+        "n_tokens of context either side, within the same sequence.\n"
+        "\n"
+        "  --n_examples N     examples kept per latent and layer (32)\n"
+        "  --n_tokens N       context tokens either side (4)\n",
+        flags, defaults, mins, run_examples};
+    return run_analysis(&ac, argc, argv);
+}

@@ -1,0 +1,38 @@
+/* What a `--checkpoint` argument names, resolved the same way by every
+ * command that takes one (`mlsae test` and the analyses):
+ *   - an existing directory (config.json + model.safetensors: ours, the
+ *     reference's, or its -tfm variant);
+ *   - otherwise, when it has the form owner/name and no such path exists,
+ *     a Hugging Face repo id, found in or downloaded into the HF cache
+ *     (hub/hub.h: mlsae_model_resolve).
+ * A -tfm checkpoint's config.json also carries the run options of the
+ * reference's Lightning module (model_name, layers, max_length, batch_size,
+ * skip_special_tokens); mlsae_ckpt_run_args lists them as command-line
+ * options, which go before the user's so that the command line overrides
+ * them. */
+#ifndef MLSAE_SAE_CKPT_SOURCE_H
+#define MLSAE_SAE_CKPT_SOURCE_H
+
+#include <stddef.h>
+#include "core/status.h"
+
+typedef struct mlsae_ckpt_source {
+    char *dir;        /* the checkpoint directory (malloc'd) */
+    char *repo_id;    /* the argument when it was a repo id, else NULL (malloc'd) */
+    char name[1024];  /* its last path component as given, without trailing '/' */
+} mlsae_ckpt_source;
+
+/* Resolve arg (may download). On failure *src holds nothing to free. */
+int mlsae_ckpt_source_resolve(const char *arg, mlsae_ckpt_source *src, mlsae_error *err);
+void mlsae_ckpt_source_free(mlsae_ckpt_source *src);
+
+/* Whether arg would be looked up as a repo id (no download happens here). */
+int mlsae_ckpt_source_is_repo_id(const char *arg);
+
+/* The run options of a -tfm checkpoint's config.json as "--key=value"
+ * strings stored in store (store_n bytes), pointers in out (room for max);
+ * returns how many (0 for a plain SAE or an unreadable config.json). At
+ * most 5 are produced. */
+int mlsae_ckpt_run_args(const char *dir, char **out, int max, char *store, size_t store_n);
+
+#endif
