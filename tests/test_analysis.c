@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/mmcs.h"
 #include "analysis/run.h"
+#include "sae/checkpoint.h"
 #include "config/run_config.h"
 #include "core/safetensors.h"
 #include "pipeline/stream.h"
@@ -274,6 +276,53 @@ static void check_stream(const mlsae_run_config *cfg, const char *sae_dir)
     mlsae_session_close(&s);
 }
 
+/* mmcs: the per-latent values at two tile sizes (one tile; tiles of 7, so
+ * tiles straddle the diagonal), 1e-5 absolute (cosines of unit vectors in
+ * float32), and the CSV row's statistics. */
+static void check_mmcs(const mlsae_run_config *cfg, const mlsae_ckpt_source *src, const char *out)
+{
+    json_t *e = json_object_get(expected, "mmcs"), *want = json_object_get(e, "max_cos_sim");
+    mlsae_backend *be = NULL;
+    mlsae_sae *sae = NULL;
+    mlsae_error err;
+    mlsae_backend_params params = {0};
+    CHECK(mlsae_backend_open("cpu", &params, &be, &err) == 0);
+    CHECK(be && mlsae_ckpt_load(src->dir, be, &sae, &err) == 0);
+    if (!sae) return;
+    const mlsae_sae_config *sc = mlsae_sae_get_config(sae);
+    float *dec = malloc((size_t)sc->n_inputs * sc->n_latents * sizeof *dec);
+    double *mm = malloc((size_t)sc->n_latents * sizeof *mm);
+    CHECK(mlsae_sae_get_params(sae, NULL, dec, NULL, NULL, &err) == 0);
+    int blocks[2] = {0, 7};
+    for (int b = 0; b < 2; b++) {
+        CHECK(mlsae_mmcs(be, dec, sc->n_inputs, sc->n_latents, blocks[b], mm, &err) == 0);
+        int bad = (size_t)sc->n_latents != json_array_size(want);
+        for (int j = 0; j < sc->n_latents && !bad; j++)
+            bad += !close_to(mm[j], json_number_value(json_array_get(want, (size_t)j)), 1e-5);
+        CHECKF(bad == 0, "mmcs with block %d: %d latents differ", blocks[b], bad);
+    }
+    free(dec);
+    free(mm);
+    mlsae_sae_free(sae);
+    mlsae_backend_close(be);
+    mlsae_analysis_result res;
+    const char *names[1] = {"m"};
+    CHECK(mlsae_analysis_mmcs(cfg, src, names, 1, out, &res, &err) == 0);
+    char path[4300], line[1024], *cells[16];
+    snprintf(path, sizeof path, "%s/mmcs.csv", out);
+    FILE *f = fopen(path, "r");
+    CHECK(f && fgets(line, sizeof line, f) &&
+          strcmp(line, "model_name,n_latents,expansion_factor,k,tuned_lens,mean,var,std,sem\n") == 0);
+    CHECK(f && fgets(line, sizeof line, f) && split(line, cells, 16) == 9 &&
+          strcmp(cells[0], "m") == 0 && atoi(cells[1]) == 64 && atoi(cells[2]) == 4 &&
+          atoi(cells[3]) == 4 && strcmp(cells[4], "False") == 0 &&
+          close_to(cell(cells[5]), jnum(e, "mean"), 1e-5) &&
+          close_to(cell(cells[6]), jnum(e, "var"), 1e-5) &&
+          close_to(cell(cells[7]), jnum(e, "std"), 1e-5) &&
+          close_to(cell(cells[8]), jnum(e, "sem"), 1e-5));
+    if (f) fclose(f);
+}
+
 int main(void)
 {
     char model[4096], data[4096], sae[4096], want[4096];
@@ -304,6 +353,7 @@ int main(void)
     CHECKF(rc == 0, "examples: %s", rc ? err.msg : "");
     if (rc == 0) check_examples(out);
     check_stream(cfg, sae);
+    check_mmcs(cfg, &src, out);
     mlsae_ckpt_source_free(&src);
     free(cfg);
     json_decref(expected);

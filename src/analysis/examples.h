@@ -19,9 +19,10 @@
  * stays) here.
  *
  * Memory: at most n_latents * n_layers * n_examples entries of
- * (24 + 8 * 2 * n_tokens) bytes, allocated per (latent, layer) on its first
+ * (24 + 16 * n_tokens bytes, rounded up to 8), allocated per (latent, layer) on its first
  * example; e.g. pythia-70m x64 (32768 latents, 6 layers), 32 examples,
- * n_tokens 4: at most 6.3M entries, 0.8 GB; dead latents cost nothing. */
+ * n_tokens 4: at most 6.3M entries of 88 bytes, 0.56 GB; dead latents cost
+ * nothing. */
 #ifndef MLSAE_ANALYSIS_EXAMPLES_H
 #define MLSAE_ANALYSIS_EXAMPLES_H
 

@@ -41,4 +41,13 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
                             const mlsae_examples_options *opt, const char *out_dir,
                             FILE *progress, mlsae_analysis_result *res, mlsae_error *err);
 
+/* mmcs (figures/mmcs.py): OUT/mmcs.csv, one row per checkpoint:
+ * model_name,n_latents,expansion_factor,k,tuned_lens,mean,var,std,sem of the
+ * per-latent max cosine similarity (analysis/mmcs.h), unbiased var/std as
+ * torch. No data; the GEMMs run on cfg->device. model_names[i] names the
+ * model of ckpts[i] for the model_name column. */
+int mlsae_analysis_mmcs(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpts,
+                        const char *const *model_names, int n_ckpts, const char *out_dir,
+                        mlsae_analysis_result *res, mlsae_error *err);
+
 #endif

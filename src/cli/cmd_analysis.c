@@ -146,3 +146,83 @@ int cmd_examples(int argc, char **argv)
         flags, defaults, mins, run_examples};
     return run_analysis(&ac, argc, argv);
 }
+
+/* The model a checkpoint names (a -tfm config.json's model_name), else the
+ * run configuration's. */
+static void model_name_of(const char *dir, const char *fallback, char *out, size_t n)
+{
+    char *args[8], store[8192];
+    int k = mlsae_ckpt_run_args(dir, args, 8, store, sizeof store);
+    snprintf(out, n, "%s", fallback);
+    for (int i = 0; i < k; i++)
+        if (strncmp(args[i], "--model_name=", 13) == 0) snprintf(out, n, "%s", args[i] + 13);
+}
+
+int cmd_mmcs(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs("Usage: mlsae mmcs --checkpoint DIR [--checkpoint DIR]... [--out DIR] [--device D]\n"
+              "\n"
+              "Mean max cosine similarity of each SAE's decoder (figures/mmcs.py): per latent\n"
+              "the largest cosine similarity of its decoder column with any earlier latent's\n"
+              "(clipped at 0), then mean, var, std, sem; one row per checkpoint in OUT/mmcs.csv.\n"
+              "Needs no data. --checkpoint as for 'mlsae test'; --out DIR (default ./out).\n",
+              stdout);
+        return 0;
+    }
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    const char **ckpts = malloc(((size_t)argc + 1) * sizeof *ckpts);
+    mlsae_ckpt_source *src = calloc((size_t)argc + 1, sizeof *src);
+    char(*names)[MLSAE_CONFIG_STR_MAX] = calloc((size_t)argc + 1, sizeof *names);
+    const char **name_ptrs = calloc((size_t)argc + 1, sizeof *name_ptrs);
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    int status = 0, n = 0, resolved = 0, got;
+    const char *out_dir = "out", *v;
+    if (!args || !ckpts || !src || !names || !name_ptrs || !cfg) {
+        status = cli_error("mmcs", "out of memory");
+        goto done;
+    }
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    while ((got = cli_take_value(&argc, args, "--checkpoint", &v)) > 0) ckpts[n++] = v;
+    if (got < 0 || cli_take_value(&argc, args, "--out", &out_dir) < 0) {
+        status = cli_error("mmcs", "--checkpoint and --out need a value");
+        goto done;
+    }
+    if (n == 0) {
+        status = cli_error("mmcs", "--checkpoint DIR is required (see 'mlsae mmcs --help')");
+        goto done;
+    }
+    status = cli_checkpoint_run_config("mmcs", ckpts[0], argc, args, &src[0], cfg, NULL, NULL);
+    if (status) goto done;
+    resolved = 1;
+    for (int i = 1; i < n && !status; i++) {
+        mlsae_error err;
+        if (mlsae_ckpt_source_resolve(ckpts[i], &src[i], &err))
+            status = cli_error("mmcs", "%s", err.msg);
+        else
+            resolved++;
+    }
+    for (int i = 0; i < resolved; i++) {
+        model_name_of(src[i].dir, cfg->model_name, names[i], sizeof names[i]);
+        name_ptrs[i] = names[i];
+    }
+    if (!status) {
+        mlsae_analysis_result res;
+        mlsae_error err;
+        if (mlsae_analysis_mmcs(cfg, src, name_ptrs, n, out_dir, &res, &err)) {
+            status = cli_error("mmcs", "%s", err.msg);
+        } else {
+            printf("mmcs: %d checkpoint%s in %.1f s\n", n, n > 1 ? "s" : "", res.seconds);
+            for (int i = 0; i < res.n_files; i++) printf("wrote %s\n", res.files[i]);
+        }
+    }
+done:
+    for (int i = 0; i < resolved; i++) mlsae_ckpt_source_free(&src[i]);
+    free(args);
+    free(ckpts);
+    free(src);
+    free(names);
+    free(name_ptrs);
+    free(cfg);
+    return status;
+}

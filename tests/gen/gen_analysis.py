@@ -132,6 +132,27 @@ def layer_std_stats(counts, totals):
     return {k: (None if np.isnan(v) else v) for k, v in out.items()}
 
 
+def mmcs(decoder, chunk_size=None):
+    """figures/mmcs.py get_max_cos_sim: the full matrix below max_latents
+    (16384), else the chunked loop. The chunked loop's mask is the triangle
+    of each chunk in chunk-local column numbers, so for every chunk after
+    the first it compares latent j with latents i < j - start and i >= the
+    chunk's end instead of i < j: it disagrees with the full matrix (see
+    doc/analysis.md). The expected values are the full matrix's."""
+    w = decoder / torch.max(decoder.norm(dim=0, keepdim=True), torch.tensor(1e-8))
+    n_latents = w.shape[1]
+    if chunk_size is None:
+        return torch.triu(w.T @ w, diagonal=1).max(dim=0).values
+    out = torch.zeros(n_latents)
+    for i in range(0, n_latents, chunk_size):
+        chunk = w.T @ w[:, i:i + chunk_size]
+        mask = torch.ones_like(chunk, dtype=torch.bool)
+        mask[:i + chunk_size, :] = torch.triu(mask[:i + chunk_size, :], diagonal=1)
+        chunk = chunk.masked_fill(~mask, float("-inf"))
+        out[i:i + chunk_size] = torch.max(out[i:i + chunk_size], chunk.max(dim=0).values)
+    return out
+
+
 def main():
     logging.set_verbosity_error()
     if os.path.isdir(OUT):
@@ -228,6 +249,10 @@ def main():
         for e in rows:
             del e["order"]
             examples.append(e)
+    max_cos_sim = mmcs(tensors["decoder.weight"])
+    chunked = mmcs(tensors["decoder.weight"], chunk_size=16)
+    print(f"mmcs: full {max_cos_sim.mean().item():.6f}, reference's chunked loop "
+          f"{chunked.mean().item():.6f}", file=sys.stderr)
     expected = {
         "about": "tests/gen/gen_analysis.py: the reference's analysis maths on this fixture",
         "max_length": MAX_LENGTH, "batch_size": BATCH_SIZE, "max_tokens": MAX_TOKENS,
@@ -235,6 +260,9 @@ def main():
         "n_layers": N_LAYERS, "n_latents": n_latents, "k": K,
         "counts": counts.tolist(), "totals": totals.tolist(),
         "latents": per_latent, "steps": steps, "examples": examples,
+        "mmcs": {"max_cos_sim": max_cos_sim.tolist(), "mean": max_cos_sim.mean().item(),
+                 "var": max_cos_sim.var().item(), "std": max_cos_sim.std().item(),
+                 "sem": max_cos_sim.std().item() / max_cos_sim.size(0) ** 0.5},
     }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
