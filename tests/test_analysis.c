@@ -323,6 +323,36 @@ static void check_mmcs(const mlsae_run_config *cfg, const mlsae_ckpt_source *src
     if (f) fclose(f);
 }
 
+/* variances: 1e-4 relative to each value (ratios and means of probabilities
+ * computed from the same TopK values; a wrong formula moves them by far
+ * more). */
+static void check_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *src,
+                            const char *out)
+{
+    json_t *e = json_object_get(expected, "variances");
+    mlsae_analysis_result res;
+    mlsae_error err;
+    int rc = mlsae_analysis_variances(cfg, src, out, NULL, &res, &err);
+    CHECKF(rc == 0, "variances: %s", rc ? err.msg : "");
+    if (rc) return;
+    char path[4300], line[4096], *cells[16];
+    snprintf(path, sizeof path, "%s/variances_sae.csv", out);
+    FILE *f = fopen(path, "r");
+    CHECK(f && fgets(line, sizeof line, f) &&
+          strcmp(line, "model_name,n_layers,n_latents,expansion_factor,k,step,tokens,"
+                       "exp_var_l_f,exp_var_l_tf,var_l,rel_var_f,rel_var_t\n") == 0);
+    CHECK(f && fgets(line, sizeof line, f) && split(line, cells, 16) == 12);
+    if (f) fclose(f);
+    static const char *const names[] = {"exp_var_l_f", "exp_var_l_tf", "var_l", "rel_var_f",
+                                        "rel_var_t"};
+    CHECK(atoi(cells[5]) == (int)jnum(e, "step") && atoi(cells[6]) == 200);
+    for (int i = 0; i < 5; i++) {
+        double want = jnum(e, names[i]), got = cell(cells[7 + i]);
+        CHECKF(close_to(got, want, 1e-4 * fabs(want)), "%s: %.9g, expected %.9g", names[i], got,
+               want);
+    }
+}
+
 int main(void)
 {
     char model[4096], data[4096], sae[4096], want[4096];
@@ -354,6 +384,7 @@ int main(void)
     if (rc == 0) check_examples(out);
     check_stream(cfg, sae);
     check_mmcs(cfg, &src, out);
+    check_variances(cfg, &src, out);
     mlsae_ckpt_source_free(&src);
     free(cfg);
     json_decref(expected);

@@ -43,6 +43,9 @@ check "examples writes NAME-examples.db" [ -s "$tmp/out/x-examples.db" ]
 check "mmcs exits 0" [ $? -eq 0 ]
 check "mmcs writes one row per checkpoint" [ "$(wc -l < "$tmp/out/mmcs.csv")" -eq 3 ]
 
+"$bin" variances --checkpoint "$tmp/x-tfm" $common --out "$tmp/out" > /dev/null 2> "$tmp/v.err"
+check "variances writes variances_NAME.csv" [ $? -eq 0 ] && [ -s "$tmp/out/variances_x-tfm.csv" ]
+
 mkdir "$tmp/e1" "$tmp/e2"
 "$bin" dists --checkpoint "$MLSAE_TEST_FIXTURES/sae/ckpt_ref" $common --out "$tmp/e1" \
     > /dev/null 2> "$tmp/e1.err"

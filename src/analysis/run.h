@@ -41,6 +41,13 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
                             const mlsae_examples_options *opt, const char *out_dir,
                             FILE *progress, mlsae_analysis_result *res, mlsae_error *err);
 
+/* variances (mlsae/analysis/variances.py): OUT/variances_NAME.csv, one row:
+ * model_name,n_layers,n_latents,expansion_factor,k,step,tokens,exp_var_l_f,
+ * exp_var_l_tf,var_l,rel_var_f,rel_var_t (analysis/variances.h). */
+int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                             const char *out_dir, FILE *progress, mlsae_analysis_result *res,
+                             mlsae_error *err);
+
 /* mmcs (figures/mmcs.py): OUT/mmcs.csv, one row per checkpoint:
  * model_name,n_latents,expansion_factor,k,tuned_lens,mean,var,std,sem of the
  * per-latent max cosine similarity (analysis/mmcs.h), unbiased var/std as

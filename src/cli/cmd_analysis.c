@@ -47,6 +47,14 @@ static int run_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ck
     return mlsae_analysis_examples(cfg, ckpt, &opt, out_dir, stderr, res, err);
 }
 
+static int run_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                         const int *ints, const char *out_dir, mlsae_analysis_result *res,
+                         mlsae_error *err)
+{
+    (void)ints;
+    return mlsae_analysis_variances(cfg, ckpt, out_dir, stderr, res, err);
+}
+
 static int parse_int(const char *cmd, const char *flag, const char *text, int min, int *out)
 {
     char *end;
@@ -144,6 +152,20 @@ int cmd_examples(int argc, char **argv)
         "  --n_examples N     examples kept per latent and layer (32)\n"
         "  --n_tokens N       context tokens either side (4)\n",
         flags, defaults, mins, run_examples};
+    return run_analysis(&ac, argc, argv);
+}
+
+int cmd_variances(int argc, char **argv)
+{
+    static const analysis_cmd ac = {
+        "variances",
+        "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
+        "\n"
+        "How much of the latents' spread over layers is explained by the latent and how\n"
+        "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
+        "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
+        "averaged over the batches, computed from the TopK entries.\n\n",
+        NULL, NULL, NULL, run_variances};
     return run_analysis(&ac, argc, argv);
 }
 

@@ -17,6 +17,7 @@ static const cli_command commands[] = {
      cmd_dists},
     {"examples", "the top activating examples of every latent and layer (SQLite)", cmd_examples},
     {"mmcs", "mean max cosine similarity of SAE decoders (no data)", cmd_mmcs},
+    {"variances", "layer variance explained by latent and by token (one CSV row)", cmd_variances},
     {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
      cmd_hidden_states},
     {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},

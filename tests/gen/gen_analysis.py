@@ -132,6 +132,32 @@ def layer_std_stats(counts, totals):
     return {k: (None if np.isnan(v) else v) for k, v in out.items()}
 
 
+class VarianceMetric:
+    """variances.py Metric: dense probs over layers per (token, latent)."""
+
+    def __init__(self, n_layers):
+        self.layers = torch.arange(n_layers)
+        self.rows = []
+
+    def var(self, x):
+        layers = self.layers.view((len(self.layers), *([1] * (len(x.shape) - 1))))
+        ell = (layers * x).sum(dim=0)
+        ell_sq = ((layers ** 2) * x).sum(dim=0)
+        return ell_sq - ell ** 2
+
+    def update(self, latents):
+        probs = (latents / latents.sum(dim=0)).nan_to_num_(0.0)
+        e_var_l_f = self.var(probs.mean(1)).mean()
+        e_var_l_tf = self.var(probs).mean()
+        var_l = self.var(probs.mean((1, 2)))
+        self.rows.append([e_var_l_f, e_var_l_tf, var_l, e_var_l_f / var_l, e_var_l_tf / e_var_l_f])
+
+    def compute(self):
+        names = ["exp_var_l_f", "exp_var_l_tf", "var_l", "rel_var_f", "rel_var_t"]
+        return {n: torch.stack([r[i] for r in self.rows]).mean().item()
+                for i, n in enumerate(names)}
+
+
 def mmcs(decoder, chunk_size=None):
     """figures/mmcs.py get_max_cos_sim: the full matrix below max_latents
     (16384), else the chunked loop. The chunked loop's mask is the triangle
@@ -187,6 +213,7 @@ def main():
     counts = torch.zeros(N_LAYERS, n_latents)
     totals = torch.zeros(N_LAYERS, n_latents)
     steps, heaps = [], {}
+    variances = VarianceMetric(N_LAYERS)
     seen, order = 0, 0
     for i, batch in enumerate(batches):
         if seen >= MAX_TOKENS:
@@ -205,6 +232,9 @@ def main():
             counts[layer].put_(idx, torch.ones_like(idx, dtype=torch.float), accumulate=True)
             totals[layer].put_(idx, val, accumulate=True)
         seen += valid
+        # variances.py: scatter_topk, then Metric.update on the budget's tokens
+        dense = torch.zeros(N_LAYERS, rows_per_layer, n_latents).scatter_(-1, indices, values)
+        variances.update(dense[:, :valid, :].double())
         if i % LOG_EVERY == 0:
             steps.append({"step": i, "tokens": seen, **layer_std_stats(counts, totals)})
         # examples.py get_examples, window clipped to the sequence, float32
@@ -260,6 +290,7 @@ def main():
         "n_layers": N_LAYERS, "n_latents": n_latents, "k": K,
         "counts": counts.tolist(), "totals": totals.tolist(),
         "latents": per_latent, "steps": steps, "examples": examples,
+        "variances": {**variances.compute(), "step": len(variances.rows) - 1},
         "mmcs": {"max_cos_sim": max_cos_sim.tolist(), "mean": max_cos_sim.mean().item(),
                  "var": max_cos_sim.var().item(), "std": max_cos_sim.std().item(),
                  "sem": max_cos_sim.std().item() / max_cos_sim.size(0) ** 0.5},
