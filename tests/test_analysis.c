@@ -72,6 +72,49 @@ static int split(char *line, char **cells, int n)
     return c;
 }
 
+/* Parse one CSV record with pandas' quoting (quoted cells may hold commas,
+ * doubled quotes and line breaks) from *pos in text, in place; advances
+ * *pos past the record. Returns the number of cells, 0 at the end. */
+static int next_record(char *text, size_t *pos, char **cells, int n)
+{
+    char *r = text + *pos, *w = r;
+    if (*r == '\0') return 0;
+    int c = 0;
+    for (;;) {
+        if (c < n) cells[c] = w;
+        c++;
+        if (*r == '"') {
+            r++;
+            while (*r) {
+                if (*r == '"' && r[1] == '"') { *w++ = '"'; r += 2; continue; }
+                if (*r == '"') { r++; break; }
+                *w++ = *r++;
+            }
+        }
+        while (*r && *r != ',' && *r != '\n') *w++ = *r++;
+        if (*r == ',') { *w++ = '\0'; r++; continue; }
+        if (*r == '\n') r++;
+        *w = '\0';
+        break;
+    }
+    *pos = (size_t)(r - text);
+    return c;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc((size_t)n + 1);
+    if (t && fread(t, 1, (size_t)n, f) != (size_t)n) n = 0;
+    if (t) t[n] = '\0';
+    fclose(f);
+    return t;
+}
+
 static double cell(const char *s)
 {
     return *s ? strtod(s, NULL) : NAN;
@@ -353,6 +396,73 @@ static void check_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source
     }
 }
 
+/* embed-cos-sim: every row's latent and token exactly, sim to 1e-5
+ * (cosines of unit vectors in float32); the summary to 1e-5. */
+static void check_embed_rows(const char *path, json_t *e)
+{
+    char *text = slurp(path), *cells[8];
+    size_t pos = 0, n = 0;
+    int bad = 0;
+    CHECK(text && next_record(text, &pos, cells, 8) == 3 && strcmp(cells[0], "latent") == 0 &&
+          strcmp(cells[1], "token") == 0 && strcmp(cells[2], "sim") == 0);
+    json_t *rows = json_object_get(e, "rows");
+    int got;
+    while (text && (got = next_record(text, &pos, cells, 8)) > 0) {
+        json_t *r = json_array_get(rows, n++);
+        if (!r || got != 3) {
+            bad++;
+            continue;
+        }
+        bad += atoi(cells[0]) != (int)jnum(r, "latent") ||
+               strcmp(cells[1], json_string_value(json_object_get(r, "token"))) != 0 ||
+               !close_to(cell(cells[2]), jnum(r, "sim"), 1e-5);
+    }
+    free(text);
+    CHECKF(n == json_array_size(rows) && bad == 0, "%s: %zu rows, %d differ", path, n, bad);
+}
+
+static void check_embed(const mlsae_run_config *cfg, const mlsae_ckpt_source *src,
+                        const char *out)
+{
+    json_t *e = json_object_get(expected, "embed"), *sel = json_object_get(expected, "select");
+    int latents[8], n_sel = (int)json_array_size(sel);
+    for (int i = 0; i < n_sel; i++) latents[i] = (int)json_integer_value(json_array_get(sel, (size_t)i));
+    const char *names[2] = {"all", "sel"};
+    for (int pass = 0; pass < 2; pass++) {
+        char dir[4300], path[4400], key[16];
+        snprintf(dir, sizeof dir, "%s/embed_%s", out, names[pass]);
+        mlsae_analysis_result res;
+        mlsae_error err;
+        int rc = mlsae_analysis_embed_cos_sim(cfg, src, latents, pass ? n_sel : 0,
+                                              (int)jnum(expected, "n_embeds"), dir, &res, &err);
+        CHECKF(rc == 0 && res.n_files == 3, "embed-cos-sim: %s", rc ? err.msg : "");
+        if (rc) continue;
+        const char *which[2] = {"in", "out"};
+        for (int t = 0; t < 2; t++) {
+            snprintf(path, sizeof path, "%s/embed_%s_cos_sim_sae.csv", dir, which[t]);
+            snprintf(key, sizeof key, "%s_%s", which[t], names[pass]);
+            check_embed_rows(path, json_object_get(e, key));
+        }
+        snprintf(path, sizeof path, "%s/embed_cos_sim.csv", dir);
+        FILE *f = fopen(path, "r");
+        char line[4096], *cells[16];
+        CHECK(f && fgets(line, sizeof line, f) &&
+              strcmp(line, "model_name,n_latents,expansion_factor,k,tuned_lens,in_mean,in_var,"
+                           "in_std,in_sem,out_mean,out_var,out_std,out_sem\n") == 0);
+        CHECK(f && fgets(line, sizeof line, f) && split(line, cells, 16) == 13);
+        if (f) fclose(f);
+        CHECK(atoi(cells[1]) == (pass ? n_sel : 64));
+        static const char *const stat[4] = {"mean", "var", "std", "sem"};
+        for (int t = 0; t < 2; t++) {
+            snprintf(key, sizeof key, "%s_%s", which[t], names[pass]);
+            for (int i = 0; i < 4; i++)
+                CHECKF(close_to(cell(cells[5 + 4 * t + i]), jnum(json_object_get(e, key), stat[i]),
+                                1e-5),
+                       "%s %s", key, stat[i]);
+        }
+    }
+}
+
 int main(void)
 {
     char model[4096], data[4096], sae[4096], want[4096];
@@ -360,7 +470,7 @@ int main(void)
     snprintf(data, sizeof data, "%s", tu_fixture("analysis/data.jsonl"));
     snprintf(sae, sizeof sae, "%s", tu_fixture("analysis/sae"));
     snprintf(want, sizeof want, "%s", tu_fixture("analysis/expected.json"));
-    expected = json_load_file(want, 0, NULL);
+    expected = json_load_file(want, JSON_ALLOW_NUL, NULL);
     if (!expected) {
         fprintf(stderr, "cannot read %s\n", want);
         return 1;
@@ -385,6 +495,7 @@ int main(void)
     check_stream(cfg, sae);
     check_mmcs(cfg, &src, out);
     check_variances(cfg, &src, out);
+    check_embed(cfg, &src, out);
     mlsae_ckpt_source_free(&src);
     free(cfg);
     json_decref(expected);

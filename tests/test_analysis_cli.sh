@@ -46,6 +46,14 @@ check "mmcs writes one row per checkpoint" [ "$(wc -l < "$tmp/out/mmcs.csv")" -e
 "$bin" variances --checkpoint "$tmp/x-tfm" $common --out "$tmp/out" > /dev/null 2> "$tmp/v.err"
 check "variances writes variances_NAME.csv" [ $? -eq 0 ] && [ -s "$tmp/out/variances_x-tfm.csv" ]
 
+"$bin" embed-cos-sim --checkpoint "$tmp/x-tfm" --model_name "$fx/model" --n_embeds 2 \
+    --latents 3,1 --threads 2 --out "$tmp/out" > /dev/null 2> "$tmp/ec.err"
+check "embed-cos-sim writes its three files" [ $? -eq 0 ] &&
+    [ "$(wc -l < "$tmp/out/embed_out_cos_sim_x-tfm.csv")" -eq 5 ] && [ -s "$tmp/out/embed_cos_sim.csv" ]
+"$bin" embed-cos-sim --checkpoint "$fx/sae" --model_name "$fx/model" --latents 3,x \
+    > /dev/null 2> "$tmp/ec2.err"
+one_line_error "bad --latents" $? "$tmp/ec2.err" "latents"
+
 mkdir "$tmp/e1" "$tmp/e2"
 "$bin" dists --checkpoint "$MLSAE_TEST_FIXTURES/sae/ckpt_ref" $common --out "$tmp/e1" \
     > /dev/null 2> "$tmp/e1.err"

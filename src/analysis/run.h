@@ -48,6 +48,18 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
                              const char *out_dir, FILE *progress, mlsae_analysis_result *res,
                              mlsae_error *err);
 
+/* embed-cos-sim (figures/embed_cos_sim.py): OUT/embed_in_cos_sim_NAME.csv
+ * and OUT/embed_out_cos_sim_NAME.csv (latent,token,sim: per latent the
+ * n_embeds tokens whose input / output embedding is most similar to its
+ * decoder column, descending) and OUT/embed_cos_sim.csv (model_name,
+ * n_latents,expansion_factor,k,tuned_lens, then mean, var, std, sem of each
+ * latent's best similarity, in_* and out_*; unbiased var as torch). latents
+ * (n_latents_in of them; 0: every latent) selects the latents. No data. */
+int mlsae_analysis_embed_cos_sim(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                                 const int *latents, int n_latents_in, int n_embeds,
+                                 const char *out_dir, mlsae_analysis_result *res,
+                                 mlsae_error *err);
+
 /* mmcs (figures/mmcs.py): OUT/mmcs.csv, one row per checkpoint:
  * model_name,n_latents,expansion_factor,k,tuned_lens,mean,var,std,sem of the
  * per-latent max cosine similarity (analysis/mmcs.h), unbiased var/std as

@@ -55,6 +55,17 @@ static int run_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *c
     return mlsae_analysis_variances(cfg, ckpt, out_dir, stderr, res, err);
 }
 
+/* --latents for embed-cos-sim: a comma-separated list (parsed in cmd_embed_cos_sim). */
+static int g_latents[4096];
+static int g_n_latents;
+
+static int run_embed(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
+                     const char *out_dir, mlsae_analysis_result *res, mlsae_error *err)
+{
+    return mlsae_analysis_embed_cos_sim(cfg, ckpt, g_latents, g_n_latents, ints[0], out_dir, res,
+                                        err);
+}
+
 static int parse_int(const char *cmd, const char *flag, const char *text, int min, int *out)
 {
     char *end;
@@ -166,6 +177,38 @@ int cmd_variances(int argc, char **argv)
         "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
         "averaged over the batches, computed from the TopK entries.\n\n",
         NULL, NULL, NULL, run_variances};
+    return run_analysis(&ac, argc, argv);
+}
+
+int cmd_embed_cos_sim(int argc, char **argv)
+{
+    static const char *const flags[] = {"--n_embeds", NULL};
+    static const int defaults[] = {8}, mins[] = {1};
+    static const analysis_cmd ac = {
+        "embed-cos-sim",
+        "Usage: mlsae embed-cos-sim --checkpoint DIR [--n_embeds N] [--latents I,J,...]\n"
+        "\n"
+        "The tokens whose input and output embeddings are most similar to each latent's\n"
+        "decoder column (figures/embed_cos_sim.py): OUT/embed_in_cos_sim_NAME.csv and\n"
+        "OUT/embed_out_cos_sim_NAME.csv (latent, token, sim) and the summary\n"
+        "OUT/embed_cos_sim.csv. Needs the SAE and the model's embeddings, no data.\n"
+        "\n"
+        "  --n_embeds N       tokens per latent (8)\n"
+        "  --latents LIST     only these latents (default: all)\n",
+        flags, defaults, mins, run_embed};
+    const char *list = NULL;
+    if (cli_take_value(&argc, argv, "--latents", &list) < 0)
+        return cli_error(ac.name, "--latents needs a value");
+    g_n_latents = 0;
+    for (const char *p = list; p && *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1L << 30 || (*end && *end != ',') ||
+            g_n_latents == (int)(sizeof g_latents / sizeof *g_latents))
+            return cli_error(ac.name, "--latents: '%s' is not a list of latent indices", list);
+        g_latents[g_n_latents++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
     return run_analysis(&ac, argc, argv);
 }
 

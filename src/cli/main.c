@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"examples", "the top activating examples of every latent and layer (SQLite)", cmd_examples},
     {"mmcs", "mean max cosine similarity of SAE decoders (no data)", cmd_mmcs},
     {"variances", "layer variance explained by latent and by token (one CSV row)", cmd_variances},
+    {"embed-cos-sim", "tokens whose embeddings are most similar to each latent (no data)",
+     cmd_embed_cos_sim},
     {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
      cmd_hidden_states},
     {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},

@@ -47,6 +47,7 @@ TOKENIZER = os.path.join(HERE, "..", "fixtures", "text", "tiny-tokenizer.json")
 D, N_LAYERS, EXPANSION, K = 16, 3, 4, 4
 MAX_LENGTH, BATCH_SIZE, MAX_TOKENS, LOG_EVERY = 16, 3, 200, 2
 N_EXAMPLES, N_TOKENS = 3, 2
+N_EMBEDS, SELECT = 3, [5, 2, 63]
 THRESHOLD = 1e-3  # get_examples' dead_threshold default
 
 
@@ -283,6 +284,23 @@ def main():
     chunked = mmcs(tensors["decoder.weight"], chunk_size=16)
     print(f"mmcs: full {max_cos_sim.mean().item():.6f}, reference's chunked loop "
           f"{chunked.mean().item():.6f}", file=sys.stderr)
+    # figures/embed_cos_sim.py get_embed_cos_sim, every latent and a selection
+    w_dec = tensors["decoder.weight"]
+    w_dec = w_dec / torch.max(w_dec.norm(dim=0, keepdim=True), torch.tensor(1e-8))
+    embed = {}
+    for which, m in (("in", model.get_input_embeddings()), ("out", model.get_output_embeddings())):
+        e = m.weight.detach()
+        e = e / torch.max(e.norm(dim=1, keepdim=True), torch.tensor(1e-8))
+        for sel_name, sel in (("all", list(range(n_latents))), ("sel", SELECT)):
+            topk = torch.topk(e @ w_dec[:, sel], k=N_EMBEDS, dim=0)
+            best = topk.values[0, :]
+            embed[f"{which}_{sel_name}"] = {
+                "rows": [{"latent": latent, "token": tok.decode(topk.indices[i, li].item()),
+                          "token_id": topk.indices[i, li].item(),
+                          "sim": topk.values[i, li].item()}
+                         for li, latent in enumerate(sel) for i in range(N_EMBEDS)],
+                "mean": best.mean().item(), "var": best.var().item(), "std": best.std().item(),
+                "sem": best.std().item() / np.sqrt(len(sel))}
     expected = {
         "about": "tests/gen/gen_analysis.py: the reference's analysis maths on this fixture",
         "max_length": MAX_LENGTH, "batch_size": BATCH_SIZE, "max_tokens": MAX_TOKENS,
@@ -291,6 +309,7 @@ def main():
         "counts": counts.tolist(), "totals": totals.tolist(),
         "latents": per_latent, "steps": steps, "examples": examples,
         "variances": {**variances.compute(), "step": len(variances.rows) - 1},
+        "embed": embed, "n_embeds": N_EMBEDS, "select": SELECT,
         "mmcs": {"max_cos_sim": max_cos_sim.tolist(), "mean": max_cos_sim.mean().item(),
                  "var": max_cos_sim.var().item(), "std": max_cos_sim.std().item(),
                  "sem": max_cos_sim.std().item() / max_cos_sim.size(0) ** 0.5},
