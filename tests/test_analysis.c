@@ -463,6 +463,50 @@ static void check_embed(const mlsae_run_config *cfg, const mlsae_ckpt_source *sr
     }
 }
 
+/* resid-cos-sim: 1e-4 relative to each statistic's scale (norms: their
+ * mean; cosines: 1) from float32 activations. */
+static void check_resid_file(const char *path, const char *index, json_t *want, double scale)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], head[128], *cells[8];
+    snprintf(head, sizeof head, "%s,mean,var,std,sem\n", index);
+    CHECKF(f && fgets(line, sizeof line, f) && strcmp(line, head) == 0, "%s header", path);
+    size_t n = 0;
+    int bad = 0;
+    static const char *const stat[4] = {"mean", "var", "std", "sem"};
+    while (f && fgets(line, sizeof line, f)) {
+        json_t *e = json_array_get(want, n);
+        if (!e || split(line, cells, 8) != 5 || atoi(cells[0]) != (int)n) {
+            bad++;
+            n++;
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            double s = i == 1 ? scale * scale : scale;
+            bad += !close_to(cell(cells[1 + i]), jnum(e, stat[i]), 1e-4 * s);
+        }
+        n++;
+    }
+    if (f) fclose(f);
+    CHECKF(n == json_array_size(want) && bad == 0, "%s: %zu rows, %d cells differ", path, n, bad);
+}
+
+static void check_resid(const mlsae_run_config *cfg, const char *out)
+{
+    json_t *e = json_object_get(expected, "resid");
+    mlsae_analysis_result res;
+    mlsae_error err;
+    int rc = mlsae_analysis_resid_cos_sim(cfg, out, NULL, &res, &err);
+    CHECKF(rc == 0 && res.tokens == 200, "resid-cos-sim: %s", rc ? err.msg : "");
+    if (rc) return;
+    char path[4300];
+    json_t *norms = json_object_get(e, "l2_norm");
+    snprintf(path, sizeof path, "%s/resid_l2_norm_model.csv", out);
+    check_resid_file(path, "layer", norms, jnum(json_array_get(norms, 0), "mean"));
+    snprintf(path, sizeof path, "%s/resid_cos_sim_model.csv", out);
+    check_resid_file(path, "start_at_layer", json_object_get(e, "cos_sim"), 1.0);
+}
+
 int main(void)
 {
     char model[4096], data[4096], sae[4096], want[4096];
@@ -496,6 +540,7 @@ int main(void)
     check_mmcs(cfg, &src, out);
     check_variances(cfg, &src, out);
     check_embed(cfg, &src, out);
+    check_resid(cfg, out);
     mlsae_ckpt_source_free(&src);
     free(cfg);
     json_decref(expected);

@@ -54,6 +54,11 @@ check "embed-cos-sim writes its three files" [ $? -eq 0 ] &&
     > /dev/null 2> "$tmp/ec2.err"
 one_line_error "bad --latents" $? "$tmp/ec2.err" "latents"
 
+"$bin" resid-cos-sim $common --out "$tmp/out" > /dev/null 2> "$tmp/r.err"
+check "resid-cos-sim writes its two files" [ $? -eq 0 ] &&
+    [ "$(wc -l < "$tmp/out/resid_l2_norm_model.csv")" -eq 4 ] &&
+    [ "$(wc -l < "$tmp/out/resid_cos_sim_model.csv")" -eq 3 ]
+
 mkdir "$tmp/e1" "$tmp/e2"
 "$bin" dists --checkpoint "$MLSAE_TEST_FIXTURES/sae/ckpt_ref" $common --out "$tmp/e1" \
     > /dev/null 2> "$tmp/e1.err"

@@ -60,6 +60,15 @@ int mlsae_analysis_embed_cos_sim(const mlsae_run_config *cfg, const mlsae_ckpt_s
                                  const char *out_dir, mlsae_analysis_result *res,
                                  mlsae_error *err);
 
+/* resid-cos-sim (figures/resid_cos_sim.py; the transformer only, cfg's
+ * model_name and layers): OUT/resid_l2_norm_MODEL.csv (layer,mean,var,std,
+ * sem of the residual vectors' L2 norm) and OUT/resid_cos_sim_MODEL.csv
+ * (start_at_layer,mean,var,std,sem of the cosine similarity of
+ * mean-centred vectors at adjacent layers); MODEL is model_name's last path
+ * component. Two passes over the data (analysis/resid.h). */
+int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_dir,
+                                 FILE *progress, mlsae_analysis_result *res, mlsae_error *err);
+
 /* mmcs (figures/mmcs.py): OUT/mmcs.csv, one row per checkpoint:
  * model_name,n_latents,expansion_factor,k,tuned_lens,mean,var,std,sem of the
  * per-latent max cosine similarity (analysis/mmcs.h), unbiased var/std as

@@ -4,6 +4,7 @@
 #include "cli/ckpt_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
+#include "cli/run_args.h"
 #include "analysis/run.h"
 
 #include <stdio.h>
@@ -210,6 +211,61 @@ int cmd_embed_cos_sim(int argc, char **argv)
         p = *end ? end + 1 : end;
     }
     return run_analysis(&ac, argc, argv);
+}
+
+int cmd_resid_cos_sim(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs("Usage: mlsae resid-cos-sim (--model_name NAME | --checkpoint DIR) [--out DIR]\n"
+              "                           [OPTIONS]\n"
+              "\n"
+              "The residual stream across layers (figures/resid_cos_sim.py), two passes over\n"
+              "data.path: OUT/resid_l2_norm_MODEL.csv (per layer: mean, var, std, sem of the\n"
+              "L2 norm) and OUT/resid_cos_sim_MODEL.csv (per adjacent layer pair: the same of\n"
+              "the cosine similarity of dataset-mean-centred residual vectors). A -tfm\n"
+              "checkpoint supplies model_name and layers; the SAE itself is not used.\n\n",
+              stdout);
+        fputs(CKPT_HELP, stdout);
+        mlsae_run_config_print_help(stdout);
+        return 0;
+    }
+    char **args = malloc(((size_t)argc + 1) * sizeof *args);
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    int status = 0;
+    if (!args || !cfg) {
+        free(args);
+        free(cfg);
+        return cli_error("resid-cos-sim", "out of memory");
+    }
+    memcpy(args, argv, (size_t)argc * sizeof *args);
+    const char *ckpt = NULL, *out_dir = "out";
+    mlsae_ckpt_source src = {0};
+    if (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 ||
+        cli_take_value(&argc, args, "--out", &out_dir) < 0)
+        status = cli_error("resid-cos-sim", "--checkpoint and --out need a value");
+    else if (ckpt)
+        status = cli_checkpoint_run_config("resid-cos-sim", ckpt, argc, args, &src, cfg, NULL,
+                                           NULL);
+    else
+        status = cli_run_config("resid-cos-sim", argc, args, cfg, NULL, NULL);
+    if (!status) {
+        mlsae_analysis_result res;
+        mlsae_error err;
+        cli_download_progress(1);
+        int failed = mlsae_analysis_resid_cos_sim(cfg, out_dir, stderr, &res, &err) != 0;
+        cli_download_progress(0);
+        if (failed) {
+            status = cli_error("resid-cos-sim", "%s", err.msg);
+        } else {
+            printf("resid-cos-sim: 2 passes of %llu tokens per layer in %.1f s\n",
+                   (unsigned long long)res.tokens, res.seconds);
+            for (int i = 0; i < res.n_files; i++) printf("wrote %s\n", res.files[i]);
+        }
+        if (ckpt) mlsae_ckpt_source_free(&src);
+    }
+    free(args);
+    free(cfg);
+    return status;
 }
 
 /* The model a checkpoint names (a -tfm config.json's model_name), else the

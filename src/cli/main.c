@@ -20,6 +20,8 @@ static const cli_command commands[] = {
     {"variances", "layer variance explained by latent and by token (one CSV row)", cmd_variances},
     {"embed-cos-sim", "tokens whose embeddings are most similar to each latent (no data)",
      cmd_embed_cos_sim},
+    {"resid-cos-sim", "residual stream norms and adjacent-layer cosine similarities",
+     cmd_resid_cos_sim},
     {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
      cmd_hidden_states},
     {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},

@@ -159,6 +159,56 @@ class VarianceMetric:
                 for i, n in enumerate(names)}
 
 
+class RunningMetric:
+    """figures/resid_cos_sim.py VarianceMetric."""
+
+    def __init__(self, size):
+        self.count = 0
+        self.mean = torch.zeros(size, dtype=torch.float64)
+        self.squared = torch.zeros(size, dtype=torch.float64)
+
+    def update(self, x):
+        self.count += x.shape[0]
+        delta1 = x - self.mean
+        self.mean += torch.sum(delta1, dim=0) / self.count
+        delta2 = x - self.mean
+        self.squared += torch.sum(delta1 * delta2, dim=0)
+
+    def compute(self):
+        var = self.squared / (self.count - 1)
+        std = var.sqrt()
+        return {"mean": self.mean.item(), "var": var.item(), "std": std.item(),
+                "sem": (std / self.count ** 0.5).item()}
+
+
+def resid_cos_sim(model, batches, special):
+    """figures/resid_cos_sim.py save_resid_cos_sim: two passes, over the
+    budget's tokens."""
+    means = [RunningMetric((D,)) for _ in range(N_LAYERS)]
+    norms = [RunningMetric((1,)) for _ in range(N_LAYERS)]
+    cos = [RunningMetric((1,)) for _ in range(N_LAYERS - 1)]
+    for pass_ in (1, 2):
+        seen = 0
+        for batch in batches:
+            if seen >= MAX_TOKENS:
+                break
+            tokens = torch.tensor(batch)
+            valid = min(tokens.numel(), MAX_TOKENS - seen)
+            seen += valid
+            x = hidden_states(model, tokens, special).reshape(N_LAYERS, -1, D)[:, :valid].double()
+            if pass_ == 1:
+                for layer in range(N_LAYERS):
+                    means[layer].update(x[layer])
+                    norms[layer].update(x[layer].norm(dim=-1).unsqueeze(-1))
+            else:
+                m = torch.stack([mm.mean for mm in means])
+                x = x - m.unsqueeze(1)
+                x = x / torch.max(x.norm(dim=-1, keepdim=True), torch.tensor(1e-8))
+                for layer in range(N_LAYERS - 1):
+                    cos[layer].update((x[layer] * x[layer + 1]).sum(-1).unsqueeze(-1))
+    return {"l2_norm": [n.compute() for n in norms], "cos_sim": [c.compute() for c in cos]}
+
+
 def mmcs(decoder, chunk_size=None):
     """figures/mmcs.py get_max_cos_sim: the full matrix below max_latents
     (16384), else the chunked loop. The chunked loop's mask is the triangle
@@ -310,6 +360,7 @@ def main():
         "latents": per_latent, "steps": steps, "examples": examples,
         "variances": {**variances.compute(), "step": len(variances.rows) - 1},
         "embed": embed, "n_embeds": N_EMBEDS, "select": SELECT,
+        "resid": resid_cos_sim(model, batches, special),
         "mmcs": {"max_cos_sim": max_cos_sim.tolist(), "mean": max_cos_sim.mean().item(),
                  "var": max_cos_sim.var().item(), "std": max_cos_sim.std().item(),
                  "sem": max_cos_sim.std().item() / max_cos_sim.size(0) ** 0.5},
