@@ -537,6 +537,28 @@ int main(void)
     CHECKF(rc == 0, "examples: %s", rc ? err.msg : "");
     if (rc == 0) check_examples(out);
     check_stream(cfg, sae);
+    /* two backends: the SAE on OpenCL, the transformer on the CPU one batch
+     * ahead on its own thread (pipeline/prefetch.h): the same numbers */
+    mlsae_backend *ocl = NULL;
+    mlsae_backend_params bp = {0};
+    if (mlsae_backend_open("opencl", &bp, &ocl, &err) == 0) {
+        mlsae_backend_close(ocl);
+        mlsae_run_config *two = malloc(sizeof *two);
+        *two = *cfg;
+        snprintf(two->device, sizeof two->device, "opencl");
+        snprintf(two->model_device, sizeof two->model_device, "cpu");
+        char out2[4200];
+        snprintf(out2, sizeof out2, "%s/two", out);
+        rc = mlsae_analysis_dists(two, &src, out2, NULL, &res, &err);
+        CHECKF(rc == 0, "dists on two backends: %s", rc ? err.msg : "");
+        if (rc == 0) check_dists(out2);
+        rc = mlsae_analysis_examples(two, &src, &eo, out2, NULL, &res, &err);
+        CHECKF(rc == 0, "examples on two backends: %s", rc ? err.msg : "");
+        if (rc == 0) check_examples(out2);
+        free(two);
+    } else {
+        printf("no OpenCL device (%s): the two-backend stream is not tested\n", err.msg);
+    }
     check_mmcs(cfg, &src, out);
     check_variances(cfg, &src, out);
     check_embed(cfg, &src, out);
