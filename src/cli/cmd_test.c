@@ -2,9 +2,8 @@
 #include "config.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
-#include "cli/run_args.h"
+#include "cli/ckpt_args.h"
 #include "core/paths.h"
-#include "hub/hub.h"
 #include "eval/evaluate.h"
 
 #include <stdio.h>
@@ -37,32 +36,6 @@ static void usage(FILE *out)
     mlsae_run_config_print_help(out);
 }
 
-/* Pull "--checkpoint X" / "--csv X" out of argv (they are not run options). */
-static int take_value(int *argc, char **argv, const char *flag, const char **value)
-{
-    size_t fl = strlen(flag);
-    for (int i = 1; i < *argc; i++) {
-        const char *v = NULL;
-        int used = 0;
-        if (strcmp(argv[i], flag) == 0 && i + 1 < *argc) {
-            v = argv[i + 1];
-            used = 2;
-        } else if (strncmp(argv[i], flag, fl) == 0 && argv[i][fl] == '=') {
-            v = argv[i] + fl + 1;
-            used = 1;
-        } else if (strcmp(argv[i], flag) == 0) {
-            return -1;
-        }
-        if (used) {
-            *value = v;
-            for (int j = i; j + used < *argc; j++) argv[j] = argv[j + used];
-            *argc -= used;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int cmd_test(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -79,32 +52,16 @@ int cmd_test(int argc, char **argv)
     memcpy(args, argv, (size_t)argc * sizeof *args);
     const char *ckpt = NULL, *csv = NULL;
     int status = 0;
-    if (take_value(&argc, args, "--checkpoint", &ckpt) < 0 || take_value(&argc, args, "--csv", &csv) < 0)
+    mlsae_ckpt_source src = {0};
+    if (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 ||
+        cli_take_value(&argc, args, "--csv", &csv) < 0)
         status = cli_error("test", "--checkpoint and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
-    /* a directory, or a repo id in the HF cache (downloaded if needed); a
-     * -tfm checkpoint's run options go first: the command line overrides them */
-    char *resolved = NULL;
-    const char *repo_id = NULL;
-    mlsae_run_config *base = status ? NULL : malloc(sizeof *base);
-    if (!status && !base) status = cli_error("test", "out of memory");
-    if (!status) {
-        mlsae_error rerr;
-        int is_tfm = 0;
-        cli_download_progress(1);
-        int failed = mlsae_checkpoint_resolve(ckpt, &resolved, &rerr);
-        cli_download_progress(0);
-        mlsae_run_config_defaults(base);
-        if (failed || mlsae_run_config_apply_checkpoint(base, resolved, &is_tfm, &rerr)) {
-            status = cli_error("test", "%s", rerr.msg);
-        } else {
-            if (!mlsae_is_dir(ckpt)) repo_id = ckpt;
-            ckpt = resolved;
-            status = cli_run_config_base("test", argc, args, base, cfg, NULL, NULL);
-        }
-    }
-    free(base);
+    else
+        status = cli_checkpoint_run_config("test", ckpt, argc, args, &src, cfg, NULL, NULL);
+    const char *repo_id = src.repo_id;
+    if (!status) ckpt = src.dir;
     char csv_default[4500];
     if (!status && !csv) {
         /* next to the checkpoint; for a repo id, test_<name>.csv here (as the reference) */
@@ -135,7 +92,7 @@ int cmd_test(int argc, char **argv)
             printf("metrics: %s\n", csv);
         }
     }
-    free(resolved);
+    mlsae_ckpt_source_free(&src);
     free(args);
     free(cfg);
     return status;

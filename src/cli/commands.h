@@ -18,6 +18,12 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_dists(int argc, char **argv);
+int cmd_examples(int argc, char **argv);
+int cmd_mmcs(int argc, char **argv);
+int cmd_variances(int argc, char **argv);
+int cmd_embed_cos_sim(int argc, char **argv);
+int cmd_resid_cos_sim(int argc, char **argv);
 
 /* Print "mlsae CMD: message" to stderr; returns 1 (the usual exit status). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -69,28 +69,11 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
 {
     memset(summary, 0, sizeof *summary);
     double t0 = mlsae_monotonic_seconds(NULL);
-    /* The SAE's sizes come from the checkpoint, not from the run options:
-     * check the model against those. */
-    mlsae_sae_config sc;
-    if (mlsae_ckpt_read_config(sae_dir, &sc, NULL, err)) return -1;
-    mlsae_run_config *run = malloc(sizeof *run);
-    if (!run) return mlsae_fail(err, "out of memory");
-    *run = *cfg;
-    run->autoencoder.expansion_factor = sc.n_inputs > 0 ? sc.n_latents / sc.n_inputs : 1;
-    run->autoencoder.k = sc.k;
-    run->autoencoder.auxk = sc.auxk > 0 ? sc.auxk : MLSAE_CONFIG_NONE;
-    /* a -tfm checkpoint's own transformer weights, as the reference loads it */
-    char weights[4200];
-    const char *prefix = NULL;
-    int has_weights = mlsae_ckpt_transformer_weights(sae_dir, weights, sizeof weights, &prefix,
-                                                     err);
+    /* the SAE's sizes come from the checkpoint; a -tfm's transformer weights
+     * are the ones tested */
     mlsae_session s;
-    int opened = has_weights < 0 ||
-                 mlsae_session_open_weights(&s, run, 1, has_weights ? weights : NULL, prefix,
-                                            err);
-    free(run);
-    if (opened) return -1;
     mlsae_sae *sae = NULL;
+    if (mlsae_session_open_sae(&s, cfg, sae_dir, 1, &sae, err)) return -1;
     mlsae_loader *loader = NULL;
     mlsae_downstream *ds = NULL;
     mlsae_eval_buffers eb = {0};
@@ -100,14 +83,6 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     int prog_on = 0, rc = -1;
     if (!acc) {
         mlsae_fail(err, "out of memory");
-        goto done;
-    }
-    if (mlsae_ckpt_load(sae_dir, s.sae_be, &sae, err)) goto done;
-    /* no training: the bias stays as loaded */
-    mlsae_sae_set_bias_pending(sae, 0);
-    if (mlsae_sae_get_config(sae)->n_inputs != s.d_model) {
-        mlsae_fail(err, "%s: the SAE has n_inputs %d but the model %s has d_model %d", sae_dir,
-                   mlsae_sae_get_config(sae)->n_inputs, s.model_dir, s.d_model);
         goto done;
     }
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;

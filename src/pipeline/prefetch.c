@@ -21,6 +21,7 @@ struct mlsae_prefetch {
     mlsae_loader *loader;
     int seq;
     float *buf[2];   /* host [n_layers, batch, seq, d_model] each */
+    int32_t *ids[2]; /* the token ids of buf[i]'s batch [batch, seq] */
     int job_slot;    /* the buffer the next (or current) batch goes to */
 
     pthread_t thread;
@@ -48,6 +49,7 @@ static void produce_one(mlsae_prefetch *pf, int slot, result *r, mlsae_prefetch_
     t->data_s += c1 - c0;
     if (r->got <= 0) return;
     r->rows = (int)b.rows;
+    memcpy(pf->ids[slot], b.ids, b.rows * (size_t)pf->seq * sizeof *b.ids);
     if (mlsae_session_activations_host(pf->s, b.ids, (int)b.rows, pf->seq, pf->buf[slot],
                                        &r->err))
         r->got = -1;
@@ -97,7 +99,8 @@ int mlsae_prefetch_open(mlsae_session *s, mlsae_loader *loader, int batch, int s
     pthread_cond_init(&pf->changed, NULL);
     for (int i = 0; i < 2; i++) {
         pf->buf[i] = malloc(n * sizeof(float));
-        if (!pf->buf[i]) {
+        pf->ids[i] = malloc((size_t)batch * seq * sizeof(int32_t));
+        if (!pf->buf[i] || !pf->ids[i]) {
             mlsae_prefetch_close(pf);
             return mlsae_fail(err, "cannot allocate 2 x %zu floats of activations", n);
         }
@@ -145,6 +148,7 @@ int mlsae_prefetch_next(mlsae_prefetch *pf, mlsae_prefetched *out, mlsae_error *
     if (got > 0) {
         int slot = pf->job_slot;
         out->x = pf->buf[slot];
+        out->ids = pf->ids[slot];
         out->rows = r->rows;
         request(pf, slot ^ 1); /* the next batch, into the other buffer */
     }
@@ -181,5 +185,7 @@ void mlsae_prefetch_close(mlsae_prefetch *pf)
     pthread_cond_destroy(&pf->changed);
     free(pf->buf[0]);
     free(pf->buf[1]);
+    free(pf->ids[0]);
+    free(pf->ids[1]);
     free(pf);
 }

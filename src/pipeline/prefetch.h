@@ -28,6 +28,7 @@ typedef struct mlsae_prefetched {
     /* host [n_layers, rows, seq, d_model]; valid until the next call of
      * mlsae_prefetch_next. NULL at the end of the data. */
     const float *x;
+    const int32_t *ids;           /* [rows, seq], valid as long as x */
     int rows;                     /* sequences in this batch (<= batch) */
     mlsae_data_position position; /* the loader's position after this batch */
 } mlsae_prefetched;

@@ -8,6 +8,8 @@
 
 #include "core/paths.h"
 #include "hub/hub.h"
+#include "sae/checkpoint.h"
+#include "sae/mlsae.h"
 
 static int find_tokenizer(mlsae_session *s, const mlsae_run_config *cfg, mlsae_error *err)
 {
@@ -125,6 +127,44 @@ int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg
     s->n_layers = n_layers;
     for (int i = 0; i < n_layers; i++) s->layers[i] = cfg->n_layers ? cfg->layers[i] : i;
     return 0;
+}
+
+int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
+                           int need_logits, mlsae_sae **sae, mlsae_error *err)
+{
+    *sae = NULL;
+    memset(s, 0, sizeof *s);
+    mlsae_sae_config sc;
+    if (mlsae_ckpt_read_config(sae_dir, &sc, NULL, err)) return -1;
+    mlsae_run_config *run = malloc(sizeof *run);
+    if (!run) return mlsae_fail(err, "out of memory");
+    *run = *cfg;
+    run->autoencoder.expansion_factor = sc.n_inputs > 0 ? sc.n_latents / sc.n_inputs : 1;
+    run->autoencoder.k = sc.k;
+    run->autoencoder.auxk = sc.auxk > 0 ? sc.auxk : MLSAE_CONFIG_NONE;
+    /* a -tfm checkpoint's own transformer weights, as the reference loads it */
+    char weights[4200];
+    const char *prefix = NULL;
+    int has_weights = mlsae_ckpt_transformer_weights(sae_dir, weights, sizeof weights, &prefix,
+                                                     err);
+    int opened = has_weights < 0 ||
+                 mlsae_session_open_weights(s, run, need_logits, has_weights ? weights : NULL,
+                                            prefix, err);
+    free(run);
+    if (opened) return -1;
+    if (mlsae_ckpt_load(sae_dir, s->sae_be, sae, err)) goto fail;
+    mlsae_sae_set_bias_pending(*sae, 0);
+    if (mlsae_sae_get_config(*sae)->n_inputs != s->d_model) {
+        mlsae_fail(err, "%s: the SAE has n_inputs %d but the model %s has d_model %d", sae_dir,
+                   mlsae_sae_get_config(*sae)->n_inputs, s->model_dir, s->d_model);
+        goto fail;
+    }
+    return 0;
+fail:
+    if (*sae) mlsae_sae_free(*sae);
+    *sae = NULL;
+    mlsae_session_close(s);
+    return -1;
 }
 
 void mlsae_session_close(mlsae_session *s)

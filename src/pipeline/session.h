@@ -18,6 +18,7 @@
 #include "model/neox.h"
 #include "tokenizer/tokenizer.h"
 #include "config/run_config.h"
+#include "sae/mlsae.h"
 
 typedef struct mlsae_session {
     mlsae_backend *be;      /* the transformer's */
@@ -54,6 +55,14 @@ int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, in
 int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg, int d_model,
                                    int n_layers, mlsae_error *err);
 void mlsae_session_close(mlsae_session *s);
+
+/* Open the session for a trained SAE checkpoint (plain or -tfm) and load
+ * the SAE onto s->sae_be: the SAE's sizes (n_latents, k, auxk) come from the
+ * checkpoint, not from cfg; its n_inputs must equal the model's d_model
+ * (an error naming both otherwise). The bias is not re-initialised. On
+ * failure nothing is left open. */
+int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
+                           int need_logits, mlsae_sae **sae, mlsae_error *err);
 
 static inline int mlsae_session_split(const mlsae_session *s)
 {

@@ -118,6 +118,19 @@ int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
                       mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
                       mlsae_error *err);
 
+/* The encoder alone (SPEC §4 steps 1-3, no dead-latent update): per row the
+ * TopK of the pre-activations with the values BEFORE the ReLU, as the
+ * reference's `encode(x).topk` returns them (autoencoder.py). out->values
+ * [rows, k] raw values, out->indices int32 [rows, k], any order;
+ * out->recons is MLSAE_NOREF. Buffers as for mlsae_sae_forward. */
+int mlsae_sae_encode(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                     mlsae_sae_forward_out *out, mlsae_error *err);
+/* Finish an mlsae_sae_encode on the same x as mlsae_sae_forward would: the
+ * values are ReLU'd in place, then decoded; out and layers (may be NULL)
+ * as for mlsae_sae_forward. */
+int mlsae_sae_decode_last(mlsae_sae *sae, mlsae_ref x, mlsae_sae_forward_out *out,
+                          mlsae_sae_layer_metrics *layers, mlsae_error *err);
+
 /* The forward of the reference's test step: as in training (dead-latent
  * bookkeeping, AuxK) with both losses, but no gradient and no optimizer
  * step. out's buffers as for mlsae_sae_forward. */

@@ -41,26 +41,51 @@ fail:
     return sae_be_fail(sae, "metrics", err);
 }
 
-int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
-                      mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
-                      mlsae_error *err)
+static int check_shape(int n_layers, int rows_per_layer, mlsae_error *err)
 {
     if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
         return mlsae_fail(err, "sae: bad batch shape %d layers x %d rows", n_layers,
                           rows_per_layer);
-    const int rows = n_layers * rows_per_layer, k = sae->cfg.k;
-    if (sae_forward_pass(sae, x, rows, 0, err)) return -1;
+    return 0;
+}
+
+static void fill_out(mlsae_sae *sae, mlsae_sae_forward_out *out, int decoded)
+{
+    if (!out) return;
+    out->recons = decoded ? sae_ref(sae->recons) : MLSAE_NOREF;
+    out->values = sae_ref(sae->vals);
+    out->indices = sae_ref(sae->idx);
+    out->rows = sae->last_rows;
+    out->k = sae->cfg.k;
+}
+
+int mlsae_sae_forward(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      mlsae_sae_forward_out *out, mlsae_sae_layer_metrics *layers,
+                      mlsae_error *err)
+{
+    if (mlsae_sae_encode(sae, x, n_layers, rows_per_layer, NULL, err)) return -1;
+    return mlsae_sae_decode_last(sae, x, out, layers, err);
+}
+
+int mlsae_sae_encode(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                     mlsae_sae_forward_out *out, mlsae_error *err)
+{
+    if (check_shape(n_layers, rows_per_layer, err)) return -1;
+    if (sae_encode_pass(sae, x, n_layers * rows_per_layer, 0, err)) return -1;
     sae->last_n_layers = n_layers;
     sae->last_rows_per_layer = rows_per_layer;
-    if (out) {
-        out->recons = sae_ref(sae->recons);
-        out->values = sae_ref(sae->vals);
-        out->indices = sae_ref(sae->idx);
-        out->rows = rows;
-        out->k = k;
-    }
+    fill_out(sae, out, 0);
+    return 0;
+}
+
+int mlsae_sae_decode_last(mlsae_sae *sae, mlsae_ref x, mlsae_sae_forward_out *out,
+                          mlsae_sae_layer_metrics *layers, mlsae_error *err)
+{
+    if (sae->last_rows <= 0) return mlsae_fail(err, "sae: nothing encoded to decode");
+    if (sae_decode_pass(sae, sae->last_rows, 0, err)) return -1;
+    fill_out(sae, out, 1);
     if (!layers) return 0;
-    return layer_metrics(sae, x, n_layers, rows_per_layer, layers, err);
+    return layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, layers, err);
 }
 
 int mlsae_sae_last_topk(mlsae_sae *sae, float *values, int32_t *indices, float *recons,

@@ -150,11 +150,11 @@ static int auxk_pass(mlsae_sae *sae, int rows, mlsae_error *err)
     return 0;
 }
 
-int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err)
+int sae_encode_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err)
 {
     if (sae_reserve_rows(sae, rows, err)) return -1;
     mlsae_backend *be = sae->be;
-    const int d = sae->cfg.n_inputs, k = sae->cfg.k;
+    const int d = sae->cfg.n_inputs;
     const size_t rd = (size_t)rows * d;
     sae->last_rows = rows;
     sae->kaux = 0;
@@ -176,6 +176,14 @@ int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_err
     if (encode_topk(sae, rows, sae->n_cand, err)) return -1;
     /* 4: bookkeeping on the values before the ReLU (as the reference) */
     if (train && update_dead(sae, rows, err)) return -1;
+    return 0;
+}
+
+int sae_decode_pass(mlsae_sae *sae, int rows, int train, mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const int d = sae->cfg.n_inputs, k = sae->cfg.k;
+    const int aux = train && sae->cfg.auxk > 0;
     /* 6: ReLU, sparse decode, + bias, un-standardize */
     SAE_CALL(sae, err, "relu", be->ops->sae.relu(be, sae_ref(sae->vals), (size_t)rows * k));
     SAE_CALL(sae, err, "decode",
@@ -191,4 +199,10 @@ int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_err
     /* 5, 7: AuxK */
     if (aux && auxk_pass(sae, rows, err)) return -1;
     return 0;
+}
+
+int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err)
+{
+    if (sae_encode_pass(sae, x, rows, train, err)) return -1;
+    return sae_decode_pass(sae, rows, train, err);
 }

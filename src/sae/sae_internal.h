@@ -65,6 +65,12 @@ int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err);
  * xin, mu, sd in the workspace. With train set, also updates last_nonzero,
  * the dead list and the AuxK selection and aux_recons. */
 int sae_forward_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err);
+/* Its two halves: steps 1-4 (standardize, bias, TopK with the raw values
+ * before the ReLU left in vals, and with train the dead-latent bookkeeping
+ * and AuxK candidates); then steps 5-7 (ReLU of vals in place, decode,
+ * AuxK). */
+int sae_encode_pass(mlsae_sae *sae, mlsae_ref x, int rows, int train, mlsae_error *err);
+int sae_decode_pass(mlsae_sae *sae, int rows, int train, mlsae_error *err);
 
 /* Loss and gradient accumulation (sae_backward.c); fills the losses. With
  * grad = 0 only the losses are computed (nothing is accumulated). */

@@ -1,0 +1,25 @@
+#include "config.h"
+#include "analysis/resid.h"
+
+#include <math.h>
+
+void mlsae_running_add(mlsae_running *r, const double *x, size_t n)
+{
+    if (n == 0) return;
+    double old = r->mean, s = 0;
+    r->count += (double)n;
+    for (size_t i = 0; i < n; i++) s += x[i] - old;
+    r->mean = old + s / r->count;
+    double sq = 0;
+    for (size_t i = 0; i < n; i++) sq += (x[i] - old) * (x[i] - r->mean);
+    r->squared += sq;
+}
+
+void mlsae_running_get(const mlsae_running *r, double out[4])
+{
+    double var = r->count > 1 ? r->squared / (r->count - 1) : NAN;
+    out[0] = r->count > 0 ? r->mean : NAN;
+    out[1] = var;
+    out[2] = sqrt(var);
+    out[3] = out[2] / sqrt(r->count);
+}

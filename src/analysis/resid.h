@@ -1,0 +1,24 @@
+/* The residual stream's geometry across layers (reference:
+ * figures/resid_cos_sim.py; SPEC §6): per layer the L2 norm of the residual
+ * vectors (mean, var, std, sem), and per adjacent layer pair the cosine
+ * similarity of the vectors after subtracting each layer's dataset mean
+ * (two passes over the data: the means first). Statistics accumulate batch
+ * by batch as the reference's VarianceMetric: count += n;
+ * mean += sum(x - mean_old) / count; squared += sum((x - mean_old)(x -
+ * mean_new)) (exact for batches: Chan et al.'s update); var = squared /
+ * (count - 1), sem = std / sqrt(count). In double (the reference: float32). */
+#ifndef MLSAE_ANALYSIS_RESID_H
+#define MLSAE_ANALYSIS_RESID_H
+
+#include <stddef.h>
+
+typedef struct mlsae_running {
+    double count, mean, squared;
+} mlsae_running;
+
+/* Add n values. */
+void mlsae_running_add(mlsae_running *r, const double *x, size_t n);
+/* mean, var (unbiased), std, sem = std / sqrt(count). */
+void mlsae_running_get(const mlsae_running *r, double out[4]);
+
+#endif

@@ -1,0 +1,27 @@
+/* Pieces the analysis runners share (src/analysis only). */
+#ifndef MLSAE_ANALYSIS_RUN_COMMON_H
+#define MLSAE_ANALYSIS_RUN_COMMON_H
+
+#include "analysis/analysis.h"
+#include "analysis/run.h"
+#include "pipeline/session.h"
+#include "sae/mlsae.h"
+
+/* The file name stem of a derived artefact as the reference names it:
+ * rename(repo id, suffix) for a repo id (its owner kept, '/' -> '-'),
+ * rename(directory name, suffix) for a directory. */
+int analysis_artefact_stem(const mlsae_ckpt_source *ckpt, const char *suffix, char *out,
+                           size_t n, mlsae_error *err);
+
+/* The model columns of a session + SAE. */
+void analysis_model_of(const mlsae_run_config *cfg, const mlsae_session *s, const mlsae_sae *sae,
+                       mlsae_analysis_model *m);
+
+/* Record out_dir/name as the next file of res (its path in res->files);
+ * returns that path. */
+const char *analysis_add_file(mlsae_analysis_result *res, const char *out_dir, const char *name,
+                              mlsae_error *err);
+/* Remove every file recorded in res (after a later failure). */
+void analysis_remove_files(mlsae_analysis_result *res);
+
+#endif

@@ -1,0 +1,151 @@
+/* mlsae resid-cos-sim: two passes of the stream (no SAE) over host
+ * activations. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/csv_out.h"
+#include "analysis/resid.h"
+#include "analysis/run_common.h"
+#include "pipeline/stream.h"
+
+typedef struct resid_run {
+    int n_layers, d;
+    int pass;             /* 1: means and norms; 2: cosine similarities */
+    double *mean_vec;     /* [n_layers, d] running means (pass 1), then fixed */
+    double *count;        /* rows seen per layer (pass 1) */
+    mlsae_running *norms; /* [n_layers] */
+    mlsae_running *cos;   /* [n_layers - 1] */
+    double *buf;          /* [rows] scratch */
+    size_t buf_n;
+} resid_run;
+
+static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
+{
+    resid_run *r = ctx;
+    const int d = r->d, n = b->n_tokens;
+    if ((size_t)n > r->buf_n) {
+        double *nb = realloc(r->buf, (size_t)n * sizeof *nb);
+        if (!nb) return mlsae_fail(err, "out of memory");
+        r->buf = nb;
+        r->buf_n = (size_t)n;
+    }
+    const size_t per_layer = (size_t)b->rows_per_layer * d;
+    if (r->pass == 1) {
+        for (int l = 0; l < r->n_layers; l++) {
+            const float *x = b->x_host + l * per_layer;
+            double *mean = r->mean_vec + (size_t)l * d;
+            /* the vector mean: mean += sum(x - mean) / count */
+            r->count[l] += n;
+            for (int c = 0; c < d; c++) {
+                double s = 0;
+                for (int t = 0; t < n; t++) s += x[(size_t)t * d + c] - mean[c];
+                mean[c] += s / r->count[l];
+            }
+            for (int t = 0; t < n; t++) {
+                double ss = 0;
+                for (int c = 0; c < d; c++) ss += (double)x[(size_t)t * d + c] * x[(size_t)t * d + c];
+                r->buf[t] = sqrt(ss);
+            }
+            mlsae_running_add(&r->norms[l], r->buf, (size_t)n);
+        }
+        return 0;
+    }
+    for (int l = 0; l + 1 < r->n_layers; l++) {
+        const float *x = b->x_host + l * per_layer, *y = x + per_layer;
+        const double *mx = r->mean_vec + (size_t)l * d, *my = mx + d;
+        for (int t = 0; t < n; t++) {
+            double xy = 0, xx = 0, yy = 0;
+            for (int c = 0; c < d; c++) {
+                double u = x[(size_t)t * d + c] - mx[c], v = y[(size_t)t * d + c] - my[c];
+                xy += u * v;
+                xx += u * u;
+                yy += v * v;
+            }
+            /* normalize(x, -1): x / max(|x|, 1e-8) */
+            r->buf[t] = xy / fmax(sqrt(xx), 1e-8) / fmax(sqrt(yy), 1e-8);
+        }
+        mlsae_running_add(&r->cos[l], r->buf, (size_t)n);
+    }
+    return 0;
+}
+
+static int write_stats(const char *path, const char *index, const mlsae_running *rs, int n,
+                       mlsae_error *err)
+{
+    const char *cols[5] = {index, "mean", "var", "std", "sem"};
+    mlsae_csv c;
+    if (mlsae_csv_open(&c, path, cols, 5, err)) return -1;
+    for (int i = 0; i < n; i++) {
+        double v[4];
+        mlsae_running_get(&rs[i], v);
+        mlsae_csv_int(&c, i);
+        for (int j = 0; j < 4; j++) mlsae_csv_real(&c, v[j]);
+        mlsae_csv_end_row(&c);
+    }
+    return mlsae_csv_commit(&c, err);
+}
+
+int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_dir,
+                                 FILE *progress, mlsae_analysis_result *res, mlsae_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (cfg->autoencoder.tuned_lens)
+        return mlsae_fail(err, "autoencoder.tuned_lens: the tuned lens is not supported");
+    if (mlsae_analysis_out_dir(out_dir, err)) return -1;
+    mlsae_session s;
+    if (mlsae_session_open(&s, cfg, 0, err)) return -1;
+    resid_run r;
+    memset(&r, 0, sizeof r);
+    r.n_layers = s.n_layers;
+    r.d = s.d_model;
+    int rc = -1;
+    r.mean_vec = calloc((size_t)s.n_layers * s.d_model, sizeof *r.mean_vec);
+    r.count = calloc((size_t)s.n_layers, sizeof *r.count);
+    r.norms = calloc((size_t)s.n_layers, sizeof *r.norms);
+    r.cos = calloc((size_t)s.n_layers, sizeof *r.cos);
+    if (!r.mean_vec || !r.count || !r.norms || !r.cos) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    if (s.n_layers < 2) {
+        mlsae_fail(err, "layers: resid-cos-sim needs at least 2 layers");
+        goto done;
+    }
+    mlsae_stream_options opt = {0};
+    opt.host_activations = 1;
+    opt.progress = progress;
+    mlsae_stream_summary sum;
+    for (r.pass = 1; r.pass <= 2; r.pass++) {
+        opt.label = r.pass == 1 ? "resid 1/2" : "resid 2/2";
+        if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err)) goto done;
+        res->batches += sum.batches;
+        res->seconds += sum.seconds;
+    }
+    res->tokens = sum.tokens;
+    const char *model = strrchr(cfg->model_name, '/');
+    model = model && model[1] ? model + 1 : cfg->model_name;
+    char name[MLSAE_CONFIG_STR_MAX + 64];
+    const char *path;
+    snprintf(name, sizeof name, "resid_l2_norm_%s.csv", model);
+    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
+        write_stats(path, "layer", r.norms, s.n_layers, err))
+        goto done;
+    snprintf(name, sizeof name, "resid_cos_sim_%s.csv", model);
+    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
+        write_stats(path, "start_at_layer", r.cos, s.n_layers - 1, err))
+        goto done;
+    rc = 0;
+done:
+    if (rc) analysis_remove_files(res);
+    free(r.mean_vec);
+    free(r.count);
+    free(r.norms);
+    free(r.cos);
+    free(r.buf);
+    mlsae_session_close(&s);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/* mlsae variances: the stream's TopK into the reference's layer variances. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis/csv_out.h"
+#include "analysis/run_common.h"
+#include "analysis/variances.h"
+#include "pipeline/stream.h"
+
+typedef struct var_run {
+    mlsae_variances v;
+    int64_t last_index;
+} var_run;
+
+static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
+{
+    var_run *r = ctx;
+    r->last_index = b->index;
+    return mlsae_variances_update(&r->v, b->values, b->indices, b->rows_per_layer, b->n_tokens,
+                                  b->k, err);
+}
+
+int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                             const char *out_dir, FILE *progress, mlsae_analysis_result *res,
+                             mlsae_error *err)
+{
+    static const char *const cols[] = {"model_name",   "n_layers",  "n_latents", "expansion_factor",
+                                       "k",            "step",      "tokens",    "exp_var_l_f",
+                                       "exp_var_l_tf", "var_l",     "rel_var_f", "rel_var_t"};
+    memset(res, 0, sizeof *res);
+    char name[2200];
+    if (mlsae_analysis_out_dir(out_dir, err)) return -1;
+    mlsae_session s;
+    mlsae_sae *sae = NULL;
+    if (mlsae_session_open_sae(&s, cfg, ckpt->dir, 0, &sae, err)) return -1;
+    var_run r;
+    memset(&r, 0, sizeof r);
+    int rc = -1;
+    if (mlsae_variances_init(&r.v, s.n_layers, mlsae_sae_get_config(sae)->n_latents, err))
+        goto done;
+    mlsae_stream_options opt = {0};
+    opt.sae = sae;
+    opt.progress = progress;
+    opt.label = "variances";
+    mlsae_stream_summary sum;
+    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err)) goto done;
+    res->batches = sum.batches;
+    res->tokens = sum.tokens;
+    res->seconds = sum.seconds;
+    mlsae_analysis_model m;
+    analysis_model_of(cfg, &s, sae, &m);
+    double out[5];
+    mlsae_variances_compute(&r.v, out);
+    snprintf(name, sizeof name, "variances_%s.csv", ckpt->name);
+    const char *path = analysis_add_file(res, out_dir, name, err);
+    mlsae_csv c;
+    if (!path || mlsae_csv_open(&c, path, cols, 12, err)) {
+        res->n_files = 0;
+        goto done;
+    }
+    mlsae_csv_str(&c, m.model_name);
+    mlsae_csv_int(&c, m.n_layers);
+    mlsae_csv_int(&c, m.n_latents);
+    mlsae_csv_int(&c, m.expansion_factor);
+    mlsae_csv_int(&c, m.k);
+    mlsae_csv_int(&c, r.last_index);
+    mlsae_csv_int(&c, (int64_t)sum.tokens);
+    for (int i = 0; i < 5; i++) mlsae_csv_real(&c, out[i]);
+    mlsae_csv_end_row(&c);
+    if (mlsae_csv_commit(&c, err)) {
+        res->n_files = 0;
+        goto done;
+    }
+    rc = 0;
+done:
+    mlsae_variances_free(&r.v);
+    mlsae_sae_free(sae);
+    mlsae_session_close(&s);
+    return rc;
+}

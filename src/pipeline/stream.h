@@ -1,0 +1,112 @@
+/* The stream stage: dataset -> token ids -> transformer -> SAE -> consumer.
+ *
+ * Per batch, in order:
+ *   token ids [rows, seq] from the background loader (dataset/loader.h);
+ *   activations [n_layers, rows, seq, d_model] of the session's selected
+ *     layers, special-token positions zeroed when skip_special_tokens is on
+ *     (session.h, SPEC §2); with two backends computed one batch ahead on the
+ *     transformer's thread (prefetch.h) and uploaded to the SAE's backend;
+ *   an optional per-layer transform of the activations (e.g. a tuned lens),
+ *     applied in place on the SAE's backend;
+ *   with an SAE: its encoder (TopK indices and the RAW values before the
+ *     ReLU, as the reference's `encode(x).topk`, copied to host memory), and
+ *     on request the ReLU + decode (reconstructions) and the per-layer
+ *     metrics of SPEC §5 (sae/mlsae.h);
+ *   the consumer callback.
+ *
+ * Token budget: exactly opt->max_tokens tokens (default cfg->data.max_tokens)
+ * per layer reach the consumer. The batch that crosses the budget is
+ * delivered whole (its activations and TopK cover all its rows), but only
+ * its first n_tokens positions of each layer, in (row, position) order,
+ * belong to the budget; consumers use those only. (The reference's analysis
+ * loops break after `i > max_steps`, i.e. they process two batches past
+ * ceil(max_tokens / tokens per batch): we do not.) Per-layer metrics cover
+ * every row of the batch.
+ *
+ * Threads. mlsae_stream_run runs on the calling thread and calls the
+ * consumer (and the transform) there. While it runs:
+ *   - the loader's thread reads the dataset and uses the session's tokenizer
+ *     (read-only; the tokenizer may be shared with other threads for
+ *     encode/decode/id_to_token, tokenizer.h);
+ *   - with two backends (mlsae_session_split), the transformer's thread owns
+ *     s->be and s->model: the consumer must not use them. The consumer may
+ *     use s->sae_be, the SAE and the batch's buffers;
+ *   - with one backend, everything runs on the calling thread.
+ * A session and an SAE serve one stream at a time. Batch pointers are valid
+ * only during the callback.
+ */
+#ifndef MLSAE_PIPELINE_STREAM_H
+#define MLSAE_PIPELINE_STREAM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/run_config.h"
+#include "core/status.h"
+#include "dataset/loader.h"
+#include "pipeline/session.h"
+#include "sae/mlsae.h"
+
+/* In-place transform of one layer's activations x [rows, d] on the SAE's
+ * backend; layer_index is the position among the selected layers, layer the
+ * model's layer number. Returns 0 or -1 with err set. */
+typedef int (*mlsae_stream_transform_fn)(void *ctx, mlsae_backend *be, int layer_index, int layer,
+                                         mlsae_ref x, int rows, int d, mlsae_error *err);
+
+typedef struct mlsae_stream_options {
+    mlsae_sae *sae;            /* borrowed, on s->sae_be; NULL: activations only */
+    int decode;                /* ReLU + decode: batch->recons (needs sae) */
+    int metrics;               /* per-layer metrics of SPEC §5: batch->metrics (needs sae) */
+    int host_activations;      /* batch->x_host: the activations in host memory */
+    mlsae_stream_transform_fn transform; /* NULL: none */
+    void *transform_ctx;
+    uint64_t max_tokens;       /* tokens per layer; 0: cfg->data.max_tokens */
+    const mlsae_data_position *start; /* NULL: from the beginning of the data */
+    FILE *progress;            /* NULL: no progress display */
+    const char *label;         /* its label ("stream" when NULL) */
+} mlsae_stream_options;
+
+typedef struct mlsae_stream_batch {
+    int64_t index;            /* 0, 1, ... */
+    const int32_t *ids;       /* [rows, seq] */
+    int rows, seq;            /* sequences in this batch, tokens per sequence */
+    int n_layers, d_model;
+    int rows_per_layer;       /* rows * seq */
+    int n_tokens;             /* positions of each layer within the budget (<= rows * seq) */
+    uint64_t tokens_before;   /* budget tokens of the earlier batches */
+    mlsae_ref x;              /* [n_layers, rows, seq, d_model] on s->sae_be (transformed) */
+    const float *x_host;      /* the same in host memory (host_activations), else NULL */
+    int k;                    /* TopK width; 0 without an SAE */
+    const float *values;      /* host [n_layers * rows * seq, k] raw TopK values, any order */
+    const int32_t *indices;   /* host [n_layers * rows * seq, k] latent indices */
+    mlsae_ref recons;         /* [n_layers * rows * seq, d_model] on s->sae_be (decode) */
+    const mlsae_sae_layer_metrics *metrics; /* [n_layers] (metrics), else NULL */
+    mlsae_data_position position; /* the data stream's position after this batch */
+} mlsae_stream_batch;
+
+/* Return 0 to go on, 1 to stop early (no error), -1 on error (err set). */
+typedef int (*mlsae_stream_consumer)(void *ctx, const mlsae_stream_batch *batch,
+                                     mlsae_error *err);
+
+typedef struct mlsae_stream_summary {
+    int64_t batches;
+    uint64_t tokens;   /* budget tokens delivered, per layer */
+    double seconds;
+} mlsae_stream_summary;
+
+/* Open the loader of cfg's data (data.path, max_length, batch_size,
+ * num_workers) with the session's tokenizer, from start (NULL: the
+ * beginning). */
+int mlsae_stream_open_loader(const mlsae_run_config *cfg, const mlsae_session *s,
+                             const mlsae_data_position *start, mlsae_loader **out,
+                             mlsae_error *err);
+
+/* Stream cfg's data through the session (and opt->sae) into consume.
+ * Fails with "DATA: no complete sequence of N tokens" when the data holds
+ * no batch; an SAE whose n_inputs differs from the model's d_model is an
+ * error naming both. summary may be NULL. */
+int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
+                     const mlsae_stream_options *opt, mlsae_stream_consumer consume, void *ctx,
+                     mlsae_stream_summary *summary, mlsae_error *err);
+
+#endif
