@@ -4,6 +4,9 @@
 #ifndef MLSAE_CLI_COMMANDS_H
 #define MLSAE_CLI_COMMANDS_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
@@ -20,6 +23,10 @@ int cmd_train_pipeline(int argc, char **argv);
 int cmd_train_activations(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+
+/* Write the manual page mlsae(1) (roff) for these commands and the run
+ * options; returns 0, or 1 when writing failed. */
+int cli_print_man(FILE *out, const cli_command *commands, size_t n_commands);
 
 /* Print "mlsae CMD: message" to stderr; returns 1 (the usual exit status). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
