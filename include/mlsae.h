@@ -123,10 +123,10 @@ typedef struct mlsae_device_params {
 
 MLSAE_API mlsae_device_params mlsae_device_default_params(void);
 
-/* Open a compute device by name: "cpu"; "opencl" (the first GPU) or
- * "opencl:N" (device N counted across platforms, as `mlsae devices` lists
- * them); "auto" (an OpenCL GPU when the plugin loads and finds one, else the
- * CPU). params may be NULL (defaults). An unknown name, or a plugin, ICD
+/* Open a compute device by name: "cpu"; "opencl:N" (OpenCL device N,
+ * counted across platforms as `mlsae devices` lists them; "opencl" is
+ * "opencl:0"); "auto" (the first OpenCL GPU when the plugin loads and finds
+ * one, else the CPU). params may be NULL (defaults). An unknown name, or a plugin, ICD
  * or device that is missing, is MLSAE_ERR_FAILED with a message naming it. */
 MLSAE_API mlsae_status mlsae_device_open(const char *name, const mlsae_device_params *params,
                                          mlsae_device **out);

@@ -22,6 +22,14 @@ static void roff(FILE *out, const char *s)
     }
 }
 
+/* Options are grouped by the part of their key before the dot
+ * ("autoencoder", "data", "trainer"; 0 for the top level). */
+static size_t section_len(const char *key)
+{
+    const char *dot = strchr(key, '.');
+    return dot ? (size_t)(dot - key) : 0;
+}
+
 static void option_item(FILE *out, const mlsae_option *o)
 {
     fputs(".TP\n.BI \"", out);
@@ -100,19 +108,14 @@ int cli_print_man(FILE *out, const cli_command *commands, size_t n_commands)
           out);
     size_t count;
     const mlsae_option *opts = mlsae_run_config_options(&count);
-    const char *section = NULL;
-    size_t section_len = 0;
     for (size_t i = 0; i < count; i++) {
-        const mlsae_option *o = &opts[i];
-        const char *dot = strchr(o->key, '.');
-        size_t len = dot ? (size_t)(dot - o->key) : 0;
-        if (!section || len != section_len || strncmp(section, o->key, len) != 0) {
-            section = o->key;
-            section_len = len;
-            if (len) fprintf(out, ".SS %.*s\n", (int)len, o->key);
+        size_t len = section_len(opts[i].key);
+        if (i == 0 || len != section_len(opts[i - 1].key) ||
+            strncmp(opts[i].key, opts[i - 1].key, len) != 0) {
+            if (len) fprintf(out, ".SS %.*s\n", (int)len, opts[i].key);
             else fputs(".SS top level\n", out);
         }
-        option_item(out, o);
+        option_item(out, &opts[i]);
     }
     fputs(".SH ENVIRONMENT\n"
           ".TP\n.B MLSAE_PLUGIN_PATH\n"
