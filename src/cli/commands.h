@@ -4,6 +4,9 @@
 #ifndef MLSAE_CLI_COMMANDS_H
 #define MLSAE_CLI_COMMANDS_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
@@ -24,6 +27,10 @@ int cmd_mmcs(int argc, char **argv);
 int cmd_variances(int argc, char **argv);
 int cmd_embed_cos_sim(int argc, char **argv);
 int cmd_resid_cos_sim(int argc, char **argv);
+
+/* Write the manual page mlsae(1) (roff) for these commands and the run
+ * options; returns 0, or 1 when writing failed. */
+int cli_print_man(FILE *out, const cli_command *commands, size_t n_commands);
 
 /* Print "mlsae CMD: message" to stderr; returns 1 (the usual exit status). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -103,6 +103,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (strcmp(name, "--man") == 0) /* for the build: doc/mlsae.1 */
+        return cli_print_man(stdout, commands, N_COMMANDS);
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0)
         return cmd_version(1, argv + 1);
     for (size_t i = 0; i < N_COMMANDS; i++)

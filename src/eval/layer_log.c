@@ -1,6 +1,7 @@
 #include "config.h"
 #include "eval/layer_log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "core/metrics_log.h"
@@ -23,18 +24,19 @@ void mlsae_layer_log_values(json_t *row, const char *prefix, const int *layers, 
 void mlsae_layer_log_train(json_t *row, const char *prefix, const int *layers, int n,
                            const mlsae_sae_layer_metrics *m)
 {
-    double v[MLSAE_CONFIG_MAX_LAYERS];
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {{"l1/", offsetof(mlsae_sae_layer_metrics, l1)},
+                  {"mse/", offsetof(mlsae_sae_layer_metrics, mse)},
+                  {"fvu/", offsetof(mlsae_sae_layer_metrics, fvu)},
+                  {"l0/", offsetof(mlsae_sae_layer_metrics, l0)}};
+    double v[MLSAE_CONFIG_MAX_LAYERS] = {0};
     char p[128];
-    snprintf(p, sizeof p, "%sl1/", prefix);
-    for (int i = 0; i < n; i++) v[i] = m[i].l1;
-    mlsae_layer_log_values(row, p, layers, n, v);
-    snprintf(p, sizeof p, "%smse/", prefix);
-    for (int i = 0; i < n; i++) v[i] = m[i].mse;
-    mlsae_layer_log_values(row, p, layers, n, v);
-    snprintf(p, sizeof p, "%sfvu/", prefix);
-    for (int i = 0; i < n; i++) v[i] = m[i].fvu;
-    mlsae_layer_log_values(row, p, layers, n, v);
-    snprintf(p, sizeof p, "%sl0/", prefix);
-    for (int i = 0; i < n; i++) v[i] = m[i].l0;
-    mlsae_layer_log_values(row, p, layers, n, v);
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        snprintf(p, sizeof p, "%s%s", prefix, fields[f].name);
+        for (int i = 0; i < n; i++)
+            v[i] = *(const double *)((const char *)&m[i] + fields[f].offset);
+        mlsae_layer_log_values(row, p, layers, n, v);
+    }
 }
