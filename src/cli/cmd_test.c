@@ -32,8 +32,9 @@ static void usage(FILE *out)
             "                     checkpoint's config.json supplies model_name, layers,\n"
             "                     max_length, batch_size and skip_special_tokens, before the\n"
             "                     options on the command line.\n"
+            "  --checkpoint-revision REV  the repo id's branch, tag or commit (default main)\n"
             "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
-            "  --config FILE      a YAML file of options (model_name, layers, data.*)\n"
+            "  --config FILE      a YAML file of options (model_name, revision, layers, data.*)\n"
             "  --help, -h         this help\n"
             "\n");
     mlsae_run_config_print_help(out);
@@ -125,19 +126,22 @@ int cmd_test(int argc, char **argv)
         return cli_error("test", "out of memory");
     }
     memcpy(args, argv, (size_t)argc * sizeof *args);
-    const char *ckpt = NULL, *csv = NULL;
+    const char *ckpt = NULL, *csv = NULL, *ckpt_rev = NULL;
     int status = 0;
-    if (take_value(&argc, args, "--checkpoint", &ckpt) < 0 || take_value(&argc, args, "--csv", &csv) < 0)
-        status = cli_error("test", "--checkpoint and --csv need a value");
+    if (take_value(&argc, args, "--checkpoint", &ckpt) < 0 || take_value(&argc, args, "--csv", &csv) < 0 ||
+        take_value(&argc, args, "--checkpoint-revision", &ckpt_rev) < 0)
+        status = cli_error("test", "--checkpoint, --checkpoint-revision and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
     /* a repo id rather than a directory: the HF cache, downloading if needed */
     char *resolved = NULL;
     const char *repo_id = NULL;
     mlsae_error rerr;
+    if (!status && ckpt_rev && (mlsae_is_dir(ckpt) || !strchr(ckpt, '/')))
+        status = cli_error("test", "--checkpoint-revision needs a repo id, not the directory '%s'", ckpt);
     if (!status && !mlsae_is_dir(ckpt) && strchr(ckpt, '/') && !mlsae_path_exists(ckpt)) {
         cli_download_progress(1);
-        if (mlsae_model_resolve(ckpt, &resolved, &rerr) != 0)
+        if (mlsae_model_resolve_revision(ckpt, ckpt_rev, &resolved, &rerr) != 0)
             status = cli_error("test", "%s", rerr.msg);
         else
             repo_id = ckpt, ckpt = resolved;

@@ -443,9 +443,8 @@ static int explain(mlsae_error *err, const char *text)
 }
 
 /* Every shard named by the index (already fetched, the last file). */
-static int fetch_shards(download *d, mlsae_error *err)
+static int fetch_shards(download *d, const char *index, mlsae_error *err)
 {
-    const char *index = "model.safetensors.index.json";
     char *path = str_printf("%s/%s", d->blobs_dir, d->files[d->n_files - 1].blob);
     if (!path) return mlsae_fail(err, "out of memory");
     json_error_t jerr;
@@ -472,7 +471,11 @@ static int fetch_shards(download *d, mlsae_error *err)
             seen = !strcmp(d->files[i].name, shard);
         if (seen) continue;
         int r = fetch(d, shard, err);
-        if (r == 1) explain(err, "a shard named by model.safetensors.index.json");
+        if (r == 1) {
+            char why[96];
+            snprintf(why, sizeof why, "a shard named by %s", index);
+            explain(err, why);
+        }
         if (r) rc = -1;
     }
     json_decref(root);
@@ -524,8 +527,10 @@ static int publish(download *d, char **snapshot_out, mlsae_error *err)
     }
     for (size_t i = 1; i <= d->n_files; i++)
         if (link_file(snap, &d->files[i % d->n_files], err)) goto done;
-    if (mlsae_mkdir_p(refs, err) ||
-        mlsae_write_file_atomic(ref, d->commit, strlen(d->commit), err))
+    /* A commit asked for by its hash gets no ref, as huggingface_hub does. */
+    int by_hash = mlsae_hub_is_commit(d->revision) && strcmp(d->revision, d->commit) == 0;
+    if (!by_hash && (mlsae_mkdir_p(refs, err) ||
+                     mlsae_write_file_atomic(ref, d->commit, strlen(d->commit), err)))
         goto done;
     *snapshot_out = snap;
     snap = NULL;
@@ -545,10 +550,21 @@ int mlsae_hub_download_model(const char *cache, const char *repo_id, const char 
         rc = fetch(&d, "config.json", err);
         if (rc == 1) explain(err, "no model repository with a config.json at this revision");
     }
-    if (rc == 0 && (rc = fetch(&d, "model.safetensors", err)) == 1) {
-        rc = fetch(&d, "model.safetensors.index.json", err);
-        if (rc == 1) explain(err, "the repository has neither it nor model.safetensors");
-        else if (rc == 0) rc = fetch_shards(&d, err);
+    /* The weights: the first of these the repository has (transformers' order). */
+    static const char *const weights[][2] = {
+        {"model.safetensors", NULL}, {"model.safetensors.index.json", "index"},
+        {"pytorch_model.bin", NULL}, {"pytorch_model.bin.index.json", "index"}};
+    for (size_t i = 0; rc == 0 && i < sizeof weights / sizeof weights[0]; i++) {
+        rc = fetch(&d, weights[i][0], err);
+        if (rc == 0 && weights[i][1]) rc = fetch_shards(&d, weights[i][0], err);
+        if (rc == 1 && i + 1 < sizeof weights / sizeof weights[0]) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 1)
+            explain(err, "the repository has none of model.safetensors, "
+                         "model.safetensors.index.json, pytorch_model.bin and its index");
+        break;
     }
     if (rc == 0 && (rc = fetch(&d, "tokenizer.json", err)) == 1) rc = 0; /* optional */
     if (rc == 0) rc = publish(&d, snapshot_out, err);

@@ -69,6 +69,7 @@ typedef struct mlsae_run_config {
     mlsae_trainer_config trainer;
     int64_t seed;                             /* global random seed (42) */
     char model_name[MLSAE_CONFIG_STR_MAX];    /* Hub name or local model directory */
+    char revision[MLSAE_CONFIG_SHORT_STR_MAX]; /* hub revision of model_name; "" = main */
     int n_layers;                             /* 0 = all layers of the model */
     int layers[MLSAE_CONFIG_MAX_LAYERS];      /* layer indices, in the given order */
     char project[MLSAE_CONFIG_STR_MAX];       /* reference's W&B project; "" = null */

@@ -2,6 +2,7 @@
  * defaults, ranges and help text (see run_config.h). */
 #include "config.h"
 #include "train/run_config.h"
+#include "model/hub.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -48,6 +49,14 @@ static int check_device(const mlsae_run_config *cfg, char *why, size_t n)
 static int check_model_device(const mlsae_run_config *cfg, char *why, size_t n)
 {
     return check_device_name(cfg->model_device, why, n);
+}
+
+static int check_revision(const mlsae_run_config *cfg, char *why, size_t n)
+{
+    mlsae_error err;
+    if (!cfg->revision[0] || mlsae_hub_check_revision(cfg->revision, &err) == 0) return 0;
+    snprintf(why, n, "%s", err.msg);
+    return -1;
 }
 
 static const mlsae_option options[] = {
@@ -121,6 +130,9 @@ static const mlsae_option options[] = {
      "seed of every random choice (initialisation, sampling)", NULL},
     {"model_name", "model", MLSAE_OPT_STRING, F(model_name), "EleutherAI/pythia-70m-deduped", 0,
      NONE_RANGE, 0, "NAME", "GPT-NeoX/Pythia model: Hub name or local directory", NULL},
+    {"revision", "revision", MLSAE_OPT_STRING, F(revision), "null", 1, NONE_RANGE, 0, "REV",
+     "hub revision of model_name: branch, tag (e.g. Pythia's step143000) or commit hash "
+     "(null: main)", check_revision},
     {"layers", "", MLSAE_OPT_LAYERS, F(layers), "null", 1, 0, 1023, 0, "LIST",
      "layers to train on, e.g. 0,1,2 or [0, 1, 2] (null: all layers)", NULL},
     {"project", "", MLSAE_OPT_STRING, F(project), "null", 1, NONE_RANGE, 0, "NAME",

@@ -54,7 +54,7 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
 {
     memset(s, 0, sizeof *s);
     if (open_backends(s, cfg, err)) goto fail;
-    if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) {
+    if (mlsae_model_resolve_revision(cfg->model_name, cfg->revision, &s->model_dir, err)) {
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n,
                  "; 'mlsae demo' runs the built-in default without any model download");
