@@ -10,6 +10,8 @@
 #include "core/torch_archive.h"
 #include "core/torch_pickle.h"
 #include "model/neox.h"
+#include "sae/checkpoint.h"
+#include "sae/mlsae.h"
 
 #include <string.h>
 
@@ -210,6 +212,33 @@ static void test_model(mlsae_backend *be)
     for (int k = 0; k < 3; k++) free(hid[k]);
 }
 
+/* An SAE checkpoint as pytorch_model.bin loads the same parameters. */
+static void test_sae(mlsae_backend *be)
+{
+    mlsae_error err = {{0}};
+    mlsae_sae *a = NULL, *b = NULL;
+    CHECKF(mlsae_ckpt_load(tu_fixture("sae/ckpt_ref"), be, &a, &err) == 0, "%s", err.msg);
+    CHECKF(mlsae_ckpt_load(tu_fixture("torch/sae_ckpt_ref_bin"), be, &b, &err) == 0, "%s", err.msg);
+    if (a && b) {
+        const mlsae_sae_config *c = mlsae_sae_get_config(a);
+        size_t nd = (size_t)c->n_latents * c->n_inputs;
+        float *p = calloc(2 * (2 * nd + c->n_inputs), sizeof(float));
+        int64_t *ln = calloc(2 * (size_t)c->n_latents, sizeof(int64_t));
+        float *q = p + 2 * nd + c->n_inputs;
+        CHECK(mlsae_sae_get_params(a, p, p + nd, p + 2 * nd, ln, &err) == 0);
+        CHECK(mlsae_sae_get_params(b, q, q + nd, q + 2 * nd, ln + c->n_latents, &err) == 0);
+        CHECK(memcmp(mlsae_sae_get_config(b), c, sizeof *c) == 0);
+        CHECKF(memcmp(p, q, (2 * nd + c->n_inputs) * sizeof(float)) == 0,
+               "SAE parameters from pytorch_model.bin differ");
+        printf("  SAE checkpoint from pytorch_model.bin: %zu parameters identical\n",
+               2 * nd + c->n_inputs);
+        free(p);
+        free(ln);
+    }
+    mlsae_sae_free(a);
+    mlsae_sae_free(b);
+}
+
 int main(void)
 {
     test_dtypes();
@@ -223,6 +252,7 @@ int main(void)
         return 1;
     }
     test_model(be);
+    test_sae(be);
     mlsae_backend_close(be);
     return tu_finish("test_torch_archive");
 }

@@ -20,6 +20,8 @@ Writes tests/fixtures/torch/:
                             attention.masked_bias, rotary_emb.inv_freq)
   neox_f16_bin_sharded/     the same split over two .bin shards with
                             pytorch_model.bin.index.json
+  sae_ckpt_ref_bin/         tests/fixtures/sae/ckpt_ref as config.json +
+                            pytorch_model.bin
 
 Hand-assembled pickles are checked against torch.load(weights_only=True): the
 honest one must load there, so the assembler writes what torch writes.
@@ -190,6 +192,14 @@ def main():
         weight_map.update({k: fname for k in keys})
     with open(os.path.join(two, "pytorch_model.bin.index.json"), "w") as f:
         json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+
+    # ---- an SAE checkpoint as the reference's hub mixin wrote it before safetensors ----
+    sae_src = os.path.join(HERE, "..", "fixtures", "sae", "ckpt_ref")
+    sae_dst = os.path.join(OUT, "sae_ckpt_ref_bin")
+    os.makedirs(sae_dst)
+    shutil.copy(os.path.join(sae_src, "config.json"), sae_dst)
+    torch.save(load_file(os.path.join(sae_src, "model.safetensors")),
+               os.path.join(sae_dst, "pytorch_model.bin"))
 
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print(f"wrote {OUT} ({total} bytes)")
