@@ -106,6 +106,9 @@ static int tfm_args(const char *dir, char **out, char *store, size_t store_n)
     v = json_object_get(root, "skip_special_tokens");
     if (json_is_boolean(v))
         PUT("--autoencoder.skip_special_tokens=%s", json_is_true(v) ? "true" : "false");
+    v = json_object_get(root, "tuned_lens");
+    if (json_is_boolean(v))
+        PUT("--autoencoder.tuned_lens=%s", json_is_true(v) ? "true" : "false");
 #undef PUT
 done:
     json_decref(root);

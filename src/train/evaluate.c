@@ -64,6 +64,57 @@ static int write_csv(const char *path, json_t *row, mlsae_error *err)
     return rc;
 }
 
+/* With a lens, the reference's test step takes loss/mse and loss/auxk
+ * between its inputs and the UN-lensed reconstruction (mlsae/model/
+ * lightning.py test_step; metrics/mse_loss.py, metrics/auxiliary_loss.py):
+ *   mse = mean_l mean((R_l - X_l)^2) / var(X_l)  (unbiased variance)
+ *   aux = coef * mean((E - A)^2) / mean((E - mean_d E)^2), E = X - R, NaN -> 0
+ * x, r: the inputs and the reconstruction on the model's backend; the AuxK
+ * reconstruction A from the SAE (not un-lensed, as in the reference). */
+static int lens_losses(mlsae_session *s, mlsae_sae *sae, mlsae_ref x, mlsae_ref r, int rows_per_layer,
+                       float *hx, float *hr, float *ha, double *mse_out, double *aux_out,
+                       mlsae_error *err)
+{
+    const int d = s->d_model, n_layers = s->n_layers;
+    const size_t per = (size_t)rows_per_layer * d, n = per * n_layers;
+    if (s->be->ops->core.read(s->be, x.buf, x.off * 4, hx, n * 4) ||
+        s->be->ops->core.read(s->be, r.buf, r.off * 4, hr, n * 4))
+        return mlsae_fail(err, "lens losses: %s", mlsae_backend_error(s->be));
+    const mlsae_sae_config *c = mlsae_sae_get_config(sae);
+    double mse = 0;
+    for (int l = 0; l < n_layers; l++) {
+        const float *xl = hx + l * per, *rl = hr + l * per;
+        double sum = 0, sq = 0, se = 0;
+        for (size_t i = 0; i < per; i++) {
+            sum += xl[i];
+            double e = (double)rl[i] - xl[i];
+            se += e * e;
+        }
+        double mean = sum / (double)per;
+        for (size_t i = 0; i < per; i++) sq += ((double)xl[i] - mean) * ((double)xl[i] - mean);
+        mse += (se / (double)per) / (sq / (double)(per - 1));
+    }
+    *mse_out = mse / n_layers;
+    *aux_out = 0;
+    if (c->auxk <= 0) return 0;
+    if (mlsae_sae_last_auxk(sae, NULL, NULL, ha, err)) return -1;
+    double num = 0, den = 0;
+    for (size_t row = 0; row < n / d; row++) {
+        const float *xr = hx + row * d, *rr = hr + row * d, *ar = ha + row * d;
+        double m = 0;
+        for (int j = 0; j < d; j++) m += (double)xr[j] - rr[j];
+        m /= d;
+        for (int j = 0; j < d; j++) {
+            double e = (double)xr[j] - rr[j];
+            num += (e - ar[j]) * (e - ar[j]);
+            den += (e - m) * (e - m);
+        }
+    }
+    double aux = c->auxk_coef * (num / (double)n) / (den / (double)n);
+    *aux_out = aux == aux ? aux : 0;
+    return 0;
+}
+
 int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv_path,
                FILE *progress, mlsae_test_summary *summary, mlsae_error *err)
 {
@@ -84,6 +135,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     free(run);
     if (opened) return -1;
     mlsae_sae *sae = NULL;
+    float *lens_host = NULL;
     mlsae_loader *loader = NULL;
     mlsae_downstream *ds = NULL;
     mlsae_eval_buffers eb = {0};
@@ -95,6 +147,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         mlsae_fail(err, "out of memory");
         goto done;
     }
+    if (mlsae_session_load_lens(&s, cfg, sae_dir, err)) goto done;
     if (mlsae_ckpt_load(sae_dir, s.sae_be, &sae, err)) goto done;
     /* no training: the bias stays as loaded */
     mlsae_sae_set_bias_pending(sae, 0);
@@ -110,6 +163,10 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     const int64_t limit = derived.limit_test_batches;
     if (mlsae_eval_buffers_init(&eb, &s, batch, seq, NULL, err)) goto done;
     if (mlsae_downstream_new(&s, batch, seq, &ds, err)) goto done;
+    if (s.lens && !(lens_host = malloc(3 * eb.n * sizeof *lens_host))) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
     const char *sources[1] = {cfg->data.path};
     mlsae_loader_config lc = {0};
     lc.sources = sources;
@@ -131,7 +188,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     while (summary->batches < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
         if (got < 0) goto done;
         const int rows_per_layer = (int)b.rows * seq;
-        mlsae_ref x = mlsae_at(eb.x_sae, 0), recons;
+        mlsae_ref x = mlsae_at(eb.x_sae, 0), recons, true_path;
         mlsae_sae_forward_out fo;
         mlsae_sae_layer_metrics lm[MAXL];
         mlsae_downstream_layer dl[MAXL];
@@ -141,8 +198,10 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
             mlsae_sae_last_metrics(sae, x, lm, (double)cfg->autoencoder.dead_tokens_threshold,
                                    &dead_rel, err) ||
             mlsae_eval_recons(&eb, fo.recons, (int)b.rows, seq, &recons, err) ||
-            mlsae_downstream_batch(ds, mlsae_at(eb.x_model, 0), recons, b.ids, (int)b.rows, seq,
-                                   dl, err))
+            mlsae_eval_unlens(&eb, recons, (int)b.rows, seq, &true_path, err) ||
+            (s.lens && lens_losses(&s, sae, true_path, recons, rows_per_layer, lens_host,
+                                   lens_host + eb.n, lens_host + 2 * eb.n, &mse, &aux, err)) ||
+            mlsae_downstream_batch(ds, true_path, recons, b.ids, (int)b.rows, seq, dl, err))
             goto done;
         acc->dead_rel += dead_rel;
         acc->loss_mse += mse;
@@ -189,6 +248,7 @@ done:
     summary->seconds = mlsae_monotonic_seconds(NULL) - t0;
     if (row) json_decref(row);
     free(acc);
+    free(lens_host);
     if (loader) mlsae_loader_close(loader);
     if (ds) mlsae_downstream_free(ds);
     mlsae_eval_buffers_free(&eb);

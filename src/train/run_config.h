@@ -78,6 +78,8 @@ typedef struct mlsae_run_config {
     char model_device[MLSAE_CONFIG_SHORT_STR_MAX]; /* the transformer's (same names; "cpu") */
     int64_t threads;                          /* CPU threads; 0 = all cores */
     char tokenizer[MLSAE_CONFIG_STR_MAX];     /* tokenizer.json; "" = the model's own */
+    char lens[MLSAE_CONFIG_STR_MAX];          /* tuned lens directory; "" = the HF cache's */
+    char lens_inverse[MLSAE_CONFIG_SHORT_STR_MAX]; /* "reference" or "exact" */
 } mlsae_run_config;
 
 /* ---- the option table ----------------------------------------------------- */

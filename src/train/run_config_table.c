@@ -11,10 +11,11 @@
 #define BIG 9.0e15 /* below 2^53: every integer up to it is exact in a double */
 #define NONE_RANGE 0, 0
 
-static int check_tuned_lens(const mlsae_run_config *cfg, char *why, size_t n)
+static int check_lens_inverse(const mlsae_run_config *cfg, char *why, size_t n)
 {
-    if (!cfg->autoencoder.tuned_lens) return 0;
-    snprintf(why, n, "a tuned lens is not supported; set it to false");
+    if (strcmp(cfg->lens_inverse, "reference") == 0 || strcmp(cfg->lens_inverse, "exact") == 0)
+        return 0;
+    snprintf(why, n, "unknown lens inverse '%s' (reference or exact)", cfg->lens_inverse);
     return -1;
 }
 
@@ -82,8 +83,8 @@ static const mlsae_option options[] = {
     {"autoencoder.skip_special_tokens", "", MLSAE_OPT_BOOL, F(autoencoder.skip_special_tokens),
      "true", 0, NONE_RANGE, 0, "BOOL", "ignore positions that hold special tokens", NULL},
     {"autoencoder.tuned_lens", "", MLSAE_OPT_BOOL, F(autoencoder.tuned_lens), "false", 0,
-     NONE_RANGE, 0, "BOOL", "apply a pretrained tuned lens (not supported: must be false)",
-     check_tuned_lens},
+     NONE_RANGE, 0, "BOOL", "apply a pretrained tuned lens to every layer's activations before "
+     "the encoder, as the reference does (see lens, doc/lens.md)", NULL},
 
     /* data.* — the reference's DataConfig */
     {"data.path", "data dataset", MLSAE_OPT_STRING, F(data.path), "monology/pile-uncopyrighted",
@@ -150,6 +151,15 @@ static const mlsae_option options[] = {
      "CPU threads (0: all cores)", NULL},
     {"tokenizer", "", MLSAE_OPT_STRING, F(tokenizer), "null", 1, NONE_RANGE, 0, "FILE",
      "HF tokenizer.json (null: the model's own)", NULL},
+    {"lens", "lens", MLSAE_OPT_STRING, F(lens), "null", 1, NONE_RANGE, 0, "DIR",
+     "tuned lens for autoencoder.tuned_lens: a TunedLens.save directory (config.json + "
+     "params.pt or params.safetensors) (null: the tuned-lens package's HF cache; a -lens-tfm "
+     "checkpoint's own translators win)", NULL},
+    {"lens_inverse", "lens-inverse", MLSAE_OPT_STRING, F(lens_inverse), "reference", 0,
+     NONE_RANGE, 0, "MODE",
+     "how test and validation undo the lens: reference (the reference's diagonal-only "
+     "inverse, its numbers) or exact ((I+W)^-1, and the true path without the lens)",
+     check_lens_inverse},
 };
 
 const mlsae_option *mlsae_run_config_options(size_t *count)

@@ -197,14 +197,15 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
             break;
         }
         mlsae_sae_forward_out fo;
-        mlsae_ref recons;
+        mlsae_ref recons, true_path;
         mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
         if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
             mlsae_sae_forward(t->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo, NULL,
                               err) ||
             mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
-            mlsae_downstream_batch(t->downstream, mlsae_at(t->eval.x_model, 0), recons, b.ids,
-                                   (int)b.rows, seq, dl, err)) {
+            mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
+            mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq, dl,
+                                   err)) {
             rc = -1;
             break;
         }
@@ -313,6 +314,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     char path[4300];
     int rc = -1;
     if (mlsae_session_open(&t.s, cfg, need_logits, err)) return -1;
+    if (mlsae_session_load_lens(&t.s, cfg, NULL, err)) goto done;
     if (mlsae_mkdir_p(t.out_dir, err)) goto done;
     snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
     if (mlsae_mkdir_p(path, err)) goto done;

@@ -11,6 +11,7 @@ as they are, annotations dropped) applied to random activations:
   tests/fixtures/lens/par_r25/config.json, params.pt   TunedLens.save output
   tests/fixtures/lens/par_r25_st/config.json, params.safetensors   the same
                                 tensors as safetensors
+  tests/fixtures/lens/zero_d32/  an identity lens (zero translators), 2 x 32
   tests/fixtures/lens/expected.safetensors
       inputs         F32 [3, 2, 5, 32]  activations after each layer, the rows of
                      position 0 zeroed (a special token)
@@ -88,6 +89,16 @@ def main():
     shutil.copy(os.path.join(OUT, "par_r25", "config.json"), st_dir)
     save_file({k: v.contiguous() for k, v in lens.layer_translators.state_dict().items()},
               os.path.join(st_dir, "params.safetensors"))
+
+    # the identity lens (zero translators) for a 2-layer d=32 model, as safetensors
+    zero = os.path.join(OUT, "zero_d32")
+    os.makedirs(zero)
+    with open(os.path.join(zero, "config.json"), "w") as f:
+        f.write('{"d_model": 32, "num_hidden_layers": 2, "bias": true, '
+                '"lens_type": "linear_tuned_lens"}')
+    save_file({k: torch.zeros(*s) for i in range(2)
+               for k, s in ((f"{i}.weight", (d, d)), (f"{i}.bias", (d,)))},
+              os.path.join(zero, "params.safetensors"))
 
     n_layers = model.config.num_hidden_layers
     inputs = torch.randn(n_layers, 2, 5, d, generator=g) * 2 + 0.5

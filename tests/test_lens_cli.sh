@@ -1,0 +1,109 @@
+#!/bin/sh
+# autoencoder.tuned_lens end to end: `mlsae test` with the identity lens gives
+# the no-lens numbers; a random lens (tests/fixtures/lens, saved by the
+# tuned-lens package) changes what it should and nothing else: train/* in the
+# lens's space whatever the inverse, val/* and the losses by the inverse;
+# `mlsae train` with a lens; one-line errors.
+set -u
+bin=${MLSAE_BIN:-./mlsae}
+make_model=${MAKE_MODEL:-./tests/make_model}
+fix=${MLSAE_TEST_FIXTURES:-tests/fixtures}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-lens-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+    d=$1; shift
+    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
+}
+# compare_csv A B COLUMN-REGEX MODE: every matching column equal to 1e-9
+# relative (MODE same) or at least one differing by more than 1e-6 (MODE differ)
+compare_csv() {
+    awk -F, -v re="$3" -v mode="$4" '
+        FNR == 1 { for (i = 1; i <= NF; i++) name[FILENAME, i] = $i; next }
+        FILENAME == ARGV[1] { for (i = 1; i <= NF; i++) a[name[FILENAME, i]] = $i; next }
+        { for (i = 1; i <= NF; i++) b[name[FILENAME, i]] = $i }
+        END {
+            same = 1; differ = 0; n = 0
+            for (k in a) {
+                if (k !~ re) continue
+                n++
+                d = a[k] - b[k]; if (d < 0) d = -d
+                s = a[k] < 0 ? -a[k] : a[k]; if (s < 1e-30) s = 1e-30
+                if (d / s > 1e-9) same = 0
+                if (d / s > 1e-6) differ = 1
+            }
+            if (n == 0) exit 1
+            exit mode == "same" ? !same : !differ
+        }' "$1" "$2"
+}
+
+"$make_model" "$tmp/model" 32 2 2 64 50304 7 > /dev/null || { echo "cannot make the model"; exit 1; }
+data="$tmp/train.jsonl"
+zstd -dc "$MLSAE_TEST_SRCDIR/../data/tinyshakespeare.jsonl.zst" | head -n 3 > "$data"
+common="--model $tmp/model --data $data --max_length 64 --batch_size 2
+        --expansion_factor 4 --k 8 --auxk 16 --accumulate 3 --max_tokens 1024
+        --dead_tokens_threshold 1000 --log_every_n_steps 1 --val_check_interval 6
+        --limit_val_batches 1 --checkpoint_every_n_steps 4 --threads 2"
+"$bin" train $common --out "$tmp/a" > "$tmp/a.out" 2> "$tmp/a.err" || { cat "$tmp/a.err"; exit 1; }
+sae=$(sed -n 's/^sae: *//p' "$tmp/a.out")
+
+t() { # t CSV [OPTIONS...]
+    out=$1; shift
+    "$bin" test --checkpoint "$sae" $common --csv "$out" "$@" > /dev/null 2> "$tmp/t.err" ||
+        { echo "FAIL: test $*:"; cat "$tmp/t.err"; fail=1; }
+}
+t "$tmp/none.csv"
+t "$tmp/zero.csv" --tuned_lens true --lens "$fix/lens/zero_d32"
+t "$tmp/ref.csv" --tuned_lens true --lens "$fix/lens/par_r25"
+t "$tmp/exact.csv" --tuned_lens true --lens "$fix/lens/par_r25" --lens-inverse exact
+t "$tmp/ref_st.csv" --tuned_lens true --lens "$fix/lens/par_r25_st"
+
+check "identity lens: every column as without a lens" compare_csv "$tmp/none.csv" "$tmp/zero.csv" . same
+check "random lens: train/* change" compare_csv "$tmp/none.csv" "$tmp/ref.csv" '^train/' differ
+check "random lens: train/* (lens space) do not depend on the inverse" \
+    compare_csv "$tmp/ref.csv" "$tmp/exact.csv" '^train/' same
+check "random lens: val/* depend on the inverse" compare_csv "$tmp/ref.csv" "$tmp/exact.csv" '^val/' differ
+check "random lens: loss/mse depends on the inverse" \
+    compare_csv "$tmp/ref.csv" "$tmp/exact.csv" '^loss/mse$' differ
+check "params.pt and params.safetensors give the same numbers" \
+    compare_csv "$tmp/ref.csv" "$tmp/ref_st.csv" . same
+
+# training on lensed activations: runs, validates, and learns something else
+"$bin" train $common --tuned_lens true --lens "$fix/lens/par_r25" --out "$tmp/b" \
+    > "$tmp/b.out" 2> "$tmp/b.err"
+check "train with a lens exits 0" [ $? -eq 0 ]
+check "train with a lens validates" grep -q '"val/loss/delta/layer_1"' "$tmp/b/metrics.jsonl"
+sae_b=$(sed -n 's/^sae: *//p' "$tmp/b.out")
+check "the SAE trained through the lens differs" [ -f "$sae_b/model.safetensors" ] &&
+    ! cmp -s "$sae/model.safetensors" "$sae_b/model.safetensors"
+
+# errors: one line, non-zero exit, no CSV
+expect_error() { # expect_error NAME NEEDLE OPTIONS...
+    name=$1; needle=$2; shift 2
+    rm -f "$tmp/x.csv"
+    "$bin" test --checkpoint "$sae" $common --csv "$tmp/x.csv" "$@" > /dev/null 2> "$tmp/e.err"
+    st=$?
+    if [ $st -ne 0 ] && [ "$(grep -c '^mlsae test: ' "$tmp/e.err")" -eq 1 ] &&
+       grep -q -- "$needle" "$tmp/e.err" && [ ! -e "$tmp/x.csv" ]; then
+        echo "ok: $name -> $(grep '^mlsae test: ' "$tmp/e.err")"
+    else
+        echo "FAIL: $name (status $st):"; cat "$tmp/e.err"; fail=1
+    fi
+}
+HF_HUB_CACHE="$tmp/empty" expect_error "tuned_lens without a lens" "there is no lens" --tuned_lens true
+expect_error "a lens without tuned_lens" "autoencoder.tuned_lens is false" --lens "$fix/lens/par_r25"
+expect_error "missing lens directory" "nope/config.json" --tuned_lens true --lens "$tmp/nope"
+expect_error "bad inverse mode" "lens-inverse" --tuned_lens true --lens "$fix/lens/par_r25" --lens-inverse inverse
+"$make_model" "$tmp/m16" 16 2 2 32 50304 3 > /dev/null
+expect_error "lens of another d_model" "does not fit" --model "$tmp/m16" --tuned_lens true \
+    --lens "$fix/lens/par_r25"
+# the tuned-lens package's cache layout, found by model name
+lc="$tmp/hub/spaces--AlignmentResearch--tuned-lens"
+mkdir -p "$lc/refs" "$lc/snapshots/abc/lens/$tmp/model"
+printf abc > "$lc/refs/main"
+cp "$fix/lens/par_r25/config.json" "$fix/lens/par_r25/params.pt" "$lc/snapshots/abc/lens/$tmp/model/"
+HF_HUB_CACHE="$tmp/hub" t "$tmp/cached.csv" --tuned_lens true
+check "the lens from the tuned-lens cache layout gives the --lens numbers" \
+    compare_csv "$tmp/ref.csv" "$tmp/cached.csv" . same
+
+exit $fail
