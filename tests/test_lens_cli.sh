@@ -106,4 +106,26 @@ HF_HUB_CACHE="$tmp/hub" t "$tmp/cached.csv" --tuned_lens true
 check "the lens from the tuned-lens cache layout gives the --lens numbers" \
     compare_csv "$tmp/ref.csv" "$tmp/cached.csv" . same
 
+# a -lens-tfm checkpoint: its config turns the lens on and its own translators
+# win over --lens, as in the reference
+"$make_model" "$tmp/m6" 6 1 2 8 50304 3 > /dev/null || { echo "cannot make the d=6 model"; exit 1; }
+for c in ckpt_tfm_lens; do
+    cp -r "$fix/lens/$c" "$tmp/$c"
+    sed -i "s|\"EleutherAI/pythia-70m-deduped\"|\"$tmp/m6\"|" "$tmp/$c/config.json"
+done
+cp -r "$fix/sae/ckpt_ref_tfm" "$tmp/tfm_plain"
+sed -i "s|\"EleutherAI/pythia-70m-deduped\"|\"$tmp/m6\"|" "$tmp/tfm_plain/config.json"
+tt() { # tt CSV CHECKPOINT [OPTIONS...]
+    out=$1; ck=$2; shift 2
+    "$bin" test --checkpoint "$ck" --data "$data" --max_tokens 256 --threads 2 --csv "$out" "$@" \
+        > /dev/null 2> "$tmp/t.err" || { echo "FAIL: test $ck $*:"; cat "$tmp/t.err"; fail=1; }
+}
+tt "$tmp/tfm_none.csv" "$tmp/tfm_plain"
+tt "$tmp/tfm_own.csv" "$tmp/ckpt_tfm_lens"
+tt "$tmp/tfm_dir.csv" "$tmp/tfm_plain" --tuned_lens true --lens "$fix/lens/d6"
+tt "$tmp/tfm_over.csv" "$tmp/ckpt_tfm_lens" --lens "$fix/lens/zero_d6"
+check "-lens-tfm: its translators are used" compare_csv "$tmp/tfm_own.csv" "$tmp/tfm_dir.csv" . same
+check "-lens-tfm: they change the numbers" compare_csv "$tmp/tfm_none.csv" "$tmp/tfm_own.csv" '^train/' differ
+check "-lens-tfm: its translators win over --lens" compare_csv "$tmp/tfm_own.csv" "$tmp/tfm_over.csv" . same
+
 exit $fail

@@ -12,6 +12,9 @@ as they are, annotations dropped) applied to random activations:
   tests/fixtures/lens/par_r25_st/config.json, params.safetensors   the same
                                 tensors as safetensors
   tests/fixtures/lens/zero_d32/  an identity lens (zero translators), 2 x 32
+  tests/fixtures/lens/ckpt_tfm_lens/  tests/fixtures/sae/ckpt_ref_tfm with
+                                tuned_lens true and lens.layer_translators.0.*
+  tests/fixtures/lens/d6/, zero_d6/  that translator as a lens; the identity
   tests/fixtures/lens/expected.safetensors
       inputs         F32 [3, 2, 5, 32]  activations after each layer, the rows of
                      position 0 zeroed (a special token)
@@ -28,6 +31,7 @@ Run from the repository root: python3 tests/gen/gen_tuned_lens.py
 [path of the reference's git dir, default /work/.mirror/tim-lawson+mlsae/repo]
 """
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -99,6 +103,33 @@ def main():
     save_file({k: torch.zeros(*s) for i in range(2)
                for k, s in ((f"{i}.weight", (d, d)), (f"{i}.bias", (d,)))},
               os.path.join(zero, "params.safetensors"))
+
+    # a -lens-tfm checkpoint: tests/fixtures/sae/ckpt_ref_tfm (d_model 6, one
+    # layer) with tuned_lens true and its translator stored beside the SAE,
+    # and the same translator as a lens directory
+    from safetensors.torch import load_file
+    tfm_src = os.path.join(HERE, "..", "fixtures", "sae", "ckpt_ref_tfm")
+    tfm = os.path.join(OUT, "ckpt_tfm_lens")
+    os.makedirs(tfm)
+    cfg = json.load(open(os.path.join(tfm_src, "config.json")))
+    cfg["tuned_lens"] = True
+    with open(os.path.join(tfm, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    w6 = 0.2 * torch.randn(6, 6, generator=g)
+    b6 = 0.2 * torch.randn(6, generator=g)
+    tensors = load_file(os.path.join(tfm_src, "model.safetensors"))
+    tensors.update({"lens.layer_translators.0.weight": w6, "lens.layer_translators.0.bias": b6})
+    save_file(tensors, os.path.join(tfm, "model.safetensors"))
+    lens6 = os.path.join(OUT, "d6")
+    os.makedirs(lens6)
+    with open(os.path.join(lens6, "config.json"), "w") as f:
+        f.write('{"d_model": 6, "num_hidden_layers": 1, "bias": true}')
+    save_file({"0.weight": w6, "0.bias": b6}, os.path.join(lens6, "params.safetensors"))
+    zero6 = os.path.join(OUT, "zero_d6")
+    os.makedirs(zero6)
+    shutil.copy(os.path.join(lens6, "config.json"), zero6)
+    save_file({"0.weight": torch.zeros(6, 6), "0.bias": torch.zeros(6)},
+              os.path.join(zero6, "params.safetensors"))
 
     n_layers = model.config.num_hidden_layers
     inputs = torch.randn(n_layers, 2, 5, d, generator=g) * 2 + 0.5
