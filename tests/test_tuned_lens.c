@@ -2,7 +2,8 @@
  * run on a lens made and saved by the tuned-lens package
  * (tests/gen/gen_tuned_lens.py): params.pt and params.safetensors, the
  * reference's diagonal "inverse", the exact inverse, special-token rows
- * mapped to the bias; then bad lenses refused with one line.
+ * mapped to the bias; then bad lenses refused with one line; the test
+ * step's losses (used with a lens) against the reference's metric classes.
  *
  * Tolerance: max |ours - ref| / max |ref| < 1e-5 per tensor: float32 products
  * of length 32 summed in another order (forward), and a float64 inverse
@@ -12,6 +13,7 @@
 #include "backend/backend.h"
 #include "core/safetensors.h"
 #include "lens/tuned_lens.h"
+#include "train/test_losses.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -167,6 +169,48 @@ static void test_bad(void)
     mlsae_st_close(st);
 }
 
+/* loss/mse and loss/auxk against the reference's MSELoss and AuxiliaryLoss
+ * (float32 there, double here: 1e-5 relative). */
+static void test_losses(void)
+{
+    mlsae_error err = {{0}};
+    mlsae_safetensors *st = NULL;
+    CHECKF(mlsae_st_open(tu_fixture("lens/losses.safetensors"), &st, &err) == 0, "%s", err.msg);
+    if (!st) return;
+    const char *cases[2] = {"a", "b"};
+    for (int c = 0; c < 2; c++) {
+        char name[32];
+        size_t n;
+        snprintf(name, sizeof name, "%s.x", cases[c]);
+        const mlsae_st_tensor *t = mlsae_st_find(st, name);
+        CHECK(t && t->ndim == 4);
+        if (!t) continue;
+        const int layers = (int)t->shape[0], d = (int)t->shape[3];
+        const size_t rows = (size_t)(t->shape[1] * t->shape[2]);
+        float *x = read_all(st, name, &n);
+        snprintf(name, sizeof name, "%s.r", cases[c]);
+        float *r = read_all(st, name, &n);
+        snprintf(name, sizeof name, "%s.a", cases[c]);
+        float *a = read_all(st, name, &n);
+        snprintf(name, sizeof name, "%s.mse", cases[c]);
+        float *want_mse = read_all(st, name, &n);
+        snprintf(name, sizeof name, "%s.aux", cases[c]);
+        float *want_aux = read_all(st, name, &n);
+        double mse, aux;
+        mlsae_test_losses_host(x, r, a, layers, rows, d, 1.0 / 32, &mse, &aux);
+        float got[2] = {(float)mse, (float)aux}, want[2] = {want_mse[0], want_aux[0]};
+        char what[64];
+        snprintf(what, sizeof what, "case %s: loss/mse", cases[c]);
+        CHECK_REL(&got[0], &want[0], 1, 1e-5, what);
+        snprintf(what, sizeof what, "case %s: loss/auxk", cases[c]);
+        CHECK_REL(&got[1], &want[1], 1, 1e-5, what);
+        mlsae_test_losses_host(x, r, NULL, layers, rows, d, 1.0 / 32, &mse, &aux);
+        CHECK(aux == 0);
+        free(x), free(r), free(a), free(want_mse), free(want_aux);
+    }
+    mlsae_st_close(st);
+}
+
 int main(void)
 {
     mlsae_error err = {{0}};
@@ -178,6 +222,7 @@ int main(void)
     test_against_reference("lens/par_r25");
     test_against_reference("lens/par_r25_st");
     test_bad();
+    test_losses();
     mlsae_backend_close(be);
     return tu_finish("test_tuned_lens");
 }

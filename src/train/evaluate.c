@@ -14,6 +14,7 @@
 #include "train/downstream.h"
 #include "train/layer_log.h"
 #include "train/session.h"
+#include "train/test_losses.h"
 
 #define MAXL MLSAE_CONFIG_MAX_LAYERS
 
@@ -64,54 +65,21 @@ static int write_csv(const char *path, json_t *row, mlsae_error *err)
     return rc;
 }
 
-/* With a lens, the reference's test step takes loss/mse and loss/auxk
- * between its inputs and the UN-lensed reconstruction (mlsae/model/
- * lightning.py test_step; metrics/mse_loss.py, metrics/auxiliary_loss.py):
- *   mse = mean_l mean((R_l - X_l)^2) / var(X_l)  (unbiased variance)
- *   aux = coef * mean((E - A)^2) / mean((E - mean_d E)^2), E = X - R, NaN -> 0
- * x, r: the inputs and the reconstruction on the model's backend; the AuxK
- * reconstruction A from the SAE (not un-lensed, as in the reference). */
+/* With a lens, loss/mse and loss/auxk between the inputs x and the
+ * un-lensed reconstruction r (on the model's backend) and the SAE's AuxK
+ * reconstruction (train/test_losses.h). */
 static int lens_losses(mlsae_session *s, mlsae_sae *sae, mlsae_ref x, mlsae_ref r, int rows_per_layer,
                        float *hx, float *hr, float *ha, double *mse_out, double *aux_out,
                        mlsae_error *err)
 {
-    const int d = s->d_model, n_layers = s->n_layers;
-    const size_t per = (size_t)rows_per_layer * d, n = per * n_layers;
+    const size_t n = (size_t)s->n_layers * rows_per_layer * s->d_model;
     if (s->be->ops->core.read(s->be, x.buf, x.off * 4, hx, n * 4) ||
         s->be->ops->core.read(s->be, r.buf, r.off * 4, hr, n * 4))
         return mlsae_fail(err, "lens losses: %s", mlsae_backend_error(s->be));
     const mlsae_sae_config *c = mlsae_sae_get_config(sae);
-    double mse = 0;
-    for (int l = 0; l < n_layers; l++) {
-        const float *xl = hx + l * per, *rl = hr + l * per;
-        double sum = 0, sq = 0, se = 0;
-        for (size_t i = 0; i < per; i++) {
-            sum += xl[i];
-            double e = (double)rl[i] - xl[i];
-            se += e * e;
-        }
-        double mean = sum / (double)per;
-        for (size_t i = 0; i < per; i++) sq += ((double)xl[i] - mean) * ((double)xl[i] - mean);
-        mse += (se / (double)per) / (sq / (double)(per - 1));
-    }
-    *mse_out = mse / n_layers;
-    *aux_out = 0;
-    if (c->auxk <= 0) return 0;
-    if (mlsae_sae_last_auxk(sae, NULL, NULL, ha, err)) return -1;
-    double num = 0, den = 0;
-    for (size_t row = 0; row < n / d; row++) {
-        const float *xr = hx + row * d, *rr = hr + row * d, *ar = ha + row * d;
-        double m = 0;
-        for (int j = 0; j < d; j++) m += (double)xr[j] - rr[j];
-        m /= d;
-        for (int j = 0; j < d; j++) {
-            double e = (double)xr[j] - rr[j];
-            num += (e - ar[j]) * (e - ar[j]);
-            den += (e - m) * (e - m);
-        }
-    }
-    double aux = c->auxk_coef * (num / (double)n) / (den / (double)n);
-    *aux_out = aux == aux ? aux : 0;
+    if (c->auxk > 0 && mlsae_sae_last_auxk(sae, NULL, NULL, ha, err)) return -1;
+    mlsae_test_losses_host(hx, hr, c->auxk > 0 ? ha : NULL, s->n_layers, (size_t)rows_per_layer,
+                           s->d_model, c->auxk_coef, mse_out, aux_out);
     return 0;
 }
 

@@ -15,6 +15,11 @@ as they are, annotations dropped) applied to random activations:
   tests/fixtures/lens/ckpt_tfm_lens/  tests/fixtures/sae/ckpt_ref_tfm with
                                 tuned_lens true and lens.layer_translators.0.*
   tests/fixtures/lens/d6/, zero_d6/  that translator as a lens; the identity
+  tests/fixtures/lens/losses.safetensors  random inputs x, reconstructions r,
+                                AuxK reconstructions a [layers, batch, pos, d]
+                                ("a.*", "b.*") and the reference's MSELoss and
+                                AuxiliaryLoss (mlsae/metrics/) on them ("*.mse",
+                                "*.aux", F64 [1])
   tests/fixtures/lens/expected.safetensors
       inputs         F32 [3, 2, 5, 32]  activations after each layer, the rows of
                      position 0 zeroed (a special token)
@@ -71,6 +76,42 @@ def reference_functions():
     ns = {"torch": torch, "einops": einops, "TunedLens": TunedLens}
     exec(compile(ast.fix_missing_locations(module), "lightning.py", "exec"), ns)
     return ns
+
+
+def reference_module(path):
+    """A module of the reference, run as it is with type annotations dropped."""
+    src = subprocess.run(["git", "--git-dir", REF_GIT, "show", "HEAD:" + path],
+                         check=True, capture_output=True, text=True).stdout
+    tree = ast.parse(src)
+    tree.body = [n for n in tree.body
+                 if not (isinstance(n, ast.ImportFrom) and n.module == "jaxtyping")]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for a in node.args.args + node.args.kwonlyargs:
+                a.annotation = None
+            node.returns = None
+        if isinstance(node, ast.AnnAssign):
+            node.annotation = ast.Name(id="object", ctx=ast.Load())
+    ns = {}
+    exec(compile(ast.fix_missing_locations(tree), path, "exec"), ns)
+    return ns
+
+
+def losses_fixture(g):
+    """loss/mse and loss/auxk by the reference's MSELoss and AuxiliaryLoss."""
+    mse_cls = reference_module("mlsae/metrics/mse_loss.py")["MSELoss"]
+    aux_cls = reference_module("mlsae/metrics/auxiliary_loss.py")["AuxiliaryLoss"]
+    out = {}
+    for name, (layers, b, p, d) in {"a": (3, 2, 7, 16), "b": (2, 1, 33, 8)}.items():
+        x = torch.randn(layers, b, p, d, generator=g) * 1.5 + 0.3
+        r = x + 0.4 * torch.randn(layers, b, p, d, generator=g)
+        a = 0.3 * torch.randn(layers, b, p, d, generator=g)
+        coef = 1 / 32
+        mse = mse_cls(layers).forward(inputs=x, recons=r)
+        aux = aux_cls(coef).forward(inputs=x, recons=r, auxk_recons=a)
+        out.update({f"{name}.x": x, f"{name}.r": r, f"{name}.a": a,
+                    f"{name}.mse": mse.reshape(1).double(), f"{name}.aux": aux.reshape(1).double()})
+    return out
 
 
 def main():
@@ -154,6 +195,7 @@ def main():
         assert torch.allclose(lensed[1, :, 0, :], lens.layer_translators[1].bias.expand(2, d))
         assert torch.allclose(roundtrip, inputs, atol=1e-4)
 
+    save_file(losses_fixture(g), os.path.join(OUT, "losses.safetensors"))
     save_file({"inputs": inputs, "lensed": lensed, "recons": recons, "inverse_ref": inverse_ref,
                "inverse_exact": exact, "roundtrip": roundtrip},
               os.path.join(OUT, "expected.safetensors"))
