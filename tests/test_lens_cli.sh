@@ -97,14 +97,30 @@ expect_error "bad inverse mode" "lens-inverse" --tuned_lens true --lens "$fix/le
 "$make_model" "$tmp/m16" 16 2 2 32 50304 3 > /dev/null
 expect_error "lens of another d_model" "does not fit" --model "$tmp/m16" --tuned_lens true \
     --lens "$fix/lens/par_r25"
-# the tuned-lens package's cache layout, found by model name
-lc="$tmp/hub/spaces--AlignmentResearch--tuned-lens"
-mkdir -p "$lc/refs" "$lc/snapshots/abc/lens/$tmp/model"
-printf abc > "$lc/refs/main"
-cp "$fix/lens/par_r25/config.json" "$fix/lens/par_r25/params.pt" "$lc/snapshots/abc/lens/$tmp/model/"
-HF_HUB_CACHE="$tmp/hub" t "$tmp/cached.csv" --tuned_lens true
-check "the lens from the tuned-lens cache layout gives the --lens numbers" \
-    compare_csv "$tmp/ref.csv" "$tmp/cached.csv" . same
+# a hub model's lens, found by its name where the tuned-lens package keeps it
+# (the Space AlignmentResearch/tuned-lens, lens/ORG/NAME/), downloaded from a
+# file:// mirror of the hub, then from the cache offline
+mirror="$tmp/mirror"
+mkdir -p "$mirror/Org/tiny/resolve/main" \
+    "$mirror/spaces/AlignmentResearch/tuned-lens/resolve/main/lens/Org/tiny"
+cp "$tmp/model/config.json" "$tmp/model/model.safetensors" "$mirror/Org/tiny/resolve/main/"
+cp "$fix/lens/par_r25/config.json" "$fix/lens/par_r25/params.pt" \
+    "$mirror/spaces/AlignmentResearch/tuned-lens/resolve/main/lens/Org/tiny/"
+unset HF_TOKEN HF_HOME
+export HF_TOKEN_PATH="$tmp/no-token"
+HF_ENDPOINT="file://$mirror" HF_HUB_CACHE="$tmp/hub" t "$tmp/hub.csv" --model Org/tiny --tuned_lens true
+check "the lens downloaded by model name gives the --lens numbers" \
+    compare_csv "$tmp/ref.csv" "$tmp/hub.csv" . same
+space="$tmp/hub/spaces--AlignmentResearch--tuned-lens"
+check "the lens sits in the Space's cache layout" \
+    [ -L "$space/snapshots/main/lens/Org/tiny/params.pt" ] && [ "$(cat "$space/refs/main")" = main ]
+mv "$mirror" "$tmp/mirror.away"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$tmp/hub" t "$tmp/hub_off.csv" --model Org/tiny --tuned_lens true
+check "the cached lens offline gives the same numbers" compare_csv "$tmp/hub.csv" "$tmp/hub_off.csv" . same
+rm -rf "$space"
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$tmp/hub" expect_error "offline, lens not cached" \
+    "HF_HUB_OFFLINE forbids downloading it" --model Org/tiny --tuned_lens true
+mv "$tmp/mirror.away" "$mirror"
 
 # a -lens-tfm checkpoint: its config turns the lens on and its own translators
 # win over --lens, as in the reference

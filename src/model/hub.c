@@ -71,10 +71,15 @@ static int has_entries(const char *dir)
 
 char *mlsae_hub_repo_dir(const char *cache, const char *repo_id)
 {
-    size_t n = strlen(cache) + 2 * strlen(repo_id) + 16;
+    return mlsae_hub_repo_dir_typed(cache, "model", repo_id);
+}
+
+char *mlsae_hub_repo_dir_typed(const char *cache, const char *repo_type, const char *repo_id)
+{
+    size_t n = strlen(cache) + strlen(repo_type) + 2 * strlen(repo_id) + 16;
     char *repo = malloc(n);
     if (!repo) return NULL;
-    size_t len = (size_t)snprintf(repo, n, "%s/models--", cache);
+    size_t len = (size_t)snprintf(repo, n, "%s/%ss--", cache, repo_type);
     for (const char *p = repo_id; *p; p++) {
         if (*p == '/') repo[len++] = '-', repo[len++] = '-';
         else repo[len++] = *p;

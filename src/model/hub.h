@@ -18,6 +18,8 @@ char *mlsae_hub_cache_dir(void);
 
 /* {cache}/models--org--name for repo id "org/name" (malloc'd; NULL: no memory). */
 char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
+/* The same for a repository type: "model", "dataset" or "space" ({type}s--org--name). */
+char *mlsae_hub_repo_dir_typed(const char *cache, const char *repo_type, const char *repo_id);
 
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
@@ -83,6 +85,15 @@ void mlsae_hub_set_progress(mlsae_hub_progress_fn fn, void *ctx);
  * no ref (huggingface_hub does not either). *snapshot_out: the malloc'd snapshot
  * directory. Errors are one line naming the URL (never the token). */
 int mlsae_hub_download_model(const char *cache, const char *repo_id, const char *revision,
+                             char **snapshot_out, mlsae_error *err);
+
+/* Download the given files (repository paths, e.g. "lens/org/name/params.pt")
+ * of a repository of type repo_type ("model", "dataset" or "space"; URLs
+ * {endpoint}/{datasets/|spaces/}{repo_id}/resolve/{revision}/{file}) into
+ * the cache as above, files[0] linked into the snapshot last and the ref
+ * after it. Every file is required. *snapshot_out: the snapshot directory. */
+int mlsae_hub_download_files(const char *cache, const char *repo_type, const char *repo_id,
+                             const char *revision, const char *const *files, size_t n_files,
                              char **snapshot_out, mlsae_error *err);
 
 /* The hub's response headers across one redirect chain. */

@@ -145,6 +145,7 @@ typedef struct download {
     struct curl_slist *request_headers;
     char curl_error[CURL_ERROR_SIZE];
     char *endpoint; /* without a trailing '/' */
+    const char *url_type; /* "" (models), "datasets/" or "spaces/" */
     int have_token;
     const char *repo_id, *revision;
     char *repo_dir, *blobs_dir;
@@ -251,18 +252,22 @@ static void download_close(download *d)
     free(d->files), free(d->endpoint), free(d->repo_dir), free(d->blobs_dir);
 }
 
-static int download_open(download *d, const char *cache, const char *repo_id,
-                         const char *revision, mlsae_error *err)
+static int download_open(download *d, const char *cache, const char *repo_type,
+                         const char *repo_id, const char *revision, mlsae_error *err)
 {
     memset(d, 0, sizeof *d);
     d->repo_id = repo_id;
     d->revision = revision;
+    if (strcmp(repo_type, "model") == 0) d->url_type = "";
+    else if (strcmp(repo_type, "dataset") == 0) d->url_type = "datasets/";
+    else if (strcmp(repo_type, "space") == 0) d->url_type = "spaces/";
+    else return mlsae_fail(err, "unknown repository type '%s' (model, dataset or space)", repo_type);
     if (!is_safe_name(revision))
         return mlsae_fail(err, "revision '%s' cannot name a snapshot (use [A-Za-z0-9._-])",
                           revision);
     const char *ep = getenv("HF_ENDPOINT");
     d->endpoint = strdup(ep && *ep ? ep : DEFAULT_ENDPOINT);
-    d->repo_dir = mlsae_hub_repo_dir(cache, repo_id);
+    d->repo_dir = mlsae_hub_repo_dir_typed(cache, repo_type, repo_id);
     d->blobs_dir = d->repo_dir ? str_printf("%s/blobs", d->repo_dir) : NULL;
     if (!d->endpoint || !d->blobs_dir) return mlsae_fail(err, "out of memory");
     for (size_t n = strlen(d->endpoint); n && d->endpoint[n - 1] == '/';) d->endpoint[--n] = 0;
@@ -396,7 +401,8 @@ static int fetch(download *d, const char *file, mlsae_error *err)
     d->files = grown;
     fetched_file *f = &d->files[d->n_files];
     memset(f, 0, sizeof *f);
-    char *url = str_printf("%s/%s/resolve/%s/%s", d->endpoint, d->repo_id, d->url_revision, file);
+    char *url = str_printf("%s/%s%s/resolve/%s/%s", d->endpoint, d->url_type, d->repo_id,
+                           d->url_revision, file);
     char *tmp = str_printf("%s/download-XXXXXX.incomplete", d->blobs_dir);
     f->name = strdup(file);
     int fd = -1, rc = -1;
@@ -545,7 +551,7 @@ int mlsae_hub_download_model(const char *cache, const char *repo_id, const char 
 {
     *snapshot_out = NULL;
     download d;
-    int rc = download_open(&d, cache, repo_id, revision, err);
+    int rc = download_open(&d, cache, "model", repo_id, revision, err);
     if (rc == 0) {
         rc = fetch(&d, "config.json", err);
         if (rc == 1) explain(err, "no model repository with a config.json at this revision");
@@ -569,6 +575,29 @@ int mlsae_hub_download_model(const char *cache, const char *repo_id, const char 
     if (rc == 0 && (rc = fetch(&d, "tokenizer.json", err)) == 1) rc = 0; /* optional */
     if (rc == 0) rc = publish(&d, snapshot_out, err);
     if (rc && d.repo_dir) { /* leave no empty directories behind */
+        if (d.blobs_dir) rmdir(d.blobs_dir);
+        rmdir(d.repo_dir);
+    }
+    download_close(&d);
+    return rc ? -1 : 0;
+}
+
+int mlsae_hub_download_files(const char *cache, const char *repo_type, const char *repo_id,
+                             const char *revision, const char *const *files, size_t n_files,
+                             char **snapshot_out, mlsae_error *err)
+{
+    *snapshot_out = NULL;
+    if (n_files == 0) return mlsae_fail(err, "%s: no files to download", repo_id);
+    download d;
+    int rc = download_open(&d, cache, repo_type, repo_id, revision, err);
+    for (size_t i = 0; rc == 0 && i < n_files; i++) {
+        if (!is_safe_repo_path(files[i]))
+            rc = mlsae_fail(err, "%s: '%s' is not a file name in the repository", repo_id, files[i]);
+        else if ((rc = fetch(&d, files[i], err)) == 1)
+            rc = -1; /* every file is required; err names it */
+    }
+    if (rc == 0) rc = publish(&d, snapshot_out, err);
+    if (rc && d.repo_dir) {
         if (d.blobs_dir) rmdir(d.blobs_dir);
         rmdir(d.repo_dir);
     }

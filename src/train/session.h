@@ -49,10 +49,12 @@ void mlsae_session_close(mlsae_session *s);
 
 /* With cfg->autoencoder.tuned_lens, load the lens (session_lens.c): the
  * translators "lens.layer_translators.*" of the checkpoint ckpt_dir (may be
- * NULL; a -lens-tfm checkpoint), else the directory cfg->lens, else
- * lens/<model_name>/ in the tuned-lens package's HF cache
- * (spaces--AlignmentResearch--tuned-lens). Without it, a cfg->lens is an
- * error (it would be ignored). */
+ * NULL; a -lens-tfm checkpoint), else the directory cfg->lens, else, for a
+ * hub model name, lens/<model_name>/ of the tuned-lens package's repository
+ * (the Space AlignmentResearch/tuned-lens, or $TUNED_LENS_REPO_ID of type
+ * $TUNED_LENS_REPO_TYPE) in the HF cache, downloaded into it unless
+ * HF_HUB_OFFLINE. Without tuned_lens, a cfg->lens is an error (it would be
+ * ignored). */
 int mlsae_session_load_lens(mlsae_session *s, const mlsae_run_config *cfg, const char *ckpt_dir,
                             mlsae_error *err);
 
