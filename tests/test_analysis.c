@@ -523,7 +523,7 @@ int main(void)
     make_config(cfg, model, data);
     mlsae_ckpt_source src;
     mlsae_error err;
-    CHECK(mlsae_ckpt_source_resolve(sae, &src, &err) == 0 && strcmp(src.name, "sae") == 0);
+    CHECK(mlsae_ckpt_source_resolve(sae, NULL, &src, &err) == 0 && strcmp(src.name, "sae") == 0);
     const char *out = tu_tmpdir();
     mlsae_analysis_result res;
     int rc = mlsae_analysis_dists(cfg, &src, out, NULL, &res, &err);

@@ -233,7 +233,8 @@ static void test_yaml_errors(void)
     expect_yaml_error("layers: []\n", "1:9: layers: an empty list selects no layer");
     expect_yaml_error("model_name: null\n", "1:13: model_name: must not be null");
     expect_yaml_error("autoencoder:\n  standardize: ~\n", "autoencoder.standardize: must not be null");
-    expect_yaml_error("autoencoder:\n  tuned_lens: true\n", "2:15: autoencoder.tuned_lens: a tuned lens is not supported");
+    expect_yaml_error("lens_inverse: diagonal\n", "1:15: lens_inverse: unknown lens inverse 'diagonal'");
+    expect_yaml_error("revision: refs/pr/1\n", "1:11: revision: revision 'refs/pr/1'");
     expect_yaml_error("device: gpu\n", "1:9: device: unknown device 'gpu'");
     expect_yaml_error("trainer:\n  precision: 8-bit\n", "2:14: trainer.precision: unknown precision");
     /* out of range */

@@ -64,4 +64,14 @@ expect_error "option --device: unknown device 'tpu'" --device tpu
 printf 'seed: [1\n' >"$tmp/broken.yaml"
 expect_error "broken.yaml:2:1: invalid YAML" --config "$tmp/broken.yaml"
 
+# revision: from YAML and the command line, printed back; a bad one refused
+printf 'model_name: EleutherAI/pythia-70m-deduped\nrevision: step1000\n' > "$tmp/rev.yaml"
+config_to "$tmp/rev.out" --config "$tmp/rev.yaml" --print
+check "revision from YAML printed back" grep -q '^revision: step1000$' "$tmp/rev.out"
+config_to "$tmp/rev2.out" --config "$tmp/rev.yaml" --revision 0123456789abcdef0123456789abcdef01234567 --print
+check "--revision overrides YAML" grep -Eq '^revision: "?0123456789abcdef0123456789abcdef01234567"?$' "$tmp/rev2.out"
+config_to "$tmp/rev3.out" --print
+check "revision defaults to null (main)" grep -q '^revision: null$' "$tmp/rev3.out"
+expect_error "revision '../x'" --revision ../x
+
 exit $fail

@@ -2,8 +2,9 @@
 # `mlsae hidden-states --model ORG/NAME` downloads into the HF cache from a
 # file:// mirror of the hub (no network): the cache layout (blobs, snapshot
 # symlinks, refs/main), an offline second run from the cache, a sharded model
-# through its index, and one-line errors (offline with an empty cache, a
-# missing repository).
+# through its index, one-line errors (offline with an empty cache, a missing
+# repository), and --revision: a branch holding only pytorch_model.bin, online
+# and offline, refs/{branch} -> commit, a commit hash, an uncached revision.
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}" "${MLSAE_TEST_SRCDIR:?}"
 make_model=${MAKE_MODEL:-./tests/make_model}
@@ -92,5 +93,55 @@ expect_error "missing repository" "file://$hub/Org/absent/resolve/main/config.js
 check "a missing repository leaves nothing in the cache" [ ! -e "$tmp/cache/models--Org--absent" ]
 expect_error "unreachable hub" "http://127.0.0.1:1/Org/absent/resolve/main/config.json" \
     Org/absent HF_ENDPOINT=http://127.0.0.1:1 NO_PROXY='*'
+
+# 5. revisions: main holds safetensors, step1 only pytorch_model.bin (as Pythia's
+#    training-step branches); each resolves to its own snapshot, offline too
+steps="$hub/Org/steps/resolve"
+mkdir -p "$steps/main" "$steps/step1"
+cp "$MLSAE_TEST_FIXTURES"/model/seq_r100_f16/config.json \
+   "$MLSAE_TEST_FIXTURES"/model/seq_r100_f16/model.safetensors "$steps/main/"
+cp "$MLSAE_TEST_FIXTURES"/torch/neox_f16_bin/config.json \
+   "$MLSAE_TEST_FIXTURES"/torch/neox_f16_bin/pytorch_model.bin "$steps/step1/"
+run "$tmp/s-local.st" "$MLSAE_TEST_FIXTURES/model/seq_r100_f16" 2> /dev/null
+run_rev() { # run_rev OUT REV
+    "$MLSAE_BIN" hidden-states --model Org/steps --revision "$2" --ids 1,2,3 --threads 2 --out "$1"
+}
+if run_rev "$tmp/s1.st" step1 2> "$tmp/err"; then ok "download of revision step1"
+else bad "download of revision step1: $(cat "$tmp/err")"; fi
+srepo="$tmp/cache/models--Org--steps"
+check "refs/step1 written" [ "$(cat "$srepo/refs/step1" 2>/dev/null)" = step1 ]
+check "snapshot step1 holds pytorch_model.bin" cmp -s "$srepo/snapshots/step1/pytorch_model.bin" \
+    "$steps/step1/pytorch_model.bin"
+check "no model.safetensors at step1" [ ! -e "$srepo/snapshots/step1/model.safetensors" ]
+check "step1 (pytorch_model.bin) gives the safetensors model's output" cmp -s "$tmp/s1.st" "$tmp/s-local.st"
+if run "$tmp/s-main.st" Org/steps 2> "$tmp/err"; then ok "main of the same repository"
+else bad "main of the same repository: $(cat "$tmp/err")"; fi
+check "main and step1 are separate snapshots" [ -e "$srepo/snapshots/main/model.safetensors" ]
+mv "$hub" "$tmp/hub.away"
+if HF_HUB_OFFLINE=1 run_rev "$tmp/s1-off.st" step1 2> "$tmp/err"; then ok "offline revision from the cache"
+else bad "offline revision from the cache: $(cat "$tmp/err")"; fi
+check "offline revision gives the same output" cmp -s "$tmp/s1.st" "$tmp/s1-off.st"
+# the hub's own layout: refs/{branch} holds a commit hash naming the snapshot
+c=0123456789abcdef0123456789abcdef01234567
+mkdir -p "$srepo/snapshots/$c"
+cp "$tmp/hub.away/Org/steps/resolve/step1/"* "$srepo/snapshots/$c/"
+printf %s "$c" > "$srepo/refs/step2"
+if HF_HUB_OFFLINE=1 run_rev "$tmp/s2.st" step2 2> "$tmp/err"; then ok "offline refs/step2 -> commit"
+else bad "offline refs/step2 -> commit: $(cat "$tmp/err")"; fi
+check "refs/step2 -> snapshots/<commit> gives the step1 output" cmp -s "$tmp/s2.st" "$tmp/s1.st"
+if HF_HUB_OFFLINE=1 run_rev "$tmp/s3.st" "$c" 2> "$tmp/err"; then ok "offline by commit hash"
+else bad "offline by commit hash: $(cat "$tmp/err")"; fi
+check "commit hash gives the same output" cmp -s "$tmp/s3.st" "$tmp/s1.st"
+mv "$tmp/hub.away" "$hub"
+rm -f "$tmp/x.st"
+if HF_HUB_OFFLINE=1 run_rev "$tmp/x.st" step9 2> "$tmp/err"; then bad "uncached revision offline: exit 0"
+elif grep -q "at revision step9" "$tmp/err" && [ "$(wc -l < "$tmp/err")" -eq 1 ] && [ ! -e "$tmp/x.st" ]; then
+    ok "uncached revision offline -> $(cat "$tmp/err")"
+else bad "uncached revision offline: $(cat "$tmp/err")"; fi
+if run_rev "$tmp/x.st" step9 2> "$tmp/err"; then bad "absent revision: exit 0"
+elif grep -q "Org/steps/resolve/step9/config.json: not found" "$tmp/err" && [ ! -e "$tmp/x.st" ]; then
+    ok "absent revision -> $(cat "$tmp/err")"
+else bad "absent revision: $(cat "$tmp/err")"; fi
+check "an absent revision writes no ref" [ ! -e "$srepo/refs/step9" ]
 
 exit $fail

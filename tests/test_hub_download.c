@@ -246,7 +246,7 @@ static void test_file_mirror(void)
     /* neither weights file */
     write_text(path_in(hub, "Org/noweights/resolve/main/config.json"), CONFIG);
     CHECK(mlsae_hub_download_model(cache, "Org/noweights", "main", &snap, &err) == -1);
-    CHECKF(strstr(err.msg, "model.safetensors.index.json") && strstr(err.msg, "neither"), "%s", err.msg);
+    CHECKF(strstr(err.msg, "model.safetensors.index.json") && strstr(err.msg, "none of"), "%s", err.msg);
     /* interrupted download (a shard missing): no snapshot, config.json is not linked */
     write_text(path_in(hub, "Org/bad/resolve/main/config.json"), CONFIG);
     write_text(path_in(hub, "Org/bad/resolve/main/model.safetensors.index.json"),
@@ -358,6 +358,13 @@ static void test_http(void)
          "HTTP/1.1 401 Unauthorized\r\nX-Error-Code: RepoNotFound\r\n"
          "X-Error-Message: Repository not found", "{\"error\": \"Repository not found\"}"},
         {"/Org/broken/resolve/main/config.json", "HTTP/1.1 500 Internal Server Error", "oops"},
+        /* a training-step revision: a branch whose commit differs from main's, holding
+         * only pytorch_model.bin */
+        {"/Org/http/resolve/step5/config.json",
+         "HTTP/1.1 200 OK\r\nX-Repo-Commit: 5555555555555555555555555555555555555555\r\n"
+         "ETag: \"cfg-etag-5\"", CONFIG},
+        {"/Org/http/resolve/5555555555555555555555555555555555555555/pytorch_model.bin",
+         "HTTP/1.1 200 OK\r\nETag: \"bin-etag-5\"", "PK pretend torch archive"},
         {NULL, NULL, NULL},
     };
     const char *root = tu_tmpdir();
@@ -401,6 +408,46 @@ static void test_http(void)
            strstr(log, "/Org/http/resolve/0123456789abcdef0123456789abcdef01234567/tokenizer.json"),
            "%s", log ? log : "(no log)");
     free(snap), free(ref), free(log);
+    snap = ref = log = NULL;
+
+    /* a revision: resolve/step5/, then everything at the commit it names;
+     * refs/step5 -> commit, snapshots/<commit>/ beside main's */
+    setenv("HF_HUB_CACHE", cache, 1);
+    const char *c5 = "5555555555555555555555555555555555555555";
+    CHECKF(mlsae_model_resolve_revision("Org/http", "step5", &snap, &err) == 0, "%s", err.msg);
+    char want5[4400];
+    snprintf(want5, sizeof want5, "%s/snapshots/%s", repo, c5);
+    CHECKF(snap && !strcmp(snap, want5), "%s", snap ? snap : err.msg);
+    CHECK(mlsae_read_file(path_in(repo, "refs/step5"), &ref, &n, &err) == 0 && !strcmp(ref, c5));
+    if (snap) {
+        CHECK(!strcmp(link_target(path_in(snap, "pytorch_model.bin")), "../../blobs/bin-etag-5"));
+        CHECK(access(path_in(snap, "model.safetensors"), F_OK) != 0);
+    }
+    CHECK(mlsae_read_file(log_path, &log, &n, &err) == 0);
+    CHECKF(log && strstr(log, "/Org/http/resolve/step5/config.json ") &&
+           strstr(log, "/Org/http/resolve/5555555555555555555555555555555555555555/model.safetensors ") &&
+           strstr(log, "/Org/http/resolve/5555555555555555555555555555555555555555/pytorch_model.bin "),
+           "%s", log ? log : "(no log)");
+    free(snap), free(ref), free(log);
+    snap = ref = log = NULL;
+    /* offline, by branch and by commit; main still resolves to its own commit */
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    CHECKF(mlsae_model_resolve_revision("Org/http", "step5", &snap, &err) == 0 && !strcmp(snap, want5),
+           "%s", err.msg);
+    free(snap), snap = NULL;
+    CHECKF(mlsae_model_resolve_revision("Org/http", c5, &snap, &err) == 0 && !strcmp(snap, want5),
+           "%s", err.msg);
+    free(snap), snap = NULL;
+    CHECKF(mlsae_model_resolve_revision("Org/http", NULL, &snap, &err) == 0 && strstr(snap, commit),
+           "%s", err.msg);
+    free(snap), snap = NULL;
+    CHECK(mlsae_model_resolve_revision("Org/http", "step6", &snap, &err) == -1);
+    CHECKF(strstr(err.msg, "at revision step6") && strstr(err.msg, "--revision step6"), "%s", err.msg);
+    printf("  offline, revision not cached -> %s\n", err.msg);
+    CHECK(mlsae_model_resolve_revision("Org/http", "refs/pr/1", &snap, &err) == -1);
+    CHECKF(strstr(err.msg, "revision 'refs/pr/1'"), "%s", err.msg);
+    unsetenv("HF_HUB_OFFLINE");
+    unsetenv("HF_HUB_CACHE");
 
     /* 401 (the hub's answer for private, gated and absent repos) */
     CHECK(mlsae_hub_download_model(cache, "Org/private", "main", &snap, &err) == -1);

@@ -33,14 +33,15 @@ int cli_take_value(int *argc, char **argv, const char *flag, const char **value)
     return 0;
 }
 
-int cli_checkpoint_run_config(const char *cmd, const char *ckpt, int argc, char **argv,
+int cli_checkpoint_run_config(const char *cmd, const char *ckpt, const char *rev, int argc,
+                              char **argv,
                               mlsae_ckpt_source *src, mlsae_run_config *cfg,
                               const char *const *extra, int *extra_seen)
 {
     mlsae_error err;
     int download = mlsae_ckpt_source_is_repo_id(ckpt);
     if (download) cli_download_progress(1);
-    int failed = mlsae_ckpt_source_resolve(ckpt, src, &err) != 0;
+    int failed = mlsae_ckpt_source_resolve(ckpt, rev, src, &err) != 0;
     if (download) cli_download_progress(0);
     if (failed) return cli_error(cmd, "%s", err.msg);
     /* a -tfm checkpoint's run options go first: the command line overrides them */

@@ -15,7 +15,8 @@ int cli_take_value(int *argc, char **argv, const char *flag, const char **value)
  * checkpoint's run options < --config files < argv's options (see
  * cli_run_config; extra/extra_seen as there). Prints its own one-line
  * error; returns 0 or 1 (then *src holds nothing to free). */
-int cli_checkpoint_run_config(const char *cmd, const char *ckpt, int argc, char **argv,
+int cli_checkpoint_run_config(const char *cmd, const char *ckpt, const char *rev, int argc,
+                              char **argv,
                               mlsae_ckpt_source *src, mlsae_run_config *cfg,
                               const char *const *extra, int *extra_seen);
 

@@ -109,7 +109,7 @@ static int run_analysis(const analysis_cmd *ac, int argc, char **argv)
         status = cli_error(ac->name, "--checkpoint DIR is required (see 'mlsae %s --help')",
                            ac->name);
     if (!status)
-        status = cli_checkpoint_run_config(ac->name, ckpt, argc, args, &src, cfg, NULL, NULL);
+        status = cli_checkpoint_run_config(ac->name, ckpt, NULL, argc, args, &src, cfg, NULL, NULL);
     if (!status) {
         mlsae_analysis_result res;
         mlsae_error err;
@@ -244,7 +244,7 @@ int cmd_resid_cos_sim(int argc, char **argv)
         cli_take_value(&argc, args, "--out", &out_dir) < 0)
         status = cli_error("resid-cos-sim", "--checkpoint and --out need a value");
     else if (ckpt)
-        status = cli_checkpoint_run_config("resid-cos-sim", ckpt, argc, args, &src, cfg, NULL,
+        status = cli_checkpoint_run_config("resid-cos-sim", ckpt, NULL, argc, args, &src, cfg, NULL,
                                            NULL);
     else
         status = cli_run_config("resid-cos-sim", argc, args, cfg, NULL, NULL);
@@ -317,12 +317,12 @@ int cmd_mmcs(int argc, char **argv)
         status = cli_error("mmcs", "--checkpoint DIR is required (see 'mlsae mmcs --help')");
         goto done;
     }
-    status = cli_checkpoint_run_config("mmcs", ckpts[0], argc, args, &src[0], cfg, NULL, NULL);
+    status = cli_checkpoint_run_config("mmcs", ckpts[0], NULL, argc, args, &src[0], cfg, NULL, NULL);
     if (status) goto done;
     resolved = 1;
     for (int i = 1; i < n && !status; i++) {
         mlsae_error err;
-        if (mlsae_ckpt_source_resolve(ckpts[i], &src[i], &err))
+        if (mlsae_ckpt_source_resolve(ckpts[i], NULL, &src[i], &err))
             status = cli_error("mmcs", "%s", err.msg);
         else
             resolved++;

@@ -24,7 +24,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: mlsae hidden-states --model MODEL (--ids IDS | --ids-file FILE) --out FILE\n"
-            "                           [--device DEVICE] [--threads N] [--no-logits]\n"
+            "                           [--revision REV] [--device DEVICE] [--threads N]\n"
+            "                           [--no-logits]\n"
             "\n"
             "Run a GPT-NeoX (Pythia) model on token ids and write a safetensors file with\n"
             "  hidden_states  F32 [n_layers, batch, positions, d_model]  the residual stream\n"
@@ -33,10 +34,13 @@ static void usage(FILE *out)
             "  logits         F32 [batch, positions, vocab_rows]  (unless --no-logits)\n"
             "\n"
             "Options:\n"
-            "  --model MODEL     a HF model directory (config.json + model.safetensors or a\n"
-            "                    sharded index), or a repo id such as\n"
+            "  --model MODEL     a HF model directory (config.json + model.safetensors,\n"
+            "                    pytorch_model.bin or a sharded index of either), or a repo\n"
+            "                    id such as\n"
             "                    EleutherAI/pythia-70m-deduped: taken from the HF cache, and\n"
             "                    downloaded into it when it is not there (see Environment)\n"
+            "  --revision REV    the repo id's branch, tag (Pythia: step0 ... step143000) or\n"
+            "                    commit hash (default main); cached revisions resolve offline\n"
             "  --ids IDS         one sequence of token ids, separated by commas or spaces\n"
             "  --ids-file FILE   one sequence per line (ids separated by spaces or commas);\n"
             "                    every line must have the same length; they form the batch\n"
@@ -54,11 +58,12 @@ static void usage(FILE *out)
             "  HF_HUB_OFFLINE    1: never download; a model missing from the cache is an\n"
             "                    error naming the directory to fill\n"
             "  HF_ENDPOINT       the hub (default https://huggingface.co); a file:// mirror\n"
-            "                    laid out as REPO/resolve/main/FILE also works\n"
+            "                    laid out as REPO/resolve/REV/FILE also works\n"
             "  HF_TOKEN          access token for private or gated repos (else the file\n"
             "                    $HF_TOKEN_PATH, default $HF_HOME/token)\n"
             "  Downloads fetch config.json, model.safetensors (or its sharded index and\n"
-            "  shards) and tokenizer.json, showing progress on stderr.\n"
+            "  shards; else pytorch_model.bin or its index and shards) and tokenizer.json,\n"
+            "  showing progress on stderr.\n"
             "\n"
             "Example:\n"
             "  mlsae hidden-states --model EleutherAI/pythia-70m-deduped --ids 12092,1533 \\\n"
@@ -183,16 +188,18 @@ int cmd_hidden_states(int argc, char **argv)
         {"device", required_argument, NULL, 'd'}, {"threads", required_argument, NULL, 't'},
         {"no-logits", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
         {"repeat", required_argument, NULL, 'r'},  {"timing", no_argument, NULL, 'T'},
+        {"revision", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     const char *model_name = NULL, *ids_arg = NULL, *ids_file = NULL, *out_path = NULL;
-    const char *device = "cpu";
+    const char *device = "cpu", *revision = NULL;
     int threads = 0, no_logits = 0, repeat = 1, timing = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_name = optarg; break;
+        case 'R': revision = optarg; break;
         case 'i': ids_arg = optarg; break;
         case 'f': ids_file = optarg; break;
         case 'o': out_path = optarg; break;
@@ -250,7 +257,7 @@ int cmd_hidden_states(int argc, char **argv)
         seq = (int)count;
     }
     cli_download_progress(1);
-    int resolved = mlsae_model_resolve(model_name, &dir, &err);
+    int resolved = mlsae_model_resolve_revision(model_name, revision, &dir, &err);
     cli_download_progress(0);
     if (resolved) {
         cli_error(CMD, "%s", err.msg);

@@ -29,8 +29,9 @@ static void usage(FILE *out)
             "                     checkpoint's config.json supplies model_name, layers,\n"
             "                     max_length, batch_size and skip_special_tokens, before the\n"
             "                     options on the command line.\n"
+            "  --checkpoint-revision REV  the repo id's branch, tag or commit (default main)\n"
             "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
-            "  --config FILE      a YAML file of options (model_name, layers, data.*)\n"
+            "  --config FILE      a YAML file of options (model_name, revision, layers, data.*)\n"
             "  --help, -h         this help\n"
             "\n");
     mlsae_run_config_print_help(out);
@@ -50,16 +51,18 @@ int cmd_test(int argc, char **argv)
         return cli_error("test", "out of memory");
     }
     memcpy(args, argv, (size_t)argc * sizeof *args);
-    const char *ckpt = NULL, *csv = NULL;
+    const char *ckpt = NULL, *csv = NULL, *ckpt_rev = NULL;
     int status = 0;
     mlsae_ckpt_source src = {0};
     if (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 ||
-        cli_take_value(&argc, args, "--csv", &csv) < 0)
-        status = cli_error("test", "--checkpoint and --csv need a value");
+        cli_take_value(&argc, args, "--csv", &csv) < 0 ||
+        cli_take_value(&argc, args, "--checkpoint-revision", &ckpt_rev) < 0)
+        status = cli_error("test", "--checkpoint, --checkpoint-revision and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
     else
-        status = cli_checkpoint_run_config("test", ckpt, argc, args, &src, cfg, NULL, NULL);
+        status = cli_checkpoint_run_config("test", ckpt, ckpt_rev, argc, args, &src, cfg, NULL,
+                                           NULL);
     const char *repo_id = src.repo_id;
     if (!status) ckpt = src.dir;
     char csv_default[4500];

@@ -72,6 +72,7 @@ typedef struct mlsae_run_config {
     mlsae_trainer_config trainer;
     int64_t seed;                             /* global random seed (42) */
     char model_name[MLSAE_CONFIG_STR_MAX];    /* Hub name or local model directory */
+    char revision[MLSAE_CONFIG_SHORT_STR_MAX]; /* hub revision of model_name; "" = main */
     int n_layers;                             /* 0 = all layers of the model */
     int layers[MLSAE_CONFIG_MAX_LAYERS];      /* layer indices, in the given order */
     char project[MLSAE_CONFIG_STR_MAX];       /* reference's W&B project; "" = null */
@@ -81,6 +82,8 @@ typedef struct mlsae_run_config {
     int64_t threads;                          /* CPU threads; 0 = all cores */
     char tokenizer[MLSAE_CONFIG_STR_MAX];     /* tokenizer.json; "" = the model's own */
     char init[MLSAE_CONFIG_STR_MAX];          /* MLSAE checkpoint to start from; "" = none */
+    char lens[MLSAE_CONFIG_STR_MAX];          /* tuned lens directory; "" = the HF cache's */
+    char lens_inverse[MLSAE_CONFIG_SHORT_STR_MAX]; /* "reference" or "exact" */
 } mlsae_run_config;
 
 /* ---- the option table ----------------------------------------------------- */
@@ -150,8 +153,9 @@ int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, cha
 
 /* A reference -tfm checkpoint directory's config.json holds the run
  * options of the Lightning module that saved it: set model_name, layers,
- * data.max_length, data.batch_size, autoencoder.skip_special_tokens and
- * autoencoder.dead_tokens_threshold (the one its metrics use) from it, and
+ * data.max_length, data.batch_size, autoencoder.skip_special_tokens,
+ * autoencoder.tuned_lens and autoencoder.dead_tokens_threshold (the one its
+ * metrics use) from it, and
  * *is_tfm = 1. A plain SAE checkpoint (no model_name) changes nothing.
  * Errors name the file and key. Apply it to the base configuration, before
  * YAML files and the command line (mlsae_run_config_from_args_base). */

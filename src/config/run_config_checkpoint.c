@@ -85,13 +85,19 @@ int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, in
         }
         *ints[i].dst = json_integer_value(v);
     }
-    v = json_object_get(root, "skip_special_tokens");
-    if (v && !json_is_null(v)) {
+    struct {
+        const char *key;
+        int *dst;
+    } bools[] = {{"skip_special_tokens", &cfg->autoencoder.skip_special_tokens},
+                 {"tuned_lens", &cfg->autoencoder.tuned_lens}};
+    for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
+        v = json_object_get(root, bools[i].key);
+        if (!v || json_is_null(v)) continue;
         if (!json_is_boolean(v)) {
-            rc = bad_type(path, "skip_special_tokens", "true or false", err);
+            rc = bad_type(path, bools[i].key, "true or false", err);
             goto done;
         }
-        cfg->autoencoder.skip_special_tokens = json_is_true(v);
+        *bools[i].dst = json_is_true(v);
     }
 done:
     json_decref(root);

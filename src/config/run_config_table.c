@@ -4,6 +4,7 @@
 #include "config/run_config.h"
 #include "backend/device_spec.h"
 #include "backend/registry.h"
+#include "hub/hub.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -12,10 +13,11 @@
 #define BIG 9.0e15 /* below 2^53: every integer up to it is exact in a double */
 #define NONE_RANGE 0, 0
 
-static int check_tuned_lens(const mlsae_run_config *cfg, char *why, size_t n)
+static int check_lens_inverse(const mlsae_run_config *cfg, char *why, size_t n)
 {
-    if (!cfg->autoencoder.tuned_lens) return 0;
-    snprintf(why, n, "a tuned lens is not supported; set it to false");
+    if (strcmp(cfg->lens_inverse, "reference") == 0 || strcmp(cfg->lens_inverse, "exact") == 0)
+        return 0;
+    snprintf(why, n, "unknown lens inverse '%s' (reference or exact)", cfg->lens_inverse);
     return -1;
 }
 
@@ -62,6 +64,14 @@ static int check_model_device(const mlsae_run_config *cfg, char *why, size_t n)
     return check_device_name(cfg->model_device, why, n);
 }
 
+static int check_revision(const mlsae_run_config *cfg, char *why, size_t n)
+{
+    mlsae_error err;
+    if (!cfg->revision[0] || mlsae_hub_check_revision(cfg->revision, &err) == 0) return 0;
+    snprintf(why, n, "%s", err.msg);
+    return -1;
+}
+
 static const mlsae_option options[] = {
     /* autoencoder.* — the reference's MLSAEConfig */
     {"autoencoder.expansion_factor", "expansion-factor x", MLSAE_OPT_INT,
@@ -85,8 +95,8 @@ static const mlsae_option options[] = {
     {"autoencoder.skip_special_tokens", "", MLSAE_OPT_BOOL, F(autoencoder.skip_special_tokens),
      "true", 0, NONE_RANGE, 0, "BOOL", "ignore positions that hold special tokens", NULL},
     {"autoencoder.tuned_lens", "", MLSAE_OPT_BOOL, F(autoencoder.tuned_lens), "false", 0,
-     NONE_RANGE, 0, "BOOL", "apply a pretrained tuned lens (not supported: must be false)",
-     check_tuned_lens},
+     NONE_RANGE, 0, "BOOL", "apply a pretrained tuned lens to every layer's activations before "
+     "the encoder, as the reference does (see lens, doc/lens.md)", NULL},
 
     /* data.* — the reference's DataConfig */
     {"data.path", "data dataset", MLSAE_OPT_STRING, F(data.path), "monology/pile-uncopyrighted",
@@ -138,6 +148,9 @@ static const mlsae_option options[] = {
      "seed of every random choice (initialisation, sampling)", NULL},
     {"model_name", "model", MLSAE_OPT_STRING, F(model_name), "EleutherAI/pythia-70m-deduped", 0,
      NONE_RANGE, 0, "NAME", "GPT-NeoX/Pythia model: Hub name or local directory", NULL},
+    {"revision", "revision", MLSAE_OPT_STRING, F(revision), "null", 1, NONE_RANGE, 0, "REV",
+     "hub revision of model_name: branch, tag (e.g. Pythia's step143000) or commit hash "
+     "(null: main)", check_revision},
     {"layers", "", MLSAE_OPT_LAYERS, F(layers), "null", 1, 0, 1023, 0, "LIST",
      "layers to train on, e.g. 0,1,2 or [0, 1, 2] (null: all layers)", NULL},
     {"project", "", MLSAE_OPT_STRING, F(project), "null", 1, NONE_RANGE, 0, "NAME",
@@ -158,6 +171,15 @@ static const mlsae_option options[] = {
     {"init", "", MLSAE_OPT_STRING, F(init), "null", 1, NONE_RANGE, 0, "DIR",
      "start from this MLSAE checkpoint (its config.json and weights; a new optimizer) instead "
      "of a fresh initialisation (null: fresh)", NULL},
+    {"lens", "lens", MLSAE_OPT_STRING, F(lens), "null", 1, NONE_RANGE, 0, "DIR",
+     "tuned lens for autoencoder.tuned_lens: a TunedLens.save directory (config.json + "
+     "params.pt or params.safetensors) (null: the tuned-lens package's HF cache; a -lens-tfm "
+     "checkpoint's own translators win)", NULL},
+    {"lens_inverse", "lens-inverse", MLSAE_OPT_STRING, F(lens_inverse), "reference", 0,
+     NONE_RANGE, 0, "MODE",
+     "how test and validation undo the lens: reference (the reference's diagonal-only "
+     "inverse, its numbers) or exact ((I+W)^-1, and the true path without the lens)",
+     check_lens_inverse},
 };
 
 const mlsae_option *mlsae_run_config_options(size_t *count)

@@ -3,6 +3,7 @@
 #include "core/paths.h"
 #include "core/atomic_file.h"
 #include "core/fp16.h"
+#include "core/torch_archive.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,7 @@ typedef struct st_file {
     char *path;
     void *map;
     size_t size;
+    mlsae_torch_archive *torch; /* a torch.save archive instead of a mapping */
 } st_file;
 
 struct mlsae_safetensors {
@@ -236,6 +238,42 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
     return rc;
 }
 
+/* A torch.save archive: its tensors join the list like a safetensors file's. */
+static int load_torch(mlsae_safetensors *st, const char *path, mlsae_error *err)
+{
+    st_file *nf = realloc(st->files, (st->n_files + 1) * sizeof *nf);
+    if (!nf) return mlsae_fail(err, "%s: out of memory", path);
+    st->files = nf;
+    st_file *f = &st->files[st->n_files];
+    memset(f, 0, sizeof *f);
+    f->path = strdup(path);
+    if (!f->path) return mlsae_fail(err, "%s: out of memory", path);
+    st->n_files++;
+    if (mlsae_torch_open(path, &f->torch, err)) return -1;
+    size_t n_new = mlsae_torch_count(f->torch);
+    mlsae_st_tensor *nt = realloc(st->tensors, (st->n_tensors + n_new + 1) * sizeof *nt);
+    if (!nt) return mlsae_fail(err, "%s: out of memory", path);
+    st->tensors = nt;
+    for (size_t i = 0; i < n_new; i++) {
+        mlsae_st_tensor *t = &st->tensors[st->n_tensors];
+        *t = *mlsae_torch_at(f->torch, i);
+        t->file = f->path;
+        if (!(t->name = strdup(t->name))) return mlsae_fail(err, "%s: out of memory", path);
+        st->n_tensors++;
+    }
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix);
+
+/* A weights file by its name (.safetensors) or its first bytes (torch.save). */
+static int load_any(mlsae_safetensors *st, const char *path, mlsae_error *err)
+{
+    if (!ends_with(path, ".safetensors") && mlsae_torch_sniff(path))
+        return load_torch(st, path, err);
+    return load_file(st, path, err);
+}
+
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -292,7 +330,7 @@ static int load_index(mlsae_safetensors *st, const char *index_path, mlsae_error
         int seen = 0;
         for (size_t i = 0; i < st->n_files; i++)
             if (strcmp(st->files[i].path, sp) == 0) seen = 1;
-        if (!seen) rc = load_file(st, sp, err);
+        if (!seen) rc = load_any(st, sp, err);
         free(sp);
     }
     /* Every mapped tensor must exist in its shard. */
@@ -315,18 +353,24 @@ int mlsae_st_open(const char *path, mlsae_safetensors **out, mlsae_error *err)
     st->path = strdup(path);
     int rc;
     if (mlsae_is_dir(path)) {
-        char *single = mlsae_path_join_new(path, "model.safetensors");
-        char *index = mlsae_path_join_new(path, "model.safetensors.index.json");
-        if (single && mlsae_is_file(single)) rc = load_file(st, single, err);
-        else if (index && mlsae_is_file(index)) rc = load_index(st, index, err);
-        else rc = mlsae_fail(err, "%s: no model.safetensors or model.safetensors.index.json in "
-                             "this directory", path);
-        free(single);
-        free(index);
+        /* safetensors first, as transformers prefers them. */
+        static const char *const names[] = {"model.safetensors", "model.safetensors.index.json",
+                                            "pytorch_model.bin", "pytorch_model.bin.index.json"};
+        rc = 1;
+        for (size_t i = 0; rc == 1 && i < sizeof names / sizeof names[0]; i++) {
+            char *p = mlsae_path_join_new(path, names[i]);
+            if (!p) rc = mlsae_fail(err, "out of memory");
+            else if (mlsae_is_file(p))
+                rc = ends_with(p, ".index.json") ? load_index(st, p, err) : load_any(st, p, err);
+            free(p);
+        }
+        if (rc == 1)
+            rc = mlsae_fail(err, "%s: no model.safetensors, pytorch_model.bin or their "
+                            ".index.json in this directory", path);
     } else if (ends_with(path, ".index.json")) {
         rc = load_index(st, path, err);
     } else {
-        rc = load_file(st, path, err);
+        rc = load_any(st, path, err);
     }
     if (rc) {
         mlsae_st_close(st);
@@ -342,6 +386,7 @@ void mlsae_st_close(mlsae_safetensors *st)
     for (size_t i = 0; i < st->n_tensors; i++) free((char *)st->tensors[i].name);
     for (size_t i = 0; i < st->n_files; i++) {
         if (st->files[i].map) munmap(st->files[i].map, st->files[i].size);
+        mlsae_torch_close(st->files[i].torch);
         free(st->files[i].path);
     }
     free(st->files);

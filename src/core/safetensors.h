@@ -45,8 +45,11 @@ typedef struct mlsae_st_tensor {
 
 typedef struct mlsae_safetensors mlsae_safetensors;
 
-/* Open a .safetensors file, a model.safetensors.index.json, or a directory
- * holding either model.safetensors or model.safetensors.index.json. */
+/* Open a .safetensors file, a torch.save archive (torch_archive.h), a
+ * *.index.json of either, or a directory holding the first of
+ * model.safetensors, model.safetensors.index.json, pytorch_model.bin,
+ * pytorch_model.bin.index.json. A file not named *.safetensors that starts
+ * like a zip (or a legacy torch.save pickle) is read as a torch archive. */
 int mlsae_st_open(const char *path, mlsae_safetensors **out, mlsae_error *err);
 void mlsae_st_close(mlsae_safetensors *st);
 

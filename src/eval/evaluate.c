@@ -14,6 +14,7 @@
 #include "eval/downstream.h"
 #include "eval/layer_log.h"
 #include "pipeline/session.h"
+#include "eval/test_losses.h"
 
 #define MAXL MLSAE_CONFIG_MAX_LAYERS
 
@@ -64,6 +65,24 @@ static int write_csv(const char *path, json_t *row, mlsae_error *err)
     return rc;
 }
 
+/* With a lens, loss/mse and loss/auxk between the inputs x and the
+ * un-lensed reconstruction r (on the model's backend) and the SAE's AuxK
+ * reconstruction (train/test_losses.h). */
+static int lens_losses(mlsae_session *s, mlsae_sae *sae, mlsae_ref x, mlsae_ref r, int rows_per_layer,
+                       float *hx, float *hr, float *ha, double *mse_out, double *aux_out,
+                       mlsae_error *err)
+{
+    const size_t n = (size_t)s->n_layers * rows_per_layer * s->d_model;
+    if (s->be->ops->core.read(s->be, x.buf, x.off * 4, hx, n * 4) ||
+        s->be->ops->core.read(s->be, r.buf, r.off * 4, hr, n * 4))
+        return mlsae_fail(err, "lens losses: %s", mlsae_backend_error(s->be));
+    const mlsae_sae_config *c = mlsae_sae_get_config(sae);
+    if (c->auxk > 0 && mlsae_sae_last_auxk(sae, NULL, NULL, ha, err)) return -1;
+    mlsae_test_losses_host(hx, hr, c->auxk > 0 ? ha : NULL, s->n_layers, (size_t)rows_per_layer,
+                           s->d_model, c->auxk_coef, mse_out, aux_out);
+    return 0;
+}
+
 int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv_path,
                FILE *progress, mlsae_test_summary *summary, mlsae_error *err)
 {
@@ -74,6 +93,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     mlsae_session s;
     mlsae_sae *sae = NULL;
     if (mlsae_session_open_sae(&s, cfg, sae_dir, 1, &sae, err)) return -1;
+    float *lens_host = NULL;
     mlsae_loader *loader = NULL;
     mlsae_downstream *ds = NULL;
     mlsae_eval_buffers eb = {0};
@@ -92,6 +112,10 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     const int64_t limit = derived.limit_test_batches;
     if (mlsae_eval_buffers_init(&eb, &s, batch, seq, NULL, err)) goto done;
     if (mlsae_downstream_new(&s, batch, seq, &ds, err)) goto done;
+    if (s.lens && !(lens_host = malloc(3 * eb.n * sizeof *lens_host))) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
     const char *sources[1] = {cfg->data.path};
     mlsae_loader_config lc = {0};
     lc.sources = sources;
@@ -113,7 +137,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     while (summary->batches < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
         if (got < 0) goto done;
         const int rows_per_layer = (int)b.rows * seq;
-        mlsae_ref x = mlsae_at(eb.x_sae, 0), recons;
+        mlsae_ref x = mlsae_at(eb.x_sae, 0), recons, true_path;
         mlsae_sae_forward_out fo;
         mlsae_sae_layer_metrics lm[MAXL];
         mlsae_downstream_layer dl[MAXL];
@@ -123,8 +147,10 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
             mlsae_sae_last_metrics(sae, x, lm, (double)cfg->autoencoder.dead_tokens_threshold,
                                    &dead_rel, err) ||
             mlsae_eval_recons(&eb, fo.recons, (int)b.rows, seq, &recons, err) ||
-            mlsae_downstream_batch(ds, mlsae_at(eb.x_model, 0), recons, b.ids, (int)b.rows, seq,
-                                   dl, err))
+            mlsae_eval_unlens(&eb, recons, (int)b.rows, seq, &true_path, err) ||
+            (s.lens && lens_losses(&s, sae, true_path, recons, rows_per_layer, lens_host,
+                                   lens_host + eb.n, lens_host + 2 * eb.n, &mse, &aux, err)) ||
+            mlsae_downstream_batch(ds, true_path, recons, b.ids, (int)b.rows, seq, dl, err))
             goto done;
         acc->dead_rel += dead_rel;
         acc->loss_mse += mse;
@@ -171,6 +197,7 @@ done:
     summary->seconds = mlsae_monotonic_seconds(NULL) - t0;
     if (row) json_decref(row);
     free(acc);
+    free(lens_host);
     if (loader) mlsae_loader_close(loader);
     if (ds) mlsae_downstream_free(ds);
     mlsae_eval_buffers_free(&eb);

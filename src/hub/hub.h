@@ -2,8 +2,8 @@
  * repo id "org/name" found in the standard hub cache
  *   $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
  *   else ~/.cache/huggingface/hub
- * as models--org--name/snapshots/<rev>/, rev read from refs/main (or the only
- * snapshot when there is no ref). A repo that is not cached is downloaded
+ * as models--org--name/snapshots/<commit>/, the commit read from refs/main (or the
+ * only snapshot when there are no refs at all), or from refs/<revision>. A repo that is not cached is downloaded
  * into the cache (hub_download.c) unless HF_HUB_OFFLINE is set, in which
  * case it is a one-line error naming the directory to fill. */
 #ifndef MLSAE_HUB_HUB_H
@@ -18,14 +18,31 @@ char *mlsae_hub_cache_dir(void);
 
 /* {cache}/models--org--name for repo id "org/name" (malloc'd; NULL: no memory). */
 char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
+/* The same for a repository type: "model", "dataset" or "space" ({type}s--org--name). */
+char *mlsae_hub_repo_dir_typed(const char *cache, const char *repo_type, const char *repo_id);
 
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
 
+/* The same at a revision (NULL or "": main): a branch or tag is looked up
+ * as refs/{rev} -> commit -> snapshots/{commit}/ (the layout
+ * huggingface_hub writes), a 40-hex-digit commit hash as snapshots/{rev}/
+ * directly; either is downloaded at that revision when not cached (and not
+ * offline). A local directory accepts only main. Revisions are
+ * [A-Za-z0-9._-], not starting with '.' (Pythia's step0 ... step143000). */
+int mlsae_model_resolve_revision(const char *name, const char *rev, char **dir_out,
+                                 mlsae_error *err);
+
+/* 0 when rev can name a revision (see above), else -1 with a message. */
+int mlsae_hub_check_revision(const char *rev, mlsae_error *err);
+/* True for a full commit hash: 40 lower-case hex digits. */
+int mlsae_hub_is_commit(const char *rev);
+
 /* An MLSAE checkpoint: a directory as it is, or a repo id (e.g.
  * tim-lawson/mlsae-pythia-70m-deduped-x64-k32-tfm) found in, or downloaded
- * into, the HF cache like a model. *dir_out is malloc'd. */
-int mlsae_checkpoint_resolve(const char *ref, char **dir_out, mlsae_error *err);
+ * into, the HF cache like a model, at revision rev (NULL: main).
+ * *dir_out is malloc'd. */
+int mlsae_checkpoint_resolve(const char *ref, const char *rev, char **dir_out, mlsae_error *err);
 
 /* ---- Downloading (hub_download.c) ----
  *
@@ -64,13 +81,25 @@ typedef void (*mlsae_hub_progress_fn)(void *ctx, const char *file, uint64_t done
 /* Where download progress goes (process-wide; fn NULL: nowhere). */
 void mlsae_hub_set_progress(mlsae_hub_progress_fn fn, void *ctx);
 
-/* Download the files of a GPT-NeoX model: config.json, model.safetensors
- * (or model.safetensors.index.json and every shard it names) and
+/* Download the files of a GPT-NeoX model: config.json, the first weights
+ * the repository has of model.safetensors, model.safetensors.index.json,
+ * pytorch_model.bin, pytorch_model.bin.index.json (an index with every
+ * shard it names) and
  * tokenizer.json when the repo has one. config.json is linked into the
  * snapshot last, and refs/{revision} written after it, so an interrupted
- * download never looks cached. *snapshot_out: the malloc'd snapshot
+ * download never looks cached; a revision given as a commit hash writes
+ * no ref (huggingface_hub does not either). *snapshot_out: the malloc'd snapshot
  * directory. Errors are one line naming the URL (never the token). */
 int mlsae_hub_download_model(const char *cache, const char *repo_id, const char *revision,
+                             char **snapshot_out, mlsae_error *err);
+
+/* Download the given files (repository paths, e.g. "lens/org/name/params.pt")
+ * of a repository of type repo_type ("model", "dataset" or "space"; URLs
+ * {endpoint}/{datasets/|spaces/}{repo_id}/resolve/{revision}/{file}) into
+ * the cache as above, files[0] linked into the snapshot last and the ref
+ * after it. Every file is required. *snapshot_out: the snapshot directory. */
+int mlsae_hub_download_files(const char *cache, const char *repo_type, const char *repo_id,
+                             const char *revision, const char *const *files, size_t n_files,
                              char **snapshot_out, mlsae_error *err);
 
 /* The hub's response headers across one redirect chain. */

@@ -145,6 +145,7 @@ typedef struct download {
     struct curl_slist *request_headers;
     char curl_error[CURL_ERROR_SIZE];
     char *endpoint; /* without a trailing '/' */
+    const char *url_type; /* "" (models), "datasets/" or "spaces/" */
     int have_token;
     const char *repo_id, *revision;
     char *repo_dir, *blobs_dir;
@@ -251,18 +252,22 @@ static void download_close(download *d)
     free(d->files), free(d->endpoint), free(d->repo_dir), free(d->blobs_dir);
 }
 
-static int download_open(download *d, const char *cache, const char *repo_id,
-                         const char *revision, mlsae_error *err)
+static int download_open(download *d, const char *cache, const char *repo_type,
+                         const char *repo_id, const char *revision, mlsae_error *err)
 {
     memset(d, 0, sizeof *d);
     d->repo_id = repo_id;
     d->revision = revision;
+    if (strcmp(repo_type, "model") == 0) d->url_type = "";
+    else if (strcmp(repo_type, "dataset") == 0) d->url_type = "datasets/";
+    else if (strcmp(repo_type, "space") == 0) d->url_type = "spaces/";
+    else return mlsae_fail(err, "unknown repository type '%s' (model, dataset or space)", repo_type);
     if (!is_safe_name(revision))
         return mlsae_fail(err, "revision '%s' cannot name a snapshot (use [A-Za-z0-9._-])",
                           revision);
     const char *ep = getenv("HF_ENDPOINT");
     d->endpoint = strdup(ep && *ep ? ep : DEFAULT_ENDPOINT);
-    d->repo_dir = mlsae_hub_repo_dir(cache, repo_id);
+    d->repo_dir = mlsae_hub_repo_dir_typed(cache, repo_type, repo_id);
     d->blobs_dir = d->repo_dir ? str_printf("%s/blobs", d->repo_dir) : NULL;
     if (!d->endpoint || !d->blobs_dir) return mlsae_fail(err, "out of memory");
     for (size_t n = strlen(d->endpoint); n && d->endpoint[n - 1] == '/';) d->endpoint[--n] = 0;
@@ -396,7 +401,8 @@ static int fetch(download *d, const char *file, mlsae_error *err)
     d->files = grown;
     fetched_file *f = &d->files[d->n_files];
     memset(f, 0, sizeof *f);
-    char *url = str_printf("%s/%s/resolve/%s/%s", d->endpoint, d->repo_id, d->url_revision, file);
+    char *url = str_printf("%s/%s%s/resolve/%s/%s", d->endpoint, d->url_type, d->repo_id,
+                           d->url_revision, file);
     char *tmp = str_printf("%s/download-XXXXXX.incomplete", d->blobs_dir);
     f->name = strdup(file);
     int fd = -1, rc = -1;
@@ -443,9 +449,8 @@ static int explain(mlsae_error *err, const char *text)
 }
 
 /* Every shard named by the index (already fetched, the last file). */
-static int fetch_shards(download *d, mlsae_error *err)
+static int fetch_shards(download *d, const char *index, mlsae_error *err)
 {
-    const char *index = "model.safetensors.index.json";
     char *path = str_printf("%s/%s", d->blobs_dir, d->files[d->n_files - 1].blob);
     if (!path) return mlsae_fail(err, "out of memory");
     json_error_t jerr;
@@ -472,7 +477,11 @@ static int fetch_shards(download *d, mlsae_error *err)
             seen = !strcmp(d->files[i].name, shard);
         if (seen) continue;
         int r = fetch(d, shard, err);
-        if (r == 1) explain(err, "a shard named by model.safetensors.index.json");
+        if (r == 1) {
+            char why[96];
+            snprintf(why, sizeof why, "a shard named by %s", index);
+            explain(err, why);
+        }
         if (r) rc = -1;
     }
     json_decref(root);
@@ -524,8 +533,10 @@ static int publish(download *d, char **snapshot_out, mlsae_error *err)
     }
     for (size_t i = 1; i <= d->n_files; i++)
         if (link_file(snap, &d->files[i % d->n_files], err)) goto done;
-    if (mlsae_mkdir_p(refs, err) ||
-        mlsae_write_file_atomic(ref, d->commit, strlen(d->commit), err))
+    /* A commit asked for by its hash gets no ref, as huggingface_hub does. */
+    int by_hash = mlsae_hub_is_commit(d->revision) && strcmp(d->revision, d->commit) == 0;
+    if (!by_hash && (mlsae_mkdir_p(refs, err) ||
+                     mlsae_write_file_atomic(ref, d->commit, strlen(d->commit), err)))
         goto done;
     *snapshot_out = snap;
     snap = NULL;
@@ -540,19 +551,53 @@ int mlsae_hub_download_model(const char *cache, const char *repo_id, const char 
 {
     *snapshot_out = NULL;
     download d;
-    int rc = download_open(&d, cache, repo_id, revision, err);
+    int rc = download_open(&d, cache, "model", repo_id, revision, err);
     if (rc == 0) {
         rc = fetch(&d, "config.json", err);
         if (rc == 1) explain(err, "no model repository with a config.json at this revision");
     }
-    if (rc == 0 && (rc = fetch(&d, "model.safetensors", err)) == 1) {
-        rc = fetch(&d, "model.safetensors.index.json", err);
-        if (rc == 1) explain(err, "the repository has neither it nor model.safetensors");
-        else if (rc == 0) rc = fetch_shards(&d, err);
+    /* The weights: the first of these the repository has (transformers' order). */
+    static const char *const weights[][2] = {
+        {"model.safetensors", NULL}, {"model.safetensors.index.json", "index"},
+        {"pytorch_model.bin", NULL}, {"pytorch_model.bin.index.json", "index"}};
+    for (size_t i = 0; rc == 0 && i < sizeof weights / sizeof weights[0]; i++) {
+        rc = fetch(&d, weights[i][0], err);
+        if (rc == 0 && weights[i][1]) rc = fetch_shards(&d, weights[i][0], err);
+        if (rc == 1 && i + 1 < sizeof weights / sizeof weights[0]) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 1)
+            explain(err, "the repository has none of model.safetensors, "
+                         "model.safetensors.index.json, pytorch_model.bin and its index");
+        break;
     }
     if (rc == 0 && (rc = fetch(&d, "tokenizer.json", err)) == 1) rc = 0; /* optional */
     if (rc == 0) rc = publish(&d, snapshot_out, err);
     if (rc && d.repo_dir) { /* leave no empty directories behind */
+        if (d.blobs_dir) rmdir(d.blobs_dir);
+        rmdir(d.repo_dir);
+    }
+    download_close(&d);
+    return rc ? -1 : 0;
+}
+
+int mlsae_hub_download_files(const char *cache, const char *repo_type, const char *repo_id,
+                             const char *revision, const char *const *files, size_t n_files,
+                             char **snapshot_out, mlsae_error *err)
+{
+    *snapshot_out = NULL;
+    if (n_files == 0) return mlsae_fail(err, "%s: no files to download", repo_id);
+    download d;
+    int rc = download_open(&d, cache, repo_type, repo_id, revision, err);
+    for (size_t i = 0; rc == 0 && i < n_files; i++) {
+        if (!is_safe_repo_path(files[i]))
+            rc = mlsae_fail(err, "%s: '%s' is not a file name in the repository", repo_id, files[i]);
+        else if ((rc = fetch(&d, files[i], err)) == 1)
+            rc = -1; /* every file is required; err names it */
+    }
+    if (rc == 0) rc = publish(&d, snapshot_out, err);
+    if (rc && d.repo_dir) {
         if (d.blobs_dir) rmdir(d.blobs_dir);
         rmdir(d.repo_dir);
     }

@@ -62,7 +62,7 @@ int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, in
 {
     memset(s, 0, sizeof *s);
     if (open_backends(s, cfg, err)) goto fail;
-    if (mlsae_model_resolve(cfg->model_name, &s->model_dir, err)) {
+    if (mlsae_model_resolve_revision(cfg->model_name, cfg->revision, &s->model_dir, err)) {
         size_t n = strlen(err->msg);
         snprintf(err->msg + n, sizeof err->msg - n,
                  "; 'mlsae demo' runs the built-in default without any model download");
@@ -115,6 +115,9 @@ int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg
     if (cfg->n_layers != 0 && cfg->n_layers != n_layers)
         return mlsae_fail(err, "layers: %d given, but %s holds %d layers", cfg->n_layers,
                           cfg->data.activations, n_layers);
+    if (cfg->autoencoder.tuned_lens)
+        return mlsae_fail(err, "autoencoder.tuned_lens: the lens applies to a model's hidden "
+                          "states; train on the model, or save lensed activations");
     if (!cfg->init[0] && !cfg->trainer.checkpoint_path[0] &&
         mlsae_run_config_check_model(cfg, d_model, n_layers, err))
         return -1;
@@ -152,6 +155,7 @@ int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const 
                                             prefix, err);
     free(run);
     if (opened) return -1;
+    if (mlsae_session_load_lens(s, cfg, sae_dir, err)) goto fail;
     if (mlsae_ckpt_load(sae_dir, s->sae_be, sae, err)) goto fail;
     mlsae_sae_set_bias_pending(*sae, 0);
     if (mlsae_sae_get_config(*sae)->n_inputs != s->d_model) {
@@ -170,6 +174,7 @@ fail:
 void mlsae_session_close(mlsae_session *s)
 {
     if (s->tok) mlsae_tokenizer_free(s->tok);
+    mlsae_lens_free(s->lens);
     if (s->model) mlsae_neox_free(s->model);
     free(s->model_dir);
     if (s->be && s->be != s->sae_be) mlsae_backend_close(s->be);
@@ -182,9 +187,11 @@ int mlsae_session_activations(mlsae_session *s, const int32_t *ids, int batch, i
 {
     if (mlsae_neox_hidden_states(s->model, ids, batch, seq, s->layers, s->n_layers, x, err))
         return -1;
-    if (!s->skip_special || s->n_special == 0) return 0;
-    return mlsae_mask_special_tokens(s->be, x, s->n_layers, ids, (size_t)batch * seq, s->d_model,
-                                     s->special, s->n_special, err);
+    if (s->skip_special && s->n_special > 0 &&
+        mlsae_mask_special_tokens(s->be, x, s->n_layers, ids, (size_t)batch * seq, s->d_model,
+                                  s->special, s->n_special, err))
+        return -1;
+    return s->lens ? mlsae_lens_forward(s->lens, x, s->n_layers, batch * seq, err) : 0;
 }
 
 int mlsae_session_activations_host(mlsae_session *s, const int32_t *ids, int batch, int seq,
@@ -195,7 +202,20 @@ int mlsae_session_activations_host(mlsae_session *s, const int32_t *ids, int bat
     if (s->skip_special && s->n_special > 0)
         mlsae_mask_special_tokens_host(x, s->n_layers, ids, (size_t)batch * seq, s->d_model,
                                        s->special, s->n_special);
-    return 0;
+    if (!s->lens) return 0;
+    /* the lens runs on the model's backend: through a buffer there */
+    size_t n = (size_t)s->n_layers * batch * seq * s->d_model;
+    mlsae_buffer *buf = mlsae_alloc_f32(s->be, n);
+    if (!buf) return mlsae_fail(err, "lens: cannot allocate %zu floats: %s", n, mlsae_backend_error(s->be));
+    int rc = 0;
+    if (s->be->ops->core.write(s->be, buf, 0, x, n * 4))
+        rc = mlsae_fail(err, "lens: %s", mlsae_backend_error(s->be));
+    else if (mlsae_lens_forward(s->lens, mlsae_at(buf, 0), s->n_layers, batch * seq, err))
+        rc = -1;
+    else if (s->be->ops->core.read(s->be, buf, 0, x, n * 4))
+        rc = mlsae_fail(err, "lens: %s", mlsae_backend_error(s->be));
+    s->be->ops->core.free(s->be, buf);
+    return rc;
 }
 
 int mlsae_eval_buffers_init(mlsae_eval_buffers *eb, mlsae_session *s, int batch, int seq,
@@ -230,6 +250,7 @@ void mlsae_eval_buffers_free(mlsae_eval_buffers *eb)
     if (!s) return;
     if (eb->x_model && eb->x_model != eb->x_sae) s->be->ops->core.free(s->be, eb->x_model);
     if (eb->r_model) s->be->ops->core.free(s->be, eb->r_model);
+    if (eb->x_true) s->be->ops->core.free(s->be, eb->x_true);
     if (eb->x_sae && eb->own_x_sae) s->sae_be->ops->core.free(s->sae_be, eb->x_sae);
     free(eb->host);
     memset(eb, 0, sizeof *eb);
@@ -268,5 +289,27 @@ int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int s
         return mlsae_fail(err, "reconstruction to the model's backend: %s",
                           mlsae_backend_error(s->be));
     *on_model = mlsae_at(eb->r_model, 0);
+    return 0;
+}
+
+int mlsae_eval_unlens(mlsae_eval_buffers *eb, mlsae_ref on_model, int batch, int seq,
+                      mlsae_ref *true_path, mlsae_error *err)
+{
+    mlsae_session *s = eb->s;
+    *true_path = mlsae_at(eb->x_model, 0);
+    if (!s->lens) return 0;
+    const int rows = batch * seq;
+    if (mlsae_lens_inverse(s->lens, on_model, s->n_layers, rows, s->lens_inverse, err)) return -1;
+    if (s->lens_inverse != MLSAE_LENS_INVERSE_EXACT) return 0;
+    if (!eb->x_true && !(eb->x_true = mlsae_alloc_f32(s->be, eb->n)))
+        return mlsae_fail(err, "lens: cannot allocate the un-lensed inputs: %s",
+                          mlsae_backend_error(s->be));
+    size_t n = (size_t)s->n_layers * rows * s->d_model;
+    if (s->be->ops->core.copy(s->be, mlsae_at(eb->x_true, 0), mlsae_at(eb->x_model, 0), n))
+        return mlsae_fail(err, "lens: %s", mlsae_backend_error(s->be));
+    if (mlsae_lens_inverse(s->lens, mlsae_at(eb->x_true, 0), s->n_layers, rows,
+                           MLSAE_LENS_INVERSE_EXACT, err))
+        return -1;
+    *true_path = mlsae_at(eb->x_true, 0);
     return 0;
 }

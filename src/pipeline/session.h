@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "core/status.h"
 #include "model/neox.h"
+#include "lens/tuned_lens.h"
 #include "tokenizer/tokenizer.h"
 #include "config/run_config.h"
 #include "sae/mlsae.h"
@@ -34,6 +35,8 @@ typedef struct mlsae_session {
     int32_t special[3];     /* eos, pad, bos ids present in the tokenizer */
     int n_special;
     int skip_special;
+    mlsae_tuned_lens *lens; /* on be; NULL without autoencoder.tuned_lens */
+    mlsae_lens_inverse_mode lens_inverse;
 } mlsae_session;
 
 /* Open the backends named by cfg->device and cfg->model_device, resolve and load cfg->model_name
@@ -64,6 +67,17 @@ void mlsae_session_close(mlsae_session *s);
 int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
                            int need_logits, mlsae_sae **sae, mlsae_error *err);
 
+/* With cfg->autoencoder.tuned_lens, load the lens (session_lens.c): the
+ * translators "lens.layer_translators.*" of the checkpoint ckpt_dir (may be
+ * NULL; a -lens-tfm checkpoint), else the directory cfg->lens, else, for a
+ * hub model name, lens/<model_name>/ of the tuned-lens package's repository
+ * (the Space AlignmentResearch/tuned-lens, or $TUNED_LENS_REPO_ID of type
+ * $TUNED_LENS_REPO_TYPE) in the HF cache, downloaded into it unless
+ * HF_HUB_OFFLINE. Without tuned_lens, a cfg->lens is an error (it would be
+ * ignored). */
+int mlsae_session_load_lens(mlsae_session *s, const mlsae_run_config *cfg, const char *ckpt_dir,
+                            mlsae_error *err);
+
 static inline int mlsae_session_split(const mlsae_session *s)
 {
     return s->be != s->sae_be;
@@ -71,7 +85,9 @@ static inline int mlsae_session_split(const mlsae_session *s)
 
 /* Residual stream of the selected layers for ids [batch, seq] into x
  * (s->be, [n_layers, batch, seq, d_model]), with special-token positions
- * zeroed when skip_special_tokens is on (SPEC §2). */
+ * zeroed when skip_special_tokens is on (SPEC §2), then through the tuned
+ * lens when there is one (so zeroed rows become the translator's bias, as in
+ * the reference). */
 int mlsae_session_activations(mlsae_session *s, const int32_t *ids, int batch, int seq,
                               mlsae_ref x, mlsae_error *err);
 /* The same into host memory x [n_layers, batch, seq, d_model]. */
@@ -90,6 +106,7 @@ typedef struct mlsae_eval_buffers {
     mlsae_buffer *r_model;  /* on s->be; NULL with one backend */
     float *host;            /* staging; NULL with one backend */
     int own_x_sae;
+    mlsae_buffer *x_true;   /* on s->be: un-lensed inputs (exact lens inverse only) */
 } mlsae_eval_buffers;
 
 /* x_sae: a buffer of at least n floats on s->sae_be to use (borrowed), or
@@ -104,5 +121,15 @@ int mlsae_eval_activations(mlsae_eval_buffers *eb, const int32_t *ids, int batch
  * as a ref on s->be. */
 int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
                       mlsae_ref *on_model, mlsae_error *err);
+
+/* With a lens, what the reference's validation and test feed the
+ * downstream metrics (mlsae/model/lightning.py validation_step/test_step):
+ * the reconstruction on_model is un-lensed in place (the reference's
+ * diagonal inverse, or the exact one), and *true_path is the input of the
+ * true path: the lensed activations x_model (reference) or, with the exact
+ * inverse, the un-lensed activations. Without a lens: nothing changes and
+ * *true_path is x_model. */
+int mlsae_eval_unlens(mlsae_eval_buffers *eb, mlsae_ref on_model, int batch, int seq,
+                      mlsae_ref *true_path, mlsae_error *err);
 
 #endif

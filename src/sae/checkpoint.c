@@ -522,10 +522,21 @@ done:
     return rc;
 }
 
+/* model.safetensors, else pytorch_model.bin (what PyTorchModelHubMixin wrote
+ * before it used safetensors; a torch.save archive, core/torch_archive.h). */
 static int open_model(const char *dir, mlsae_safetensors **st, mlsae_error *err)
 {
     char *path = mlsae_path_join_new(dir, MODEL_FILE);
     if (!path) return mlsae_fail(err, "checkpoint: out of memory");
+    if (!mlsae_is_file(path)) {
+        char *bin = mlsae_path_join_new(dir, "pytorch_model.bin");
+        if (bin && mlsae_is_file(bin)) {
+            free(path);
+            path = bin;
+        } else {
+            free(bin);
+        }
+    }
     int rc = mlsae_st_open(path, st, err);
     free(path);
     return rc;

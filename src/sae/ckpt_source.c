@@ -13,7 +13,8 @@ int mlsae_ckpt_source_is_repo_id(const char *arg)
     return !mlsae_is_dir(arg) && strchr(arg, '/') && !mlsae_path_exists(arg);
 }
 
-int mlsae_ckpt_source_resolve(const char *arg, mlsae_ckpt_source *src, mlsae_error *err)
+int mlsae_ckpt_source_resolve(const char *arg, const char *rev, mlsae_ckpt_source *src,
+                              mlsae_error *err)
 {
     memset(src, 0, sizeof *src);
     size_t n = strlen(arg);
@@ -28,8 +29,10 @@ int mlsae_ckpt_source_resolve(const char *arg, mlsae_ckpt_source *src, mlsae_err
         if (!src->repo_id) return mlsae_fail(err, "out of memory");
     } else if (!mlsae_is_dir(arg)) {
         return mlsae_fail(err, "%s: no such checkpoint directory", arg);
+    } else if (rev && *rev && strcmp(rev, "main") != 0) {
+        return mlsae_fail(err, "%s: a revision (%s) needs a repo id, not a directory", arg, rev);
     }
-    if (mlsae_checkpoint_resolve(arg, &src->dir, err)) {
+    if (mlsae_checkpoint_resolve(arg, rev, &src->dir, err)) {
         mlsae_ckpt_source_free(src);
         return -1;
     }

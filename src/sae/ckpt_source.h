@@ -21,8 +21,10 @@ typedef struct mlsae_ckpt_source {
     char name[1024];  /* its last path component as given, without trailing '/' */
 } mlsae_ckpt_source;
 
-/* Resolve arg (may download). On failure *src holds nothing to free. */
-int mlsae_ckpt_source_resolve(const char *arg, mlsae_ckpt_source *src, mlsae_error *err);
+/* Resolve arg at revision rev (NULL: main; a repo id only; may download).
+ * On failure *src holds nothing to free. */
+int mlsae_ckpt_source_resolve(const char *arg, const char *rev, mlsae_ckpt_source *src,
+                              mlsae_error *err);
 void mlsae_ckpt_source_free(mlsae_ckpt_source *src);
 
 /* Whether arg would be looked up as a repo id (no download happens here). */

@@ -248,14 +248,15 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
             break;
         }
         mlsae_sae_forward_out fo;
-        mlsae_ref recons;
+        mlsae_ref recons, true_path;
         mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
         if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
             mlsae_sae_forward(t->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo, NULL,
                               err) ||
             mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
-            mlsae_downstream_batch(t->downstream, mlsae_at(t->eval.x_model, 0), recons, b.ids,
-                                   (int)b.rows, seq, dl, err)) {
+            mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
+            mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq, dl,
+                                   err)) {
             rc = -1;
             break;
         }
@@ -388,6 +389,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         trainer_free(&t);
         return -1;
     }
+    if (!t.acts.st && mlsae_session_load_lens(&t.s, cfg, NULL, err)) goto done;
 
     if (resuming) {
         if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.sae_be, &t.sae, &t.st,
