@@ -19,6 +19,12 @@ char *mlsae_hub_cache_dir(void);
 /* {cache}/models--org--name for repo id "org/name" (malloc'd; NULL: no memory). */
 char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
 
+/* Look repo_id up in the cache only (never downloads): 0 and *dir_out (the
+ * snapshot holding config.json, malloc'd); 1 when not cached, with
+ * *where_out (may be NULL) the directory to fill; -1 on error. */
+int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
+                          mlsae_error *err);
+
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
 
