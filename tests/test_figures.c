@@ -11,6 +11,7 @@
 #include "core/safetensors.h"
 #include "figures/colormap.h"
 #include "figures/figures.h"
+#include "figures/report.h"
 #include "figures/tables.h"
 
 #include <cairo.h>
@@ -185,6 +186,40 @@ static void test_csv(void)
     CHECK(mlsae_csv_read(tmp("bad.csv"), &t, &err) != 0 && strstr(err.msg, "row 2"));
     CHECK(mlsae_natcmp("layer_2", "layer_10") < 0 && mlsae_natcmp("b", "a1") > 0 &&
           mlsae_natcmp("x10", "x10") == 0);
+}
+
+static void test_base64(void)
+{
+    /* RFC 4648 section 10 */
+    const char *in[7] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *want[7] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char *b = mlsae_base64((const unsigned char *)in[i], strlen(in[i]));
+        CHECKF(b && strcmp(b, want[i]) == 0, "base64(%s) = %s", in[i], b ? b : "NULL");
+        free(b);
+    }
+}
+
+static void test_resid_cos_sim(void)
+{
+    mlsae_error err;
+    const char *csv = "start_at_layer,mean,var,std,sem\n0,0.5,0.01,0.1,0.001\n1,0.6,0.01,0.1,"
+                      "0.002\n2,0.7,,,\n";
+    CHECK(mlsae_write_file_atomic(tmp("resid_cos_sim_m.csv"), csv, strlen(csv), &err) == 0);
+    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 100};
+    int rc = mlsae_fig_resid_cos_sim(tmp("resid_cos_sim_m.csv"), "m", tmp("resid_cos_sim_m"), &o,
+                                     &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    check_images(tmp("resid_cos_sim_m"), 450, 260, 3);
+    char *data;
+    size_t n;
+    CHECK(mlsae_read_file(tmp("resid_cos_sim_m.csv"), &data, &n, &err) == 0 &&
+          strcmp(data, csv) == 0); /* its input is the CSV behind it, untouched */
+    free(data);
+    const char *bad = "layer,mean\n0,0.5\n";
+    CHECK(mlsae_write_file_atomic(tmp("bad_resid.csv"), bad, strlen(bad), &err) == 0);
+    CHECK(mlsae_fig_resid_cos_sim(tmp("bad_resid.csv"), "m", tmp("bad_resid"), &o, &err) != 0 &&
+          strstr(err.msg, "no column start_at_layer"));
 }
 
 static void test_hist_bins(void)
@@ -420,6 +455,8 @@ int main(void)
     test_colormap();
     test_csv();
     test_hist_bins();
+    test_base64();
+    test_resid_cos_sim();
     test_dists_kinds(be);
     test_layer_std_and_tables();
     test_train_curves();

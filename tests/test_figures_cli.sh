@@ -99,6 +99,25 @@ mkdir "$TMP/ro/dists_heatmap_mlsae-pythia-test-x4-k2-tfm.png"  # blocks the PNG
 [ $? -ne 0 ] && [ "$(lines "$TMP/e")" = 1 ] && [ "$(ls "$TMP/ro" | wc -l)" = 2 ]
 check "a write failing mid-figure leaves no file of it ($(cat "$TMP/e"))" $?
 
+# report: one self-contained HTML file
+"$BIN" report --checkpoint "$FX/mlsae-pythia-test-x4-k2" --out "$OUT" --metrics "$FX/metrics.jsonl" \
+    >"$TMP/o" 2>"$TMP/e"
+check "report ($(cat "$TMP/e"))" $?
+H="$OUT/mlsae-pythia-test-x4-k2-report.html"
+[ "$(grep -o '<img' "$H" | wc -l)" = 5 ] && grep -q "train/fvu/avg" "$H" && grep -q "n_latents" "$H"
+check "report: 5 figures, test metrics, configuration" $?
+grep -q 'src="http\|src="/\|href=' "$H" && r=1 || r=0
+check "report references no other file" $r
+sed -n 's/.*src="data:image\/png;base64,\([^"]*\)".*/\1/p' "$H" | head -n 1 | base64 -d 2>/dev/null |
+    head -c 4 | od -An -c | grep -q "P   N   G"
+check "report: the inlined figure is a PNG" $?
+"$BIN" report --checkpoint "$FX/mlsae-pythia-test-x4-k2" --out "$TMP/empty" >"$TMP/o" 2>"$TMP/e"
+[ $? -eq 0 ] && grep -q "layer distributions (no dists file" "$TMP/o"
+check "report without dists: made, and says what is left out" $?
+"$BIN" report --checkpoint "$TMP/nothing" --out "$TMP/empty" >"$TMP/o" 2>"$TMP/e"
+[ $? -ne 0 ] && [ "$(lines "$TMP/e")" = 1 ] && [ ! -e "$TMP/empty/nothing-report.html" ]
+check "report of nothing: one line, no file" $?
+
 # bad arguments
 "$BIN" figures dists-heatmp --checkpoint x >"$TMP/o" 2>"$TMP/e"
 [ $? -eq 2 ] && grep -q "unknown figure kind 'dists-heatmp'" "$TMP/e"

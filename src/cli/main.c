@@ -15,6 +15,8 @@ static const cli_command commands[] = {
     {"test", "compute every test metric of a trained SAE on a dataset (one CSV row)", cmd_test},
     {"figures", "the paper's figures (PNG, PDF) and the CSV behind each, from the analyses",
      cmd_figures},
+    {"report", "one self-contained HTML report of an SAE: configuration, figures, metrics",
+     cmd_report},
     {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
      cmd_hidden_states},
     {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},

@@ -23,14 +23,20 @@
 #include "figures/dists.h"
 #include "figures/plot.h"
 
+/* Where a finished figure goes instead of files (e.g. into a report). */
+typedef int (*mlsae_fig_sink)(void *ctx, const char *base, mlsae_plot *p, const mlsae_csv *csv,
+                              mlsae_error *err);
+
 typedef struct mlsae_fig_opts {
     mlsae_plot_style style;
     int formats; /* MLSAE_FMT_* bits; 0: CSV only */
     double dpi;  /* PNG resolution */
+    mlsae_fig_sink sink; /* NULL: write files */
+    void *sink_ctx;
 } mlsae_fig_opts;
 
 /* Save csv (may be NULL) as BASE.csv and the plot (may be NULL) in o's
- * formats; all or nothing. */
+ * formats, all or nothing; or hand both to o->sink when set. */
 int mlsae_fig_write(mlsae_plot *p, const mlsae_csv *csv, const char *base,
                     const mlsae_fig_opts *o, mlsae_error *err);
 
