@@ -11,6 +11,7 @@
 #include "core/safetensors.h"
 #include "figures/colormap.h"
 #include "figures/figures.h"
+#include "figures/prompt_heatmap.h"
 #include "figures/report.h"
 #include "figures/tables.h"
 
@@ -443,6 +444,43 @@ static void test_bad_cases(mlsae_backend *be)
     mlsae_dists_free(&d);
 }
 
+/* prompt-heatmap on a tiny random model against figures/prompt_heatmaps.py's
+ * numbers (float32 transformer and SAE on both sides) */
+static void test_prompt_heatmap(void)
+{
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    mlsae_error err;
+    if (!cfg) return;
+    mlsae_run_config_defaults(cfg);
+    snprintf(cfg->model_name, sizeof cfg->model_name, "%s", fx("prompt/model"));
+    snprintf(cfg->tokenizer, sizeof cfg->tokenizer, "%s", tu_fixture("text/tiny-tokenizer.json"));
+    snprintf(cfg->device, sizeof cfg->device, "cpu");
+    snprintf(cfg->model_device, sizeof cfg->model_device, "cpu");
+    mlsae_prompt_probs p;
+    int rc = mlsae_prompt_probs_compute(cfg, fx("prompt/sae"), MLSAE_DEFAULT_PROMPT, 1e-3, &p, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        CHECK(p.n_layers == 3 && p.n_tokens == 39);
+        mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 100};
+        CHECK(mlsae_fig_prompt_heatmap(&p, "sae", tmp("prompt"), &o, &err) == 0);
+        compare_csv(tmp("prompt.csv"), fx("expected_prompt_heatmap.csv"), 1e-5, 0,
+                    "prompt-heatmap");
+        check_images(tmp("prompt"), 650, 240, 10);
+        mlsae_prompt_probs_free(&p);
+    }
+    /* a prompt longer than the model's 64 positions */
+    char longp[2048] = "";
+    for (int i = 0; i < 40; i++) strcat(longp, "John gave a drink. ");
+    CHECK(mlsae_prompt_probs_compute(cfg, fx("prompt/sae"), longp, 1e-3, &p, &err) != 0 &&
+          strstr(err.msg, "context"));
+    CHECK(mlsae_prompt_probs_compute(cfg, fx("prompt/sae"), "", 1e-3, &p, &err) != 0 &&
+          strstr(err.msg, "empty"));
+    /* an SAE for another model: named */
+    CHECK(mlsae_prompt_probs_compute(cfg, fx(NAME), MLSAE_DEFAULT_PROMPT, 1e-3, &p, &err) != 0);
+    printf("  wrong SAE: %s\n", err.msg);
+    free(cfg);
+}
+
 int main(void)
 {
     mlsae_backend *be;
@@ -461,6 +499,7 @@ int main(void)
     test_layer_std_and_tables();
     test_train_curves();
     test_bad_cases(be);
+    test_prompt_heatmap();
     mlsae_backend_close(be);
     return tu_finish("test_figures");
 }

@@ -118,6 +118,18 @@ check "report without dists: made, and says what is left out" $?
 [ $? -ne 0 ] && [ "$(lines "$TMP/e")" = 1 ] && [ ! -e "$TMP/empty/nothing-report.html" ]
 check "report of nothing: one line, no file" $?
 
+# prompt-heatmap: a plain checkpoint needs its model; with it, the figure
+"$BIN" figures prompt-heatmap --checkpoint "$FX/prompt/sae" --out "$OUT" >"$TMP/o" 2>"$TMP/e"
+[ $? -ne 0 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q "model of sae" "$TMP/e"
+check "prompt-heatmap without a model: one line ($(cat "$TMP/e"))" $?
+cp -r "$FX/prompt/model" "$TMP/model"
+cp "$MLSAE_TEST_FIXTURES/text/tiny-tokenizer.json" "$TMP/model/tokenizer.json"
+"$BIN" figures prompt-heatmap --checkpoint "$FX/prompt/sae" --model_name "$TMP/model" \
+    --prompt "John gave a drink to Mary" --out "$OUT" >"$TMP/o" 2>"$TMP/e"
+check "prompt-heatmap ($(cat "$TMP/e"))" $?
+[ "$(lines "$OUT/prompt_heatmap_sae.csv")" = 4 ] && head -n 1 "$OUT/prompt_heatmap_sae.csv" | grep -q '^layer,[0-9]'
+check "prompt_heatmap_sae.csv: layer + latent columns, 3 layers" $?
+
 # bad arguments
 "$BIN" figures dists-heatmp --checkpoint x >"$TMP/o" 2>"$TMP/e"
 [ $? -eq 2 ] && grep -q "unknown figure kind 'dists-heatmp'" "$TMP/e"

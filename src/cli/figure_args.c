@@ -47,6 +47,7 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
     memset(a, 0, sizeof *a);
     a->out_dir = "out";
     a->device = "cpu";
+    a->dead_threshold = 1e-3;
     a->opts.style = MLSAE_STYLE_LABELLED;
     a->opts.formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF;
     a->opts.dpi = 150;
@@ -103,9 +104,21 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
             a->noninteger = 1;
         } else if (!strcmp(s, "--checkpoints") || !strcmp(s, "--out") || !strcmp(s, "--metrics") ||
                    !strcmp(s, "--device") || !strcmp(s, "--style") || !strcmp(s, "--format") ||
-                   !strcmp(s, "--dpi")) {
+                   !strcmp(s, "--dpi") || !strcmp(s, "--prompt") ||
+                   !strcmp(s, "--dead_threshold")) {
             const char *v = VALUE();
-            if (!v || !*v) FAIL("%s needs a value", s);
+            if (!v || (!*v && strcmp(s, "--prompt"))) FAIL("%s needs a value", s);
+            if (!strcmp(s, "--prompt")) {
+                a->prompt = v;
+                continue;
+            }
+            if (!strcmp(s, "--dead_threshold")) {
+                char *e;
+                a->dead_threshold = strtod(v, &e);
+                if (e == v || *e || !(a->dead_threshold >= 0))
+                    FAIL("--dead_threshold: '%s' is not a number >= 0", v);
+                continue;
+            }
             if (!strcmp(s, "--checkpoints")) a->checkpoints_dir = v;
             else if (!strcmp(s, "--out")) a->out_dir = v;
             else if (!strcmp(s, "--metrics")) a->metrics = v;
@@ -128,7 +141,8 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
         }
 #undef VALUE
     }
-    int sweep = a->n_model_names || a->n_expansion_factors || a->n_ks;
+    /* --model_name with --checkpoint and no sweep: the checkpoints' model */
+    int sweep = a->n_expansion_factors || a->n_ks || (a->n_model_names && !a->n_checkpoints);
     if (sweep && !(a->n_expansion_factors && a->n_ks))
         FAIL("a sweep needs --expansion_factor and -k (and --model_name, default "
              "EleutherAI/pythia-70m-deduped)");
@@ -156,6 +170,7 @@ int cli_figures_run(const char *cmd, const cli_figure_args *a, FILE *out)
     mlsae_fig_context ctx = {
         .saes = saes, .n_saes = n_saes, .out_dir = a->out_dir, .metrics = a->metrics,
         .noninteger = a->noninteger, .opts = a->opts, .device = a->device,
+        .prompt = a->prompt, .dead_threshold = a->dead_threshold,
     };
     if (n_saes == 0 && !a->metrics &&
         !(a->n_kinds == 1 && a->kinds[0] == MLSAE_FIG_TRAIN_CURVES)) {

@@ -25,6 +25,8 @@ typedef struct cli_figure_args {
     const char *out_dir;
     const char *metrics;
     const char *device;
+    const char *prompt;
+    double dead_threshold;
     int noninteger;
     mlsae_fig_opts opts;
 } cli_figure_args;

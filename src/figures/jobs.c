@@ -1,7 +1,10 @@
 #include "config.h"
 #include "figures/jobs.h"
 #include "core/paths.h"
+#include "figures/prompt_heatmap.h"
 #include "figures/tables.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +12,7 @@
 
 static const char *const kind_names[MLSAE_FIG_N_KINDS] = {
     "dists-heatmap", "dists-histogram", "dists-cos-sim", "dists-layer-std", "mmcs",
-    "embed-cos-sim", "resid-cos-sim",   "test-summary",  "train-curves",
+    "embed-cos-sim", "resid-cos-sim",   "test-summary",  "train-curves",    "prompt-heatmap",
 };
 
 const char *mlsae_fig_kind_name(mlsae_fig_kind k)
@@ -65,6 +68,32 @@ static int find_test_csv(const char *out, const mlsae_fig_sae *e, char *path, si
     snprintf(file, sizeof file, "test_%s.csv", e->name);
     mlsae_path_join(path, n, out, file);
     return 0;
+}
+
+/* The transformer of an SAE: the sweep's model_name, else the -tfm
+ * checkpoint's config.json model_name (and its layers into cfg). */
+static int model_of_sae(const mlsae_fig_sae *e, char *model, size_t n, mlsae_run_config *cfg)
+{
+    model[0] = '\0';
+    if (e->model_name[0]) snprintf(model, n, "%s", e->model_name);
+    char *path = e->checkpoint ? mlsae_path_join_new(e->checkpoint, "config.json") : NULL;
+    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    json_t *v = json_object_get(root, "model_name");
+    if (!model[0] && json_is_string(v)) snprintf(model, n, "%s", json_string_value(v));
+    json_t *layers = json_object_get(root, "layers");
+    if (cfg && json_is_array(layers) && json_array_size(layers) > 0 &&
+        json_array_size(layers) <= MLSAE_CONFIG_MAX_LAYERS) {
+        size_t i;
+        json_t *x;
+        cfg->n_layers = 0;
+        json_array_foreach(layers, i, x) if (json_is_integer(x))
+            cfg->layers[cfg->n_layers++] = (int)json_integer_value(x);
+    }
+    v = json_object_get(root, "skip_special_tokens");
+    if (cfg && json_is_boolean(v)) cfg->autoencoder.skip_special_tokens = json_is_true(v);
+    json_decref(root);
+    return model[0] != '\0';
 }
 
 static int add(mlsae_fig_job **jobs, int *n, int *cap, mlsae_fig_kind k, int sae)
@@ -176,6 +205,23 @@ int mlsae_fig_plan(const mlsae_fig_context *c, const int *kinds, int n_kinds,
             }
             break;
         }
+        case MLSAE_FIG_PROMPT_HEATMAP:
+            if (!c->prompt && kinds == all) break; /* loads a model: only when asked */
+            for (int i = 0; i < c->n_saes; i++) {
+                const mlsae_fig_sae *e = &c->saes[i];
+                if (add(jobs, n_jobs, &cap, k, i)) goto oom;
+                mlsae_fig_job *j = &(*jobs)[*n_jobs - 1];
+                snprintf(stem, sizeof stem, "prompt_heatmap_%s", e->name_tfm);
+                set_base(j, out, stem);
+                char model[512];
+                if (!e->checkpoint)
+                    lack(j, "checkpoint of %s (looked in %s)", e->name,
+                         e->checkpoint_looked ? e->checkpoint_looked : "?");
+                else if (!model_of_sae(e, model, sizeof model, NULL))
+                    lack(j, "the model of %s (a plain checkpoint: give --model_name)", e->name,
+                         NULL);
+            }
+            break;
         case MLSAE_FIG_TRAIN_CURVES: {
             if (!c->metrics && n_kinds == MLSAE_FIG_N_KINDS && kinds == all) {
                 /* every kind: only when the default file is there */
@@ -278,6 +324,27 @@ int mlsae_fig_run(mlsae_fig_context *c, const mlsae_fig_job *j, mlsae_error *err
     }
     case MLSAE_FIG_TRAIN_CURVES:
         return mlsae_fig_train_curves(j->input, NULL, j->base, &c->opts, err);
+    case MLSAE_FIG_PROMPT_HEATMAP: {
+        mlsae_run_config *cfg = malloc(sizeof *cfg);
+        if (!cfg) return mlsae_fail(err, "out of memory");
+        mlsae_run_config_defaults(cfg);
+        char model[512];
+        model_of_sae(e, model, sizeof model, cfg);
+        snprintf(cfg->model_name, sizeof cfg->model_name, "%s", model);
+        const char *dev = c->device ? c->device : "cpu";
+        snprintf(cfg->device, sizeof cfg->device, "%s", dev);
+        snprintf(cfg->model_device, sizeof cfg->model_device, "%s", dev);
+        mlsae_prompt_probs p;
+        int rc = mlsae_prompt_probs_compute(cfg, e->checkpoint,
+                                            c->prompt ? c->prompt : MLSAE_DEFAULT_PROMPT,
+                                            c->dead_threshold, &p, err);
+        free(cfg);
+        if (rc == 0) {
+            rc = mlsae_fig_prompt_heatmap(&p, e->name, j->base, &c->opts, err);
+            mlsae_prompt_probs_free(&p);
+        }
+        return rc;
+    }
     default:
         return mlsae_fail(err, "unknown figure kind");
     }

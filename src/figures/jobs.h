@@ -22,6 +22,7 @@ typedef enum mlsae_fig_kind {
     MLSAE_FIG_RESID_COS_SIM,
     MLSAE_FIG_TEST_SUMMARY,
     MLSAE_FIG_TRAIN_CURVES,
+    MLSAE_FIG_PROMPT_HEATMAP,
     MLSAE_FIG_N_KINDS
 } mlsae_fig_kind;
 
@@ -36,7 +37,10 @@ typedef struct mlsae_fig_context {
     const char *metrics;   /* train-curves input; NULL: OUT/metrics.jsonl */
     int noninteger;        /* dists-histogram of the non-integer part */
     mlsae_fig_opts opts;
-    const char *device;    /* backend for dists-cos-sim ("cpu" when NULL) */
+    const char *device;    /* backend for dists-cos-sim and prompt-heatmap ("cpu" when NULL) */
+    const char *prompt;    /* prompt-heatmap (NULL: the reference's default prompt; with
+                            * every kind, prompt-heatmap only when given) */
+    double dead_threshold; /* prompt-heatmap: latents kept (the reference's 1e-3) */
     mlsae_backend *be;     /* opened on first need; the caller closes it */
 } mlsae_fig_context;
 

@@ -111,6 +111,9 @@ int mlsae_fig_sweep_resolve(const mlsae_fig_sweep *s, mlsae_fig_sae **saes, int 
         snprintf(e->name, sizeof e->name, "%s", slash ? slash + 1 : clean);
         snprintf(e->name_tfm, sizeof e->name_tfm, "%s", e->name);
         parse_name(e);
+        /* --model_name without a sweep names the checkpoints' model */
+        if (s->n_model_names == 1 && !(s->n_expansion_factors && s->n_ks))
+            snprintf(e->model_name, sizeof e->model_name, "%s", s->model_names[0]);
         if (mlsae_is_dir(clean)) try_dir(e, clean);
         else if (slash && !mlsae_path_exists(clean)) try_cache(e, clean);
         else note(&e->checkpoint_looked, clean);
@@ -121,7 +124,7 @@ int mlsae_fig_sweep_resolve(const mlsae_fig_sweep *s, mlsae_fig_sae **saes, int 
         try_dists(e, s->out_dir, "", stem);
         try_dists(e, s->checkpoints_dir, "", stem);
     }
-    for (int m = 0; m < s->n_model_names; m++)
+    for (int m = 0; m < s->n_model_names && s->n_expansion_factors && s->n_ks; m++)
         for (int x = 0; x < s->n_expansion_factors; x++)
             for (int q = 0; q < s->n_ks; q++) {
                 mlsae_fig_sae *e = &(*saes)[(*n)++];

@@ -15,7 +15,8 @@
  *
  * An explicit checkpoint (a directory, or a repo id found in the cache) is
  * named by its last path component as given; its dists file drops a "-tfm"
- * suffix: x-tfm -> OUT/x-dists.safetensors. */
+ * suffix: x-tfm -> OUT/x-dists.safetensors. A single model_name given
+ * without expansion factors and k names the explicit checkpoints' model. */
 #ifndef MLSAE_FIGURES_SWEEP_H
 #define MLSAE_FIGURES_SWEEP_H
 

@@ -27,6 +27,11 @@ Writes tests/fixtures/figures/:
   expected_test.csv                           figures/test.py's out/test.csv
   mmcs.csv, embed_cos_sim.csv                 analysis summaries (made up)
   metrics.jsonl                               a training log (made up)
+  prompt/model/                               a tiny random GPT-NeoX (3 layers,
+                                              d_model 16, the tiny tokenizer's vocab)
+  prompt/sae/                                 an SAE for it (64 latents, k 4)
+  expected_prompt_heatmap.csv                 figures/prompt_heatmaps.py's probs
+                                              for the reference's default prompt
   near_edges.json                             values within 1e-6 of a bin edge
                                               (float32 vs float64 may bin them
                                               either way)
@@ -105,8 +110,81 @@ def edge_distance(v, lo, hi, bins):
     return np.minimum(d, d2)
 
 
+PROMPT = "When Mary and John went to the store, John gave a drink to"
+
+
+def prompt_fixture():
+    """figures/prompt_heatmaps.py get_data on a tiny model: the residual after
+    each layer (hooks on the layers, as tests/gen/gen_neox.py), the MLSAE
+    forward (standardize, encoder, TopK, ReLU), summed over the tokens."""
+    from tokenizers import Tokenizer
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    tok = Tokenizer.from_file(os.path.join(HERE, "..", "fixtures", "text", "tiny-tokenizer.json"))
+    ids = tok.encode(PROMPT).ids
+    torch.manual_seed(5)
+    cfg = GPTNeoXConfig(vocab_size=707, hidden_size=16, num_hidden_layers=3,
+                        num_attention_heads=4, intermediate_size=32,
+                        max_position_embeddings=64, rotary_pct=0.5,
+                        tie_word_embeddings=True, use_parallel_residual=True)
+    model = GPTNeoXForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    mdir = os.path.join(OUT, "prompt", "model")
+    model.save_pretrained(mdir, safe_serialization=True)
+    for f in os.listdir(mdir):
+        if f not in ("config.json", "model.safetensors"):
+            os.remove(os.path.join(mdir, f))
+    hidden = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: hidden.append(
+        (o[0] if isinstance(o, tuple) else o).detach().clone())) for layer in model.gpt_neox.layers]
+    with torch.no_grad():
+        model(input_ids=torch.tensor([ids]))
+    for h in hooks:
+        h.remove()
+    x = torch.stack(hidden)  # [layers, 1, pos, d]
+
+    n_latents, k = 64, 4
+    g = torch.Generator().manual_seed(6)
+    enc = torch.randn(n_latents, 16, generator=g)
+    dec = enc.T.clone()
+    dec = dec / dec.norm(dim=0, keepdim=True)
+    bias = torch.randn(16, generator=g) * 0.1
+    sdir = os.path.join(OUT, "prompt", "sae")
+    os.makedirs(sdir, exist_ok=True)
+    save_file({"encoder.weight": enc.contiguous(), "decoder.weight": dec.contiguous(),
+               "pre_encoder_bias": bias}, os.path.join(sdir, "model.safetensors"))
+    with open(os.path.join(sdir, "config.json"), "w") as f:
+        json.dump({"n_inputs": 16, "n_latents": n_latents, "k": k, "dead_steps_threshold": 1000,
+                   "dead_threshold": 1e-3, "auxk": None, "standardize": True}, f)
+    # the reference's MLSAE.forward: standardize, encode, TopK, ReLU
+    mu = x.mean(dim=-1, keepdim=True)
+    xs = x - mu
+    xs = xs / (xs.std(dim=-1, keepdim=True) + 1e-5)
+    pre = torch.nn.functional.linear(xs - bias, enc)
+    srt = pre.sort(dim=-1, descending=True).values
+    margin = (srt[..., k - 1] - srt[..., k]).abs().min().item()
+    assert margin > 1e-4, f"TopK near-tie {margin}: pick another seed"
+    topk = torch.topk(pre, k=k, sorted=False)
+    values = torch.relu(topk.values)
+    dense = torch.zeros(*pre.shape).scatter_(-1, topk.indices, values)  # scatter_topk
+    latents = dense.squeeze(1).sum(dim=1)  # [layers, n_latents]
+    latents = latents[:, latents.max(dim=0).values.gt(1e-3)]
+    kept = torch.nonzero(dense.squeeze(1).sum(dim=1).max(dim=0).values.gt(1e-3)).flatten()
+    probs = latents / latents.sum(dim=0, keepdim=True)
+    layers = torch.arange(0, x.shape[0]).unsqueeze(-1)
+    _, indices = (probs * layers).sum(0).sort(descending=True, stable=True)
+    probs = probs[:, indices]
+    df = pd.DataFrame(probs.numpy(), columns=[str(int(kept[i])) for i in indices])
+    df.insert(0, "layer", range(x.shape[0]))
+    df.to_csv(os.path.join(OUT, "expected_prompt_heatmap.csv"), index=False)
+    return len(ids), margin
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    print("prompt: tokens, TopK margin", prompt_fixture())
     name = "mlsae-pythia-test-x4-k2"
     t = make_dists(128, 1)
     save_file(t, os.path.join(OUT, f"{name}-dists.safetensors"))
