@@ -310,7 +310,7 @@ static void test_dists_kinds(mlsae_backend *be)
         /* the blocking does not change a count */
         int blocks[3] = {1, 7, 50};
         for (int b = 0; b < 3; b++) {
-            CHECK(mlsae_dists_cos_sim_counts(&d, dec, d_model, be, blocks[b], other, &err) == 0);
+            CHECK(mlsae_dists_cos_sim_counts(&d, dec, d_model, be, blocks[b], other, NULL, &err) == 0);
             CHECKF(memcmp(other, got, sizeof got) == 0, "block %d differs", blocks[b]);
         }
         check_images(tmp("cos"), (int)ceil(4.6 * 100), (int)ceil(3.4 * 100), 8);

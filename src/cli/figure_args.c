@@ -51,6 +51,7 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
     a->opts.style = MLSAE_STYLE_LABELLED;
     a->opts.formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF;
     a->opts.dpi = 150;
+    a->opts.progress = stderr;
 #define FAIL(...) return snprintf(msg, msg_n, __VA_ARGS__), -1
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];

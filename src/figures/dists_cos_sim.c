@@ -7,6 +7,7 @@
 #include "config.h"
 #include "figures/figures.h"
 
+#include "core/progress.h"
 #include "core/safetensors.h"
 
 #include <math.h>
@@ -20,7 +21,7 @@
 #define Y_HI 0.25
 
 int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d_model,
-                               mlsae_backend *be, int block, int64_t *counts,
+                               mlsae_backend *be, int block, int64_t *counts, FILE *progress,
                                mlsae_error *err)
 {
     const int XB = MLSAE_COS_SIM_XBINS, YB = MLSAE_COS_SIM_YBINS;
@@ -79,6 +80,15 @@ int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d
     }
     const mlsae_core_ops *ops = &be->ops->core;
     if (ops->write(be, bu, 0, u, (size_t)M * D * 4) != 0) goto backend_error;
+    mlsae_progress prog;
+    uint64_t pairs_done = 0, pairs = (uint64_t)M * (uint64_t)(M - 1) / 2;
+    if (pairs < 50000000) progress = NULL; /* a few seconds at most: no display */
+    if (progress) {
+        mlsae_progress_options po;
+        mlsae_progress_options_default(&po);
+        po.unit = "pairs";
+        mlsae_progress_start(&prog, progress, "cos sim", 0, pairs, &po);
+    }
     for (int i0 = 0; i0 < M; i0 += block) {
         int bi = M - i0 < block ? M - i0 : block;
         for (int j0 = i0; j0 < M; j0 += block) {
@@ -97,9 +107,12 @@ int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d
                     int by = mlsae_hist_bin(row[q], YB, Y_LO, Y_HI);
                     if (by >= 0) counts[(size_t)bx * YB + by]++;
                 }
+                pairs_done += (uint64_t)(bj - c0);
             }
+            if (progress) mlsae_progress_update(&prog, pairs_done);
         }
     }
+    if (progress) mlsae_progress_finish(&prog);
     rc = 0;
     goto done;
 backend_error:
@@ -126,7 +139,7 @@ int mlsae_fig_dists_cos_sim(const mlsae_dists *d, const float *decoder, int d_mo
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (mlsae_dists_cos_sim_counts(d, decoder, d_model, be, 1024, counts, err) != 0) goto done;
+    if (mlsae_dists_cos_sim_counts(d, decoder, d_model, be, 1024, counts, o->progress, err) != 0) goto done;
     mlsae_csv_text(&csv, "x");
     mlsae_csv_text(&csv, "y");
     mlsae_csv_text(&csv, "count");

@@ -17,6 +17,7 @@
 #ifndef MLSAE_FIGURES_FIGURES_H
 #define MLSAE_FIGURES_FIGURES_H
 
+#include <stdio.h>
 #include "backend/backend.h"
 #include "core/status.h"
 #include "figures/csv.h"
@@ -33,6 +34,8 @@ typedef struct mlsae_fig_opts {
     double dpi;  /* PNG resolution */
     mlsae_fig_sink sink; /* NULL: write files */
     void *sink_ctx;
+    FILE *progress;      /* long computations (cosine histogram over 5e7 pairs and
+                          * more) show progress here (NULL: none) */
 } mlsae_fig_opts;
 
 /* Save csv (may be NULL) as BASE.csv and the plot (may be NULL) in o's
@@ -72,7 +75,7 @@ int mlsae_fig_dists_cos_sim(const mlsae_dists *d, const float *decoder, int d_mo
 #define MLSAE_COS_SIM_XBINS 64
 #define MLSAE_COS_SIM_YBINS 512
 int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d_model,
-                               mlsae_backend *be, int block, int64_t *counts,
+                               mlsae_backend *be, int block, int64_t *counts, FILE *progress,
                                mlsae_error *err);
 
 /* decoder.weight [d_model, n_latents] (or autoencoder.decoder.weight of a
