@@ -291,13 +291,13 @@ int mlsae_fig_run(mlsae_fig_context *c, const mlsae_fig_job *j, mlsae_error *err
     case MLSAE_FIG_MMCS: {
         const char *m[1] = {"mean"}, *s[1] = {"sem"};
         return mlsae_fig_sweep_rows(j->input, c->saes, c->n_saes, m, s, 1,
-                                    "Max cosine similarity of decoder columns (mean +- sem)",
+                                    "MMCS of decoder columns (mean +- sem)",
                                     j->base, &c->opts, err);
     }
     case MLSAE_FIG_EMBED_COS_SIM: {
         const char *m[2] = {"in_mean", "out_mean"}, *s[2] = {"in_sem", "out_sem"};
         return mlsae_fig_sweep_rows(j->input, c->saes, c->n_saes, m, s, 2,
-                                    "Top cosine similarity with embeddings (mean +- sem)",
+                                    "Embedding cosine similarity (mean +- sem)",
                                     j->base, &c->opts, err);
     }
     case MLSAE_FIG_RESID_COS_SIM: {

@@ -21,7 +21,7 @@ static mlsae_plot *points_plot(const mlsae_fig_sae *saes, int n, double *const *
                                double *const *e, const char *const *legend, int n_series,
                                const char *title, const char *ylabel, mlsae_plot_style style)
 {
-    mlsae_plot *p = mlsae_plot_new(fmax(3.0, 0.6 * n + 1.5) * 72, 2.4 * 72, style);
+    mlsae_plot *p = mlsae_plot_new(fmax(4.5, 0.6 * n + 1.5) * 72, 2.4 * 72, style);
     if (!p) return NULL;
     double lo = INFINITY, hi = -INFINITY;
     for (int s = 0; s < n_series; s++)
@@ -109,7 +109,7 @@ int mlsae_fig_dists_layer_std(const mlsae_fig_sae *saes, int n, const char *base
         mlsae_dists_free(&d);
     }
     p = points_plot(saes, n, &mean_rel, &sem_rel, NULL, 1,
-                    "Std of each latent's layer distribution (mean +- sem)",
+                    "Latents' layer_std (mean +- sem)",
                     "layer_std / n_layers", o->style);
     if (!p) {
         mlsae_fail(err, "out of memory");
