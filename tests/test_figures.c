@@ -167,7 +167,8 @@ static void test_csv(void)
     mlsae_csv_int(&c, -7);
     mlsae_csv_bool(&c, 0);
     mlsae_csv_end_row(&c);
-    CHECK(c.buf && strcmp(c.buf, "\"a,b\",\"say \"\"hi\"\"\",,2.0,True\n\"line\nbreak\",,0.1,-7,False\n") == 0);
+    CHECK(c.buf && strcmp(c.buf, "\"a,b\",\"say \"\"hi\"\"\",,2.0,True\n"
+                                 "\"line\nbreak\",,0.1,-7,False\n") == 0);
     mlsae_error err;
     CHECK(mlsae_csv_save(&c, tmp("t.csv"), &err) == 0);
     mlsae_csv_free(&c);
@@ -207,7 +208,9 @@ static void test_resid_cos_sim(void)
     const char *csv = "start_at_layer,mean,var,std,sem\n0,0.5,0.01,0.1,0.001\n1,0.6,0.01,0.1,"
                       "0.002\n2,0.7,,,\n";
     CHECK(mlsae_write_file_atomic(tmp("resid_cos_sim_m.csv"), csv, strlen(csv), &err) == 0);
-    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 100};
+    mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                          .formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF,
+                          .dpi = 100};
     int rc = mlsae_fig_resid_cos_sim(tmp("resid_cos_sim_m.csv"), "m", tmp("resid_cos_sim_m"), &o,
                                      &err);
     CHECKF(rc == 0, "%s", err.msg);
@@ -245,7 +248,9 @@ static void test_dists_kinds(mlsae_backend *be)
     CHECKF(rc == 0, "%s", err.msg);
     if (rc) return;
     CHECK(d.n_layers == 6 && d.n_latents == 128);
-    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 100};
+    mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                          .formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF,
+                          .dpi = 100};
 
     rc = mlsae_fig_dists_heatmap(&d, NAME, tmp("heatmap"), &o, &err);
     CHECKF(rc == 0, "%s", err.msg);
@@ -344,7 +349,9 @@ static void test_layer_std_and_tables(void)
         saes[i].k = 2;
         saes[i].dists = i ? d8 : d4;
     }
-    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 72};
+    mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                          .formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF,
+                          .dpi = 72};
     mlsae_error err;
     int rc = mlsae_fig_dists_layer_std(saes, 2, tmp("dists_layer_std"), &o, &err);
     CHECKF(rc == 0, "%s", err.msg);
@@ -379,7 +386,9 @@ static void test_layer_std_and_tables(void)
 
 static void test_train_curves(void)
 {
-    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG, 72};
+    mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                          .formats = MLSAE_FMT_PNG,
+                          .dpi = 72};
     mlsae_error err;
     int rc = mlsae_fig_train_curves(fx("metrics.jsonl"), NULL, tmp("train"), &o, &err);
     CHECKF(rc == 0, "%s", err.msg);
@@ -405,7 +414,9 @@ static void test_train_curves(void)
 static void test_bad_cases(mlsae_backend *be)
 {
     mlsae_error err;
-    mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 72};
+    mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                          .formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF,
+                          .dpi = 72};
     float zeros[3 * 5] = {0};
     mlsae_dists dead = {3, 5, zeros, zeros};
     const char *dir = tmp("dead");
@@ -461,7 +472,9 @@ static void test_prompt_heatmap(void)
     CHECKF(rc == 0, "%s", err.msg);
     if (rc == 0) {
         CHECK(p.n_layers == 3 && p.n_tokens == 39);
-        mlsae_fig_opts o = {MLSAE_STYLE_LABELLED, MLSAE_FMT_PNG | MLSAE_FMT_PDF, 100};
+        mlsae_fig_opts o = {.style = MLSAE_STYLE_LABELLED,
+                              .formats = MLSAE_FMT_PNG | MLSAE_FMT_PDF,
+                              .dpi = 100};
         CHECK(mlsae_fig_prompt_heatmap(&p, "sae", tmp("prompt"), &o, &err) == 0);
         compare_csv(tmp("prompt.csv"), fx("expected_prompt_heatmap.csv"), 1e-5, 0,
                     "prompt-heatmap");

@@ -100,7 +100,9 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
             if (n == 0) FAIL("%s needs at least one value", s);
         } else if (!strcmp(s, "--tuned_lens")) {
             a->tuned_lens = 1;
-            if (inline_value) a->tuned_lens = !strcmp(inline_value, "true") || !strcmp(inline_value, "True") || !strcmp(inline_value, "1");
+            if (inline_value)
+                a->tuned_lens = !strcmp(inline_value, "true") || !strcmp(inline_value, "True") ||
+                                !strcmp(inline_value, "1");
         } else if (!strcmp(s, "--noninteger")) {
             a->noninteger = 1;
         } else if (!strcmp(s, "--checkpoints") || !strcmp(s, "--out") || !strcmp(s, "--metrics") ||
