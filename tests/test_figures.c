@@ -449,6 +449,7 @@ static void test_bad_cases(mlsae_backend *be)
     CHECK(mlsae_fig_dists_heatmap(&d, NAME, base, &o, &err) != 0);
     printf("  write failure: %s\n", err.msg);
     CHECK(n_files(dir2) == 1); /* only the blocking directory */
+    mlsae_dists_free(&d);
     /* a corrupt dists file: one line naming it */
     CHECK(mlsae_write_file_atomic(tmp("bad.safetensors"), "\x10\0\0\0\0\0\0\0{}", 10, &err) == 0);
     CHECK(mlsae_dists_load(tmp("bad.safetensors"), &d, &err) != 0 && strstr(err.msg, "bad.safetensors"));
