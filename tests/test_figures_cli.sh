@@ -80,6 +80,18 @@ cmp -s "$OUT/dists_histogram_noninteger_mlsae-pythia-test-x4-k2.csv" \
     "$FX/expected_dists_histogram_noninteger_mlsae-pythia-test-x4-k2.csv"
 check "dists_histogram_noninteger CSV is the reference's, byte for byte" $?
 
+# the cosine blocks on the OpenCL backend give the same histogram (when a device is there)
+mkdir "$TMP/ocl"
+cp "$FX/mlsae-pythia-test-x4-k2-dists.safetensors" "$TMP/ocl/"
+if "$BIN" figures dists-cos-sim --checkpoint "$FX/mlsae-pythia-test-x4-k2" --out "$TMP/ocl" \
+        --device opencl --format none >"$TMP/o" 2>"$TMP/e"; then
+    cmp -s "$TMP/ocl/dists_cos_sim_heatmap_mlsae-pythia-test-x4-k2.csv" \
+        "$OUT/dists_cos_sim_heatmap_mlsae-pythia-test-x4-k2.csv"
+    check "dists-cos-sim on OpenCL: the CPU's histogram" $?
+else
+    echo "skip: dists-cos-sim on OpenCL ($(head -c 200 "$TMP/e"))"
+fi
+
 # train curves
 "$BIN" figures train-curves --metrics "$FX/metrics.jsonl" --out "$OUT" >"$TMP/o" 2>"$TMP/e"
 check "train-curves ($(cat "$TMP/e"))" $?
