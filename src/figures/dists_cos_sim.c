@@ -20,6 +20,31 @@
 #define Y_LO (-0.25)
 #define Y_HI 0.25
 
+/* mlsae_hist_bin with the edges computed once (the same edges, the same
+ * bins): the inner loop runs once per pair. */
+typedef struct binner {
+    double lo, hi, scale;
+    int bins;
+    double edge[MLSAE_COS_SIM_YBINS + 1];
+} binner;
+
+static void binner_init(binner *b, int bins, double lo, double hi)
+{
+    b->lo = lo, b->hi = hi, b->bins = bins, b->scale = bins / (hi - lo);
+    for (int i = 0; i <= bins; i++) b->edge[i] = mlsae_hist_edge(i, bins, lo, hi);
+}
+
+static inline int bin_of(const binner *b, double v)
+{
+    if (!(v >= b->lo && v <= b->hi)) return -1;
+    if (v == b->hi) return b->bins - 1;
+    int i = (int)((v - b->lo) * b->scale);
+    if (i >= b->bins) i = b->bins - 1;
+    while (i > 0 && v < b->edge[i]) i--;
+    while (i < b->bins - 1 && v >= b->edge[i + 1]) i++;
+    return i;
+}
+
 int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d_model,
                                mlsae_backend *be, int block, int64_t *counts, FILE *progress,
                                mlsae_error *err)
@@ -78,6 +103,9 @@ int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d
                    ((size_t)M * D + (size_t)block * block) * 4 >> 20);
         goto done;
     }
+    binner bins_x, bins_y, *xb = &bins_x, *yb = &bins_y;
+    binner_init(xb, XB, X_LO, X_HI);
+    binner_init(yb, YB, Y_LO, Y_HI);
     const mlsae_core_ops *ops = &be->ops->core;
     if (ops->write(be, bu, 0, u, (size_t)M * D * 4) != 0) goto backend_error;
     mlsae_progress prog;
@@ -102,9 +130,9 @@ int mlsae_dists_cos_sim_counts(const mlsae_dists *d, const float *decoder, int d
                 int c0 = j0 == i0 ? r + 1 : 0;
                 const float *row = c + (size_t)r * bj;
                 for (int q = c0; q < bj; q++) {
-                    int bx = mlsae_hist_bin(xi - lm[j0 + q], XB, X_LO, X_HI);
+                    int bx = bin_of(xb, xi - lm[j0 + q]);
                     if (bx < 0) continue;
-                    int by = mlsae_hist_bin(row[q], YB, Y_LO, Y_HI);
+                    int by = bin_of(yb, row[q]);
                     if (by >= 0) counts[(size_t)bx * YB + by]++;
                 }
                 pairs_done += (uint64_t)(bj - c0);
