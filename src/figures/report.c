@@ -59,7 +59,7 @@ static void raw(html *h, const char *s)
     put(h, s, strlen(s));
 }
 
-static void text(html *h, const char *s)
+static void text_(html *h, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -80,7 +80,7 @@ static void fmt(html *h, const char *f, ...)
     va_start(ap, f);
     vsnprintf(buf, sizeof buf, f, ap);
     va_end(ap);
-    text(h, buf);
+    text_(h, buf);
 }
 
 typedef struct sink_ctx {
@@ -102,11 +102,11 @@ static int to_html(void *ctx, const char *base, mlsae_plot *p, const mlsae_csv *
     free(png);
     if (!b64) return mlsae_fail(err, "out of memory");
     raw(s->h, "<figure><img alt=\"");
-    text(s->h, s->caption);
+    text_(s->h, s->caption);
     raw(s->h, "\" src=\"data:image/png;base64,");
     raw(s->h, b64);
     raw(s->h, "\"><figcaption>");
-    text(s->h, s->caption);
+    text_(s->h, s->caption);
     raw(s->h, "</figcaption></figure>\n");
     free(b64);
     s->n++;
@@ -134,14 +134,42 @@ static void config_table(html *h, const char *dir)
     json_object_foreach(root, key, v) {
         char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
         raw(h, "<tr><th>");
-        text(h, key);
+        text_(h, key);
         raw(h, "</th><td>");
-        text(h, s ? s : "?");
+        text_(h, s ? s : "?");
         raw(h, "</td></tr>\n");
         free(s);
     }
     raw(h, "</table>\n");
     json_decref(root);
+}
+
+/* The run configuration (run.yaml) of the training run that made the SAE:
+ * in the checkpoint directory, or in the run's checkpoints/last beside it. */
+static void run_yaml(html *h, const char *dir)
+{
+    char path[4200], parent[4096];
+    snprintf(path, sizeof path, "%s/run.yaml", dir);
+    if (!mlsae_is_file(path)) {
+        snprintf(parent, sizeof parent, "%s", dir);
+        size_t n = strlen(parent);
+        while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+        char *slash = strrchr(parent, '/');
+        if (slash) *slash = '\0';
+        else snprintf(parent, sizeof parent, ".");
+        snprintf(path, sizeof path, "%s/checkpoints/last/run.yaml", parent);
+        if (!mlsae_is_file(path)) return;
+    }
+    char *text;
+    size_t len;
+    mlsae_error ignore;
+    if (mlsae_read_file(path, &text, &len, &ignore) != 0) return;
+    raw(h, "<h2>Run configuration</h2>\n<p>");
+    text_(h, path);
+    raw(h, "</p>\n<pre>");
+    text_(h, text);
+    raw(h, "</pre>\n");
+    free(text);
 }
 
 static void test_table(html *h, const char *path)
@@ -151,13 +179,13 @@ static void test_table(html *h, const char *path)
     if (mlsae_csv_read(path, &t, &ignore) != 0) return;
     if (t.n_rows >= 1) {
         raw(h, "<h2>Test metrics</h2>\n<p>");
-        text(h, path);
+        text_(h, path);
         raw(h, "</p>\n<table>\n");
         for (int c = 0; c < t.n_cols; c++) {
             raw(h, "<tr><th>");
-            text(h, t.header[c]);
+            text_(h, t.header[c]);
             raw(h, "</th><td>");
-            text(h, mlsae_csv_cell(&t, 0, c));
+            text_(h, mlsae_csv_cell(&t, 0, c));
             raw(h, "</td></tr>\n");
         }
         raw(h, "</table>\n");
@@ -193,8 +221,12 @@ int mlsae_report_write(mlsae_fig_context *c, const char *path, mlsae_report_resu
     if (e->checkpoint) fmt(&h, "Checkpoint: %s. ", e->checkpoint);
     if (e->dists) fmt(&h, "Layer distributions: %s.", e->dists);
     raw(&h, "</p>\n");
-    if (e->checkpoint) config_table(&h, e->checkpoint);
-    else skip(res, "configuration", "no checkpoint directory");
+    if (e->checkpoint) {
+        config_table(&h, e->checkpoint);
+        run_yaml(&h, e->checkpoint);
+    } else {
+        skip(res, "configuration", "no checkpoint directory");
+    }
 
     if (e->dists) {
         mlsae_dists d;
@@ -268,7 +300,7 @@ int mlsae_report_write(mlsae_fig_context *c, const char *path, mlsae_report_resu
     else skip(res, "test metrics", "no OUT/test_NAME.csv: run mlsae test");
     if (res->skipped[0]) {
         raw(&h, "<p class=\"skipped\">Not included: ");
-        text(&h, res->skipped);
+        text_(&h, res->skipped);
         raw(&h, ".</p>\n");
     }
     raw(&h, "</body></html>\n");
