@@ -325,6 +325,10 @@ static void test_dists_kinds(mlsae_backend *be)
         CHECK(mlsae_fig_read_decoder(fx(NAME), 64, &dec2, &dm2, &err) != 0 &&
               strstr(err.msg, "decoder.weight") && strstr(err.msg, "64"));
         free(dec);
+        /* a -tfm checkpoint: autoencoder.decoder.weight */
+        CHECK(mlsae_fig_read_decoder(tu_fixture("sae/ckpt_ref_tfm"), 24, &dec2, &dm2, &err) == 0 &&
+              dm2 == 6);
+        free(dec2);
     }
 
     /* the paper's style: the reference's figure size, no axes */
