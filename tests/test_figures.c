@@ -431,10 +431,26 @@ static void test_bad_cases(mlsae_backend *be)
           strstr(err.msg, "no latent fired") && !strchr(err.msg, '\n'));
     CHECK(mlsae_fig_dists_histogram(&dead, 0, "dead", base, &o, &err) != 0 &&
           strstr(err.msg, "no latent fired"));
+    /* layer_std of an SAE whose latents never fired: an error, not NaN */
+    mlsae_st_writer *w = mlsae_st_writer_new();
+    int64_t shape[2] = {3, 5};
+    char dead_path[4200];
+    snprintf(dead_path, sizeof dead_path, "%s/dead-dists.safetensors", dir);
+    CHECK(w && mlsae_st_writer_add(w, "counts", MLSAE_DT_F32, 2, shape, zeros, &err) == 0 &&
+          mlsae_st_writer_add(w, "totals", MLSAE_DT_F32, 2, shape, zeros, &err) == 0 &&
+          mlsae_st_writer_save(w, dead_path, &err) == 0);
+    mlsae_st_writer_free(w);
+    mlsae_fig_sae dead_sae;
+    memset(&dead_sae, 0, sizeof dead_sae);
+    snprintf(dead_sae.name, sizeof dead_sae.name, "dead");
+    dead_sae.dists = dead_path;
+    snprintf(base, sizeof base, "%s/layer_std", dir);
+    CHECK(mlsae_fig_dists_layer_std(&dead_sae, 1, base, &o, &err) != 0 &&
+          strstr(err.msg, "no latent fired") && strstr(err.msg, "dead-dists"));
     float dec[4 * 5] = {1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0};
     /* no pairs: an all-zero histogram, still a valid figure */
     CHECK(mlsae_fig_dists_cos_sim(&dead, dec, 4, be, "dead", base, &o, &err) == 0);
-    CHECK(n_files(dir) == 3);
+    CHECK(n_files(dir) == 4); /* the cosine figure's three files and the dists */
 
     /* a directory that cannot exist (below a regular file) */
     mlsae_dists d;

@@ -93,6 +93,12 @@ int mlsae_fig_dists_layer_std(const mlsae_fig_sae *saes, int n, const char *base
         mlsae_dists_derive(&d, NULL, NULL, std);
         mlsae_nan_stats(std, (size_t)d.n_latents, st);
         free(std);
+        if (isnan(st[0])) {
+            mlsae_dists_free(&d);
+            mlsae_fail(err, "%s: no latent fired (every layer_std NaN): no statistics",
+                       saes[i].dists);
+            goto done;
+        }
         mlsae_csv_text(&csv, saes[i].model_name);
         mlsae_csv_int(&csv, d.n_layers);
         mlsae_csv_int(&csv, d.n_latents);
