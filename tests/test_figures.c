@@ -372,6 +372,33 @@ static void test_layer_std_and_tables(void)
     compare_csv(tmp("test.csv"), fx("expected_test.csv"), 0, 1e-15, "test-summary");
     CHECK(mlsae_path_exists(tmp("test_model_name.csv")) && mlsae_path_exists(tmp("test.png")));
 
+    /* the per-model tables of a sweep that has x64 and k32 rows */
+    mlsae_fig_sae sw[3];
+    memset(sw, 0, sizeof sw);
+    int sw_ef[3] = {64, 32, 64}, sw_k[3] = {32, 32, 16};
+    char sw_in[3][4096];
+    const char *sw_inputs[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(sw[i].name, sizeof sw[i].name, "mlsae-pythia-test-x%d-k%d", sw_ef[i], sw_k[i]);
+        snprintf(sw[i].model_name, sizeof sw[i].model_name, "EleutherAI/pythia-test");
+        sw[i].expansion_factor = sw_ef[i];
+        sw[i].k = sw_k[i];
+        char rel[256];
+        snprintf(rel, sizeof rel, "test_sweep/test_%s.csv", sw[i].name);
+        snprintf(sw_in[i], sizeof sw_in[i], "%s", fx(rel));
+        sw_inputs[i] = sw_in[i];
+    }
+    rc = mlsae_fig_test_summary(sw_inputs, sw, 3, tmp("sweep_test"), &o, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    compare_csv(tmp("sweep_test.csv"), fx("test_sweep/expected_test.csv"), 0, 1e-15,
+                "test-summary (sweep)");
+    compare_csv(tmp("sweep_test_pythia-test_k.csv"), fx("test_sweep/expected_test_pythia-test_k.csv"),
+                0, 1e-15, "test-summary _k table");
+    compare_csv(tmp("sweep_test_pythia-test_expansion_factor.csv"),
+                fx("test_sweep/expected_test_pythia-test_expansion_factor.csv"), 0, 1e-15,
+                "test-summary _expansion_factor table");
+    CHECK(!mlsae_path_exists(tmp("test_pythia-test_k.csv"))); /* x4/x8 k2: no such rows */
+
     const char *m[1] = {"mean"}, *s[1] = {"sem"};
     rc = mlsae_fig_sweep_rows(fx("mmcs.csv"), saes, 2, m, s, 1, "MMCS", tmp("mmcs_sweep"), &o,
                               &err);

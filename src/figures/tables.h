@@ -36,8 +36,10 @@ int mlsae_fig_resid_cos_sim(const char *input, const char *title, const char *ba
  * BASE.csv (model_name, expansion_factor, k, tuned_lens, n_latents, then
  * every metric column in natural order; rows sorted by n_latents,
  * expansion_factor, k, tuned_lens) and BASE_model_name.csv (the headline
- * metrics transposed, one column per SAE, as test_model_name.csv), and a
- * plot of the headline metrics. */
+ * metrics transposed, one column per SAE, as test_model_name.csv), the
+ * reference's per-model tables BASE_<model>[_lens]_k.csv (expansion factor
+ * 64) and BASE_<model>[_lens]_expansion_factor.csv (k 32) when they have
+ * rows, and a plot of the headline metrics. */
 int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes, int n,
                            const char *base, const mlsae_fig_opts *o, mlsae_error *err);
 

@@ -77,6 +77,72 @@ static int cmp_names(const void *a, const void *b)
     return mlsae_natcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void header(mlsae_csv *csv, const char **cols, int n_cols)
+{
+    const char *id[5] = {"model_name", "expansion_factor", "k", "tuned_lens", "n_latents"};
+    for (int c = 0; c < 5; c++) mlsae_csv_text(csv, id[c]);
+    for (int c = 0; c < n_cols; c++) mlsae_csv_text(csv, cols[c]);
+    mlsae_csv_end_row(csv);
+}
+
+static void emit(mlsae_csv *csv, const row *r, const char **cols, int n_cols)
+{
+    mlsae_csv_text(csv, r->model);
+    mlsae_csv_int(csv, r->sae->expansion_factor);
+    mlsae_csv_int(csv, r->sae->k);
+    mlsae_csv_bool(csv, r->sae->tuned_lens);
+    if (isnan(r->n_latents)) mlsae_csv_text(csv, "");
+    else mlsae_csv_int(csv, (long long)r->n_latents);
+    for (int c = 0; c < n_cols; c++) {
+        int k = mlsae_csv_col(r->t, cols[c]);
+        mlsae_csv_text(csv, k < 0 ? "" : mlsae_csv_cell(r->t, 0, k));
+    }
+    mlsae_csv_end_row(csv);
+}
+
+/* The reference's per-model tables: BASE_<model>[_lens]_k.csv (the rows
+ * with expansion_factor 64, varying k) and BASE_<model>[_lens]_expansion_factor.csv
+ * (k 32, varying expansion_factor), each written when it has a row. The
+ * paths written are appended to written (n_written). */
+static int per_model_tables(const row *rows, int n, const char **cols, int n_cols,
+                            const char *base, char (*written)[4300], int *n_written,
+                            mlsae_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        int first = 1; /* each (model, lens) once */
+        for (int p = 0; p < i && first; p++)
+            first = strcmp(rows[p].model, rows[i].model) != 0 ||
+                    rows[p].sae->tuned_lens != rows[i].sae->tuned_lens;
+        if (!first) continue;
+        for (int by_k = 1; by_k >= 0; by_k--) {
+            mlsae_csv csv;
+            mlsae_csv_init(&csv);
+            header(&csv, cols, n_cols);
+            int any = 0;
+            for (int q = 0; q < n; q++) {
+                const row *r = &rows[q];
+                if (strcmp(r->model, rows[i].model) || r->sae->tuned_lens != rows[i].sae->tuned_lens)
+                    continue;
+                if (by_k ? r->sae->expansion_factor != 64 : r->sae->k != 32) continue;
+                emit(&csv, r, cols, n_cols);
+                any = 1;
+            }
+            if (any) {
+                char *path = written[*n_written];
+                snprintf(path, sizeof written[0], "%s_%s%s_%s.csv", base, rows[i].model,
+                         rows[i].sae->tuned_lens ? "_lens" : "", by_k ? "k" : "expansion_factor");
+                if (mlsae_csv_save(&csv, path, err) != 0) {
+                    mlsae_csv_free(&csv);
+                    return -1;
+                }
+                (*n_written)++;
+            }
+            mlsae_csv_free(&csv);
+        }
+    }
+    return 0;
+}
+
 int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes, int n,
                            const char *base, const mlsae_fig_opts *o, mlsae_error *err)
 {
@@ -88,6 +154,7 @@ int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes,
     mlsae_csv_init(&csv);
     mlsae_csv_init(&tr);
     mlsae_plot *p = NULL;
+    char (*written)[4300] = NULL;
     int n_cols = 0, rc = -1, loaded = 0;
     if (!t || !rows) {
         mlsae_fail(err, "out of memory");
@@ -122,10 +189,7 @@ int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes,
         rows[i].n_latents = n_latents_of(rows[i].model, saes[i].expansion_factor);
     }
     qsort(rows, (size_t)n, sizeof *rows, cmp_rows);
-    const char *id[5] = {"model_name", "expansion_factor", "k", "tuned_lens", "n_latents"};
-    for (int c = 0; c < 5; c++) mlsae_csv_text(&csv, id[c]);
-    for (int c = 0; c < n_cols; c++) mlsae_csv_text(&csv, cols[c]);
-    mlsae_csv_end_row(&csv);
+    header(&csv, cols, n_cols);
     for (int h = 0; h < N_HEADLINE; h++) {
         vals[h] = malloc(((size_t)n + 1) * sizeof *vals[h]);
         if (!vals[h]) {
@@ -135,17 +199,7 @@ int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes,
     }
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
-        mlsae_csv_text(&csv, r->model);
-        mlsae_csv_int(&csv, r->sae->expansion_factor);
-        mlsae_csv_int(&csv, r->sae->k);
-        mlsae_csv_bool(&csv, r->sae->tuned_lens);
-        if (isnan(r->n_latents)) mlsae_csv_text(&csv, "");
-        else mlsae_csv_int(&csv, (long long)r->n_latents);
-        for (int c = 0; c < n_cols; c++) {
-            int k = mlsae_csv_col(r->t, cols[c]);
-            mlsae_csv_text(&csv, k < 0 ? "" : mlsae_csv_cell(r->t, 0, k));
-        }
-        mlsae_csv_end_row(&csv);
+        emit(&csv, r, cols, n_cols);
         for (int h = 0; h < N_HEADLINE; h++) {
             int k = mlsae_csv_col(r->t, headline[h].column);
             vals[h][i] = NAN;
@@ -202,15 +256,30 @@ int mlsae_fig_test_summary(const char *const *inputs, const mlsae_fig_sae *saes,
         mlsae_plot_finish_axes(p);
     }
     free(x), free(lab), free(labp);
-    char tr_path[4200];
-    snprintf(tr_path, sizeof tr_path, "%s_model_name.csv", base);
-    if (mlsae_csv_save(&tr, tr_path, err) != 0) goto done;
+    /* test_model_name.csv, the per-model tables, then test.csv and the
+     * figure; on a failure, the tables already written are removed */
+    written = malloc(((size_t)2 * n + 2) * sizeof *written);
+    if (!written) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    int n_written = 0;
+    if (!o->sink) {
+        snprintf(written[0], sizeof written[0], "%s_model_name.csv", base);
+        if (mlsae_csv_save(&tr, written[0], err) != 0) goto done;
+        n_written = 1;
+        if (per_model_tables(rows, n, cols, n_cols, base, written, &n_written, err) != 0) {
+            for (int i = 0; i < n_written; i++) remove(written[i]);
+            goto done;
+        }
+    }
     rc = mlsae_fig_write(p, &csv, base, o, err);
-    if (rc) remove(tr_path);
+    if (rc)
+        for (int i = 0; i < n_written; i++) remove(written[i]);
 done:
     for (int h = 0; h < N_HEADLINE; h++) free(vals[h]);
     for (int i = 0; i < loaded && t; i++) mlsae_csv_table_free(&t[i]);
-    free(t), free(rows), free(cols);
+    free(t), free(rows), free(cols), free(written);
     mlsae_plot_free(p);
     mlsae_csv_free(&csv);
     mlsae_csv_free(&tr);

@@ -25,6 +25,10 @@ Writes tests/fixtures/figures/:
   expected_dists_layer_std.csv                the reference's sweep CSV
   test_mlsae-pythia-test-x{4,8}-k2.csv        `mlsae test` rows (made up)
   expected_test.csv                           figures/test.py's out/test.csv
+  test_sweep/                                 `mlsae test` rows (made up) of
+                                              x64-k16, x64-k32, x32-k32, and
+                                              figures/test.py's test.csv and its
+                                              per-model _k / _expansion_factor tables
   mmcs.csv, embed_cos_sim.csv                 analysis summaries (made up)
   metrics.jsonl                               a training log (made up)
   prompt/model/                               a tiny random GPT-NeoX (3 layers,
@@ -297,6 +301,32 @@ def main():
             + natsorted(columns)]
     df = df.sort_values(["n_latents", "expansion_factor", "k", "tuned_lens"])
     df.to_csv(os.path.join(OUT, "expected_test.csv"), index=False)
+
+    # figures/test.py's per-model tables (expansion factor 64 varying k; k 32
+    # varying the expansion factor), on a sweep that has them
+    tdir = os.path.join(OUT, "test_sweep")
+    os.makedirs(tdir, exist_ok=True)
+    dfs, columns = [], []
+    for ef, k in ((64, 32), (32, 32), (64, 16)):
+        df = pd.DataFrame([{c: float(rng.uniform(0.01, 2)) for c in cols}])
+        df.to_csv(os.path.join(tdir, f"test_mlsae-pythia-test-x{ef}-k{k}.csv"), index=False)
+        columns = list(set(columns + list(df.columns)))
+        df["model_name"] = "pythia-test"
+        df["expansion_factor"] = ef
+        df["k"] = k
+        df["tuned_lens"] = False
+        dfs.append(df)
+    df = pd.concat(dfs)
+    df["n_latents"] = np.nan
+    df = df[["model_name", "expansion_factor", "k", "tuned_lens", "n_latents"]
+            + natsorted(columns)]
+    df = df.sort_values(["n_latents", "expansion_factor", "k", "tuned_lens"])
+    df.to_csv(os.path.join(tdir, "expected_test.csv"), index=False)
+    is_model = df["model_name"] == "pythia-test"
+    df[is_model & (df["expansion_factor"] == 64) & ~df["tuned_lens"]].to_csv(
+        os.path.join(tdir, "expected_test_pythia-test_k.csv"), index=False)
+    df[is_model & (df["k"] == 32) & ~df["tuned_lens"]].to_csv(
+        os.path.join(tdir, "expected_test_pythia-test_expansion_factor.csv"), index=False)
 
     # analysis summaries as the analyses write them (mmcs.py, embed_cos_sim.py)
     pd.DataFrame([
