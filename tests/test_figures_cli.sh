@@ -142,6 +142,11 @@ check "prompt-heatmap ($(cat "$TMP/e"))" $?
 [ "$(lines "$OUT/prompt_heatmap_sae.csv")" = 4 ] && head -n 1 "$OUT/prompt_heatmap_sae.csv" | grep -q '^layer,[0-9]'
 check "prompt_heatmap_sae.csv: layer + latent columns, 3 layers" $?
 
+# kinds after the lists; --opt=value
+"$BIN" figures --model_name=EleutherAI/pythia-test --expansion_factor 4 -k 2 dists-histogram \
+    --out="$OUT" --format=png >"$TMP/o" 2>"$TMP/e"
+check "kinds after -k, --opt=value ($(cat "$TMP/e"))" $?
+
 # bad arguments
 "$BIN" figures dists-heatmp --checkpoint x >"$TMP/o" 2>"$TMP/e"
 [ $? -eq 2 ] && grep -q "unknown figure kind 'dists-heatmp'" "$TMP/e"

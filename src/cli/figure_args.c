@@ -76,9 +76,9 @@ int cli_figure_args_parse(cli_figure_args *a, int argc, char **argv, int allow_k
                    !strcmp(s, "--expansion_factor") || !strcmp(s, "-k") || !strcmp(s, "--k")) {
             /* lists: every following value up to the next option */
             int n = 0;
+            /* ... and not a figure kind: "-k 16 32 dists-heatmap" */
             while (inline_value || (i + 1 < argc && !is_option(argv[i + 1]) &&
-                                    (strcmp(s, "--checkpoint") && strcmp(s, "--model_name")
-                                         ? 1 : mlsae_fig_kind_parse(argv[i + 1]) < 0))) {
+                                    mlsae_fig_kind_parse(argv[i + 1]) < 0)) {
                 const char *v = inline_value ? inline_value : argv[++i];
                 inline_value = NULL;
                 n++;
