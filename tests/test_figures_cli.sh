@@ -142,6 +142,15 @@ check "prompt-heatmap ($(cat "$TMP/e"))" $?
 [ "$(lines "$OUT/prompt_heatmap_sae.csv")" = 4 ] && head -n 1 "$OUT/prompt_heatmap_sae.csv" | grep -q '^layer,[0-9]'
 check "prompt_heatmap_sae.csv: layer + latent columns, 3 layers" $?
 
+# resid-cos-sim: one figure per model of the sweep, beside its CSV
+printf 'start_at_layer,mean,var,std,sem\n0,0.5,0.01,0.1,0.001\n1,0.6,0.01,0.1,0.002\n' \
+    >"$OUT/resid_cos_sim_pythia-test.csv"
+cp "$OUT/resid_cos_sim_pythia-test.csv" "$TMP/resid.csv"
+"$BIN" figures resid-cos-sim $SWEEP --out "$OUT" >"$TMP/o" 2>"$TMP/e"
+[ $? -eq 0 ] && [ "$(grep -c resid-cos-sim "$TMP/o")" = 1 ] && [ -s "$OUT/resid_cos_sim_pythia-test.png" ] &&
+    cmp -s "$OUT/resid_cos_sim_pythia-test.csv" "$TMP/resid.csv"
+check "resid-cos-sim: once for the model, its CSV untouched ($(cat "$TMP/e"))" $?
+
 # kinds after the lists; --opt=value
 "$BIN" figures --model_name=EleutherAI/pythia-test --expansion_factor 4 -k 2 dists-histogram \
     --out="$OUT" --format=png >"$TMP/o" 2>"$TMP/e"

@@ -191,9 +191,11 @@ int mlsae_fig_plan(const mlsae_fig_context *c, const int *kinds, int n_kinds,
                 m = m ? m + 1 : e->model_name;
                 snprintf(stem, sizeof stem, "resid_cos_sim_%s%s", e->tuned_lens ? "lens_" : "",
                          m);
+                char base[4096];
+                if (mlsae_path_join(base, sizeof base, out, stem) != 0) base[0] = '\0';
                 int dup = 0;
                 for (int p = 0; p < *n_jobs && !dup; p++)
-                    dup = (*jobs)[p].kind == k && strstr((*jobs)[p].base, stem) != NULL;
+                    dup = (*jobs)[p].kind == k && strcmp((*jobs)[p].base, base) == 0;
                 if (dup) continue;
                 if (add(jobs, n_jobs, &cap, k, i)) goto oom;
                 mlsae_fig_job *j = &(*jobs)[*n_jobs - 1];
