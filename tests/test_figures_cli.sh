@@ -142,6 +142,12 @@ check "prompt-heatmap ($(cat "$TMP/e"))" $?
 [ "$(lines "$OUT/prompt_heatmap_sae.csv")" = 4 ] && head -n 1 "$OUT/prompt_heatmap_sae.csv" | grep -q '^layer,[0-9]'
 check "prompt_heatmap_sae.csv: layer + latent columns, 3 layers" $?
 
+# report with the prompt heatmap
+"$BIN" report --checkpoint "$FX/prompt/sae" --model_name "$TMP/model" --prompt "John gave Mary" \
+    --out "$TMP/rep" >"$TMP/o" 2>"$TMP/e"
+[ $? -eq 0 ] && grep -q "(1 figures)" "$TMP/o" && grep -q "John gave Mary" "$TMP/rep/sae-report.html"
+check "report --prompt ($(cat "$TMP/e"))" $?
+
 # resid-cos-sim: one figure per model of the sweep, beside its CSV
 printf 'start_at_layer,mean,var,std,sem\n0,0.5,0.01,0.1,0.001\n1,0.6,0.01,0.1,0.002\n' \
     >"$OUT/resid_cos_sim_pythia-test.csv"

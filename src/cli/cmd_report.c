@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "                          one SAE of a sweep, named as `mlsae figures` names it\n"
             "  --out DIR               where the analyses wrote and the report goes (default out)\n"
             "  --metrics FILE          the training log (default OUT/metrics.jsonl)\n"
+            "  --prompt TEXT           add the prompt heatmap (runs the model; a plain\n"
+            "                          checkpoint needs --model_name)\n"
             "  --style labelled|paper  figure style (default labelled)\n"
             "  --dpi N                 resolution of the inlined figures (default 110)\n"
             "  --device DEV            backend for the cosine blocks (default cpu)\n"
@@ -66,7 +68,8 @@ int cmd_report(int argc, char **argv)
     if (mlsae_fig_sweep_resolve(&sw, &saes, &n, &err) != 0) return cli_error(CMD, "%s", err.msg);
     mlsae_fig_context ctx = {
         .saes = saes, .n_saes = n, .out_dir = a.out_dir, .metrics = a.metrics,
-        .opts = a.opts, .device = a.device,
+        .opts = a.opts, .device = a.device, .prompt = a.prompt,
+        .dead_threshold = a.dead_threshold,
     };
     char path[4500], file[400];
     if (n != 1) {

@@ -253,6 +253,34 @@ oom:
     return mlsae_fail(err, "out of memory");
 }
 
+int mlsae_fig_prompt_for_sae(mlsae_fig_context *c, const mlsae_fig_sae *e, const char *base,
+                             const mlsae_fig_opts *o, mlsae_error *err)
+{
+    mlsae_run_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) return mlsae_fail(err, "out of memory");
+    mlsae_run_config_defaults(cfg);
+    char model[512];
+    if (!e->checkpoint || !model_of_sae(e, model, sizeof model, cfg)) {
+        free(cfg);
+        return mlsae_fail(err, "%s: prompt-heatmap needs the checkpoint and its model "
+                          "(--model_name for a plain checkpoint)", e->name);
+    }
+    snprintf(cfg->model_name, sizeof cfg->model_name, "%s", model);
+    const char *dev = c->device ? c->device : "cpu";
+    snprintf(cfg->device, sizeof cfg->device, "%s", dev);
+    snprintf(cfg->model_device, sizeof cfg->model_device, "%s", dev);
+    mlsae_prompt_probs p;
+    int rc = mlsae_prompt_probs_compute(cfg, e->checkpoint,
+                                        c->prompt ? c->prompt : MLSAE_DEFAULT_PROMPT,
+                                        c->dead_threshold, &p, err);
+    free(cfg);
+    if (rc == 0) {
+        rc = mlsae_fig_prompt_heatmap(&p, e->name, base, o, err);
+        mlsae_prompt_probs_free(&p);
+    }
+    return rc;
+}
+
 static int run_cos_sim(mlsae_fig_context *c, const mlsae_fig_sae *e, const mlsae_dists *d,
                        const char *base, mlsae_error *err)
 {
@@ -326,27 +354,8 @@ int mlsae_fig_run(mlsae_fig_context *c, const mlsae_fig_job *j, mlsae_error *err
     }
     case MLSAE_FIG_TRAIN_CURVES:
         return mlsae_fig_train_curves(j->input, NULL, j->base, &c->opts, err);
-    case MLSAE_FIG_PROMPT_HEATMAP: {
-        mlsae_run_config *cfg = malloc(sizeof *cfg);
-        if (!cfg) return mlsae_fail(err, "out of memory");
-        mlsae_run_config_defaults(cfg);
-        char model[512];
-        model_of_sae(e, model, sizeof model, cfg);
-        snprintf(cfg->model_name, sizeof cfg->model_name, "%s", model);
-        const char *dev = c->device ? c->device : "cpu";
-        snprintf(cfg->device, sizeof cfg->device, "%s", dev);
-        snprintf(cfg->model_device, sizeof cfg->model_device, "%s", dev);
-        mlsae_prompt_probs p;
-        int rc = mlsae_prompt_probs_compute(cfg, e->checkpoint,
-                                            c->prompt ? c->prompt : MLSAE_DEFAULT_PROMPT,
-                                            c->dead_threshold, &p, err);
-        free(cfg);
-        if (rc == 0) {
-            rc = mlsae_fig_prompt_heatmap(&p, e->name, j->base, &c->opts, err);
-            mlsae_prompt_probs_free(&p);
-        }
-        return rc;
-    }
+    case MLSAE_FIG_PROMPT_HEATMAP:
+        return mlsae_fig_prompt_for_sae(c, e, j->base, &c->opts, err);
     default:
         return mlsae_fail(err, "unknown figure kind");
     }

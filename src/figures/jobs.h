@@ -57,6 +57,12 @@ int mlsae_fig_plan(const mlsae_fig_context *c, const int *kinds, int n_kinds,
                    mlsae_fig_job **jobs, int *n_jobs, mlsae_error *err);
 void mlsae_fig_jobs_free(mlsae_fig_job *jobs, int n);
 
+/* prompt-heatmap of one SAE into base (or o's sink): its model from the
+ * sweep's model_name or its -tfm config.json (with that run's layers and
+ * skip_special_tokens), c->prompt (default the reference's), c->device. */
+int mlsae_fig_prompt_for_sae(mlsae_fig_context *c, const mlsae_fig_sae *e, const char *base,
+                             const mlsae_fig_opts *o, mlsae_error *err);
+
 /* Make one ready job (all its files, or none). */
 int mlsae_fig_run(mlsae_fig_context *c, const mlsae_fig_job *j, mlsae_error *err);
 

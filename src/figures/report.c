@@ -282,6 +282,17 @@ int mlsae_report_write(mlsae_fig_context *c, const char *path, mlsae_report_resu
         skip(res, "layer distributions", "no dists file: run mlsae dists");
     }
 
+    /* the prompt heatmap, when a prompt is given (it loads the model) */
+    if (c->prompt && e->checkpoint) {
+        sc.caption = "Per-layer share of each active latent's activation summed over the prompt";
+        raw(&h, "<h2>Prompt</h2>\n<p>");
+        text_(&h, c->prompt);
+        raw(&h, "</p>\n");
+        if (mlsae_fig_prompt_for_sae(c, e, "", &o, err) != 0) goto done;
+    } else if (!c->prompt) {
+        skip(res, "prompt heatmap", "no --prompt");
+    }
+
     /* the training log: --metrics, else OUT/metrics.jsonl */
     char metrics[4200] = "";
     if (c->metrics) snprintf(metrics, sizeof metrics, "%s", c->metrics);
