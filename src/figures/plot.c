@@ -341,16 +341,21 @@ void mlsae_plot_colorbar(mlsae_plot *p, double vmin, double vmax, const char *la
     cairo_stroke(cr);
     ticks t;
     auto_ticks(&t, vmin, vmax);
+    double widest = 0;
     for (int i = 0; i < t.n && vmax > vmin; i++) {
         double y = by + bh - (t.pos[i] - vmin) / (vmax - vmin) * bh;
         cairo_move_to(cr, bx + bw, y);
         cairo_line_to(cr, bx + bw + 2.5, y);
         cairo_stroke(cr);
         text_at(cr, bx + bw + 4, y, t.label[i], FONT_SMALL, 0, 0.5);
+        cairo_text_extents_t te;
+        cairo_text_extents(cr, t.label[i], &te);
+        widest = fmax(widest, te.width);
     }
     if (label && *label) {
         cairo_save(cr);
-        cairo_translate(cr, bx + bw + 44, by + bh / 2);
+        /* right of the widest tick label */
+        cairo_translate(cr, bx + bw + 4 + widest + 5, by + bh / 2);
         cairo_rotate(cr, -M_PI / 2);
         text_at(cr, 0, 0, label, FONT_SMALL, 0.5, 1);
         cairo_restore(cr);
