@@ -115,19 +115,19 @@ int mlsae_dists_write_csv(const mlsae_dists *d, const char *path, mlsae_error *e
 {
     static const char *const cols[] = {"latent",     "count",     "total",    "mean",
                                        "layer_mean", "layer_var", "layer_std"};
-    mlsae_csv c;
-    if (mlsae_csv_open(&c, path, cols, 7, err)) return -1;
+    mlsae_csv_writer c;
+    if (mlsae_csvw_open(&c, path, cols, 7, err)) return -1;
     for (int j = 0; j < d->n_latents; j++) {
         mlsae_dists_latent s;
         mlsae_dists_latent_stats(d, j, &s);
-        mlsae_csv_int(&c, j);
-        mlsae_csv_real(&c, s.count);
-        mlsae_csv_real(&c, s.total);
-        mlsae_csv_real(&c, s.mean);
-        mlsae_csv_real(&c, s.layer_mean);
-        mlsae_csv_real(&c, s.layer_var);
-        mlsae_csv_real(&c, s.layer_std);
-        mlsae_csv_end_row(&c);
+        mlsae_csvw_int(&c, j);
+        mlsae_csvw_real(&c, s.count);
+        mlsae_csvw_real(&c, s.total);
+        mlsae_csvw_real(&c, s.mean);
+        mlsae_csvw_real(&c, s.layer_mean);
+        mlsae_csvw_real(&c, s.layer_var);
+        mlsae_csvw_real(&c, s.layer_std);
+        mlsae_csvw_end_row(&c);
     }
-    return mlsae_csv_commit(&c, err);
+    return mlsae_csvw_commit(&c, err);
 }

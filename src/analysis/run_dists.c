@@ -48,24 +48,24 @@ static int write_steps(const dists_run *r, const mlsae_analysis_model *m, const 
     static const char *const cols[] = {"model_name", "n_layers", "n_latents", "expansion_factor",
                                        "k",          "step",     "tokens",    "mean",
                                        "var",        "std",      "sem"};
-    mlsae_csv c;
-    if (mlsae_csv_open(&c, path, cols, 11, err)) return -1;
+    mlsae_csv_writer c;
+    if (mlsae_csvw_open(&c, path, cols, 11, err)) return -1;
     for (size_t i = 0; i < r->n_rows; i++) {
         const step_row *row = &r->rows[i];
-        mlsae_csv_str(&c, m->model_name);
-        mlsae_csv_int(&c, m->n_layers);
-        mlsae_csv_int(&c, m->n_latents);
-        mlsae_csv_int(&c, m->expansion_factor);
-        mlsae_csv_int(&c, m->k);
-        mlsae_csv_int(&c, row->step);
-        mlsae_csv_int(&c, (int64_t)row->tokens);
-        mlsae_csv_real(&c, row->s.mean);
-        mlsae_csv_real(&c, row->s.var);
-        mlsae_csv_real(&c, row->s.std);
-        mlsae_csv_real(&c, row->s.sem);
-        mlsae_csv_end_row(&c);
+        mlsae_csvw_str(&c, m->model_name);
+        mlsae_csvw_int(&c, m->n_layers);
+        mlsae_csvw_int(&c, m->n_latents);
+        mlsae_csvw_int(&c, m->expansion_factor);
+        mlsae_csvw_int(&c, m->k);
+        mlsae_csvw_int(&c, row->step);
+        mlsae_csvw_int(&c, (int64_t)row->tokens);
+        mlsae_csvw_real(&c, row->s.mean);
+        mlsae_csvw_real(&c, row->s.var);
+        mlsae_csvw_real(&c, row->s.std);
+        mlsae_csvw_real(&c, row->s.sem);
+        mlsae_csvw_end_row(&c);
     }
-    return mlsae_csv_commit(&c, err);
+    return mlsae_csvw_commit(&c, err);
 }
 
 int mlsae_analysis_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,

@@ -35,8 +35,8 @@ static int write_rows(const char *path, const mlsae_tokenizer *tok, const int *l
                       int n_embeds, const int32_t *idx, const float *val, mlsae_error *err)
 {
     static const char *const cols[] = {"latent", "token", "sim"};
-    mlsae_csv c;
-    if (mlsae_csv_open(&c, path, cols, 3, err)) return -1;
+    mlsae_csv_writer c;
+    if (mlsae_csvw_open(&c, path, cols, 3, err)) return -1;
     for (int i = 0; i < n; i++)
         for (int e = 0; e < n_embeds; e++) {
             int32_t id = idx[(size_t)i * n_embeds + e];
@@ -45,13 +45,13 @@ static int write_rows(const char *path, const mlsae_tokenizer *tok, const int *l
             mlsae_error ignored;
             /* an embedding row beyond the tokenizer's vocabulary decodes to "" (as HF) */
             if (mlsae_tokenizer_decode(tok, &id, 1, 0, &text, &len, &ignored)) text = NULL;
-            mlsae_csv_int(&c, latents[i]);
-            mlsae_csv_str(&c, text ? text : "");
-            mlsae_csv_real(&c, val[(size_t)i * n_embeds + e]);
-            mlsae_csv_end_row(&c);
+            mlsae_csvw_int(&c, latents[i]);
+            mlsae_csvw_str(&c, text ? text : "");
+            mlsae_csvw_real(&c, val[(size_t)i * n_embeds + e]);
+            mlsae_csvw_end_row(&c);
             free(text);
         }
-    return mlsae_csv_commit(&c, err);
+    return mlsae_csvw_commit(&c, err);
 }
 
 int mlsae_analysis_embed_cos_sim(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
@@ -124,24 +124,24 @@ int mlsae_analysis_embed_cos_sim(const mlsae_run_config *cfg, const mlsae_ckpt_s
         }
     }
     const char *path = analysis_add_file(res, out_dir, "embed_cos_sim.csv", err);
-    mlsae_csv c;
-    if (!path || mlsae_csv_open(&c, path, cols, 13, err)) {
+    mlsae_csv_writer c;
+    if (!path || mlsae_csvw_open(&c, path, cols, 13, err)) {
         if (path) res->n_files--;
         goto done;
     }
-    mlsae_csv_str(&c, cfg->model_name);
-    mlsae_csv_int(&c, n);
-    mlsae_csv_int(&c, n_all / d);
-    mlsae_csv_int(&c, sc->k);
-    mlsae_csv_str(&c, "False");
+    mlsae_csvw_str(&c, cfg->model_name);
+    mlsae_csvw_int(&c, n);
+    mlsae_csvw_int(&c, n_all / d);
+    mlsae_csvw_int(&c, sc->k);
+    mlsae_csvw_str(&c, "False");
     for (int t = 0; t < 2; t++) {
-        mlsae_csv_real(&c, sum[t].mean);
-        mlsae_csv_real(&c, sum[t].var);
-        mlsae_csv_real(&c, sum[t].std);
-        mlsae_csv_real(&c, sum[t].sem);
+        mlsae_csvw_real(&c, sum[t].mean);
+        mlsae_csvw_real(&c, sum[t].var);
+        mlsae_csvw_real(&c, sum[t].std);
+        mlsae_csvw_real(&c, sum[t].sem);
     }
-    mlsae_csv_end_row(&c);
-    if (mlsae_csv_commit(&c, err)) {
+    mlsae_csvw_end_row(&c);
+    if (mlsae_csvw_commit(&c, err)) {
         res->n_files--;
         goto done;
     }

@@ -10,7 +10,7 @@
 #include "core/progress.h"
 #include "sae/checkpoint.h"
 
-static int one(mlsae_backend *be, const char *dir, mlsae_csv *c, const char *model_name,
+static int one(mlsae_backend *be, const char *dir, mlsae_csv_writer *c, const char *model_name,
                mlsae_error *err)
 {
     mlsae_sae *sae = NULL;
@@ -30,16 +30,16 @@ static int one(mlsae_backend *be, const char *dir, mlsae_csv *c, const char *mod
         goto done;
     mlsae_summary s;
     mlsae_summary_of(mm, (size_t)sc->n_latents, 0, &s);
-    mlsae_csv_str(c, model_name);
-    mlsae_csv_int(c, sc->n_latents);
-    mlsae_csv_int(c, sc->n_latents / sc->n_inputs);
-    mlsae_csv_int(c, sc->k);
-    mlsae_csv_str(c, "False");
-    mlsae_csv_real(c, s.mean);
-    mlsae_csv_real(c, s.var);
-    mlsae_csv_real(c, s.std);
-    mlsae_csv_real(c, s.sem);
-    mlsae_csv_end_row(c);
+    mlsae_csvw_str(c, model_name);
+    mlsae_csvw_int(c, sc->n_latents);
+    mlsae_csvw_int(c, sc->n_latents / sc->n_inputs);
+    mlsae_csvw_int(c, sc->k);
+    mlsae_csvw_str(c, "False");
+    mlsae_csvw_real(c, s.mean);
+    mlsae_csvw_real(c, s.var);
+    mlsae_csvw_real(c, s.std);
+    mlsae_csvw_real(c, s.sem);
+    mlsae_csvw_end_row(c);
     rc = 0;
 done:
     if (rc) mlsae_error_prefix(err, "%s", dir);
@@ -64,19 +64,19 @@ int mlsae_analysis_mmcs(const mlsae_run_config *cfg, const mlsae_ckpt_source *ck
     mlsae_backend *be = NULL;
     if (mlsae_backend_open(cfg->device, &params, &be, err)) return -1;
     const char *path = analysis_add_file(res, out_dir, "mmcs.csv", err);
-    mlsae_csv c;
+    mlsae_csv_writer c;
     int rc = -1;
-    if (!path || mlsae_csv_open(&c, path, cols, 9, err)) {
+    if (!path || mlsae_csvw_open(&c, path, cols, 9, err)) {
         res->n_files = 0;
         goto done;
     }
     for (int i = 0; i < n_ckpts; i++)
         if (one(be, ckpts[i].dir, &c, model_names[i], err)) {
-            mlsae_csv_abort(&c);
+            mlsae_csvw_abort(&c);
             res->n_files = 0;
             goto done;
         }
-    if (mlsae_csv_commit(&c, err)) {
+    if (mlsae_csvw_commit(&c, err)) {
         res->n_files = 0;
         goto done;
     }

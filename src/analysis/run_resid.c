@@ -77,16 +77,16 @@ static int write_stats(const char *path, const char *index, const mlsae_running 
                        mlsae_error *err)
 {
     const char *cols[5] = {index, "mean", "var", "std", "sem"};
-    mlsae_csv c;
-    if (mlsae_csv_open(&c, path, cols, 5, err)) return -1;
+    mlsae_csv_writer c;
+    if (mlsae_csvw_open(&c, path, cols, 5, err)) return -1;
     for (int i = 0; i < n; i++) {
         double v[4];
         mlsae_running_get(&rs[i], v);
-        mlsae_csv_int(&c, i);
-        for (int j = 0; j < 4; j++) mlsae_csv_real(&c, v[j]);
-        mlsae_csv_end_row(&c);
+        mlsae_csvw_int(&c, i);
+        for (int j = 0; j < 4; j++) mlsae_csvw_real(&c, v[j]);
+        mlsae_csvw_end_row(&c);
     }
-    return mlsae_csv_commit(&c, err);
+    return mlsae_csvw_commit(&c, err);
 }
 
 int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_dir,

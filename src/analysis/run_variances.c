@@ -55,21 +55,21 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     mlsae_variances_compute(&r.v, out);
     snprintf(name, sizeof name, "variances_%s.csv", ckpt->name);
     const char *path = analysis_add_file(res, out_dir, name, err);
-    mlsae_csv c;
-    if (!path || mlsae_csv_open(&c, path, cols, 12, err)) {
+    mlsae_csv_writer c;
+    if (!path || mlsae_csvw_open(&c, path, cols, 12, err)) {
         res->n_files = 0;
         goto done;
     }
-    mlsae_csv_str(&c, m.model_name);
-    mlsae_csv_int(&c, m.n_layers);
-    mlsae_csv_int(&c, m.n_latents);
-    mlsae_csv_int(&c, m.expansion_factor);
-    mlsae_csv_int(&c, m.k);
-    mlsae_csv_int(&c, r.last_index);
-    mlsae_csv_int(&c, (int64_t)sum.tokens);
-    for (int i = 0; i < 5; i++) mlsae_csv_real(&c, out[i]);
-    mlsae_csv_end_row(&c);
-    if (mlsae_csv_commit(&c, err)) {
+    mlsae_csvw_str(&c, m.model_name);
+    mlsae_csvw_int(&c, m.n_layers);
+    mlsae_csvw_int(&c, m.n_latents);
+    mlsae_csvw_int(&c, m.expansion_factor);
+    mlsae_csvw_int(&c, m.k);
+    mlsae_csvw_int(&c, r.last_index);
+    mlsae_csvw_int(&c, (int64_t)sum.tokens);
+    for (int i = 0; i < 5; i++) mlsae_csvw_real(&c, out[i]);
+    mlsae_csvw_end_row(&c);
+    if (mlsae_csvw_commit(&c, err)) {
         res->n_files = 0;
         goto done;
     }

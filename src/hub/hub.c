@@ -167,6 +167,22 @@ done:
     return rc;
 }
 
+int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
+                          mlsae_error *err)
+{
+    *dir_out = NULL;
+    if (where_out) *where_out = NULL;
+    if (!is_repo_id(repo_id)) return mlsae_fail(err, "%s: not a repo id (org/name)", repo_id);
+    char *cache = mlsae_hub_cache_dir();
+    char *repo = cache ? mlsae_hub_repo_dir(cache, repo_id) : NULL, *where = NULL;
+    int rc = repo ? find_snapshot(repo, "main", dir_out, &where, err)
+                  : mlsae_fail(err, "out of memory");
+    if (where_out) *where_out = where;
+    else free(where);
+    free(cache), free(repo);
+    return rc;
+}
+
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
 {
     return mlsae_model_resolve_revision(name, NULL, dir_out, err);

@@ -21,6 +21,18 @@ char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
 /* The same for a repository type: "model", "dataset" or "space" ({type}s--org--name). */
 char *mlsae_hub_repo_dir_typed(const char *cache, const char *repo_type, const char *repo_id);
 
+/* Look repo_id up in the cache only (never downloads): 0 and *dir_out (the
+ * snapshot holding config.json, malloc'd); 1 when not cached, with
+ * *where_out (may be NULL) the directory to fill; -1 on error. */
+int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
+                          mlsae_error *err);
+
+/* Look repo_id up in the cache only (never downloads), at main: 0 and
+ * *dir_out (the snapshot holding config.json, malloc'd); 1 when not cached,
+ * with *where_out (may be NULL) the directory to fill; -1 on error. */
+int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
+                          mlsae_error *err);
+
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
 
