@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/dists.h"
 #include "analysis/mmcs.h"
 #include "analysis/run.h"
 #include "sae/checkpoint.h"
@@ -296,6 +297,12 @@ static int count_batches(void *ctx, const mlsae_stream_batch *b, mlsae_error *er
     return 0;
 }
 
+static int dists_consumer(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
+{
+    return mlsae_dists_update(ctx, b->values, b->indices, b->rows_per_layer, b->n_tokens, b->k,
+                              err);
+}
+
 static void check_stream(const mlsae_run_config *cfg, const char *sae_dir)
 {
     mlsae_session s;
@@ -564,6 +571,30 @@ int main(void)
         rc = mlsae_analysis_examples(two, &src, &eo, out2, NULL, &res, &err);
         CHECKF(rc == 0, "examples on two backends: %s", rc ? err.msg : "");
         if (rc == 0) check_examples(out2);
+        /* and without the transformer's thread: the same batches */
+        mlsae_session s2;
+        mlsae_sae *sae2 = NULL;
+        if (mlsae_session_open_sae(&s2, two, sae, 0, &sae2, &err) == 0) {
+            mlsae_stream_options so = {0};
+            so.sae = sae2;
+            so.sequential = 1;
+            so.host_activations = 1;
+            mlsae_dists d;
+            mlsae_stream_summary sm;
+            CHECK(mlsae_dists_init(&d, 3, 64, &err) == 0);
+            CHECK(mlsae_stream_run(two, &s2, &so, dists_consumer, &d, &sm, &err) == 0 &&
+                  sm.batches == 5 && sm.tokens == 200);
+            json_t *ec = json_object_get(expected, "counts");
+            int bad = 0;
+            for (int l = 0; l < 3; l++)
+                for (int j = 0; j < 64; j++)
+                    bad += d.counts[l * 64 + j] !=
+                           json_number_value(json_array_get(json_array_get(ec, l), j));
+            CHECKF(bad == 0, "sequential two-backend stream: %d counts differ", bad);
+            mlsae_dists_free(&d);
+            mlsae_sae_free(sae2);
+            mlsae_session_close(&s2);
+        }
         free(two);
     } else {
         printf("no OpenCL device (%s): the two-backend stream is not tested\n", err.msg);
