@@ -123,15 +123,6 @@ static double cell(const char *s)
     return *s ? strtod(s, NULL) : NAN;
 }
 
-static double max_abs_of(json_t *arr2)
-{
-    double m = 0;
-    size_t i, j;
-    json_t *row, *v;
-    json_array_foreach(arr2, i, row) json_array_foreach(row, j, v) m = fmax(m, fabs(json_number_value(v)));
-    return m;
-}
-
 static void check_dists(const char *dir)
 {
     char path[4300];
