@@ -77,7 +77,7 @@ static int stream_init(stream *st, mlsae_error *err)
         return mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d",
                           s->n_layers, st->batch, st->seq, s->d_model);
     const int threaded = mlsae_session_split(s) && !opt->sequential;
-    if ((opt->host_activations && !threaded) || (mlsae_session_split(s) && !threaded)) {
+    if ((opt->host_activations || mlsae_session_split(s)) && !threaded) {
         st->x_host = malloc(st->n_x * sizeof *st->x_host);
         if (!st->x_host) return mlsae_fail(err, "out of memory for host activations");
     }
