@@ -76,13 +76,13 @@ static int stream_init(stream *st, mlsae_error *err)
     if (!st->x)
         return mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d",
                           s->n_layers, st->batch, st->seq, s->d_model);
-    if (opt->host_activations && !mlsae_session_split(s)) {
+    const int threaded = mlsae_session_split(s) && !opt->sequential;
+    if ((opt->host_activations || mlsae_session_split(s)) && !threaded) {
         st->x_host = malloc(st->n_x * sizeof *st->x_host);
         if (!st->x_host) return mlsae_fail(err, "out of memory for host activations");
     }
     if (mlsae_stream_open_loader(st->cfg, s, opt->start, &st->loader, err)) return -1;
-    if (mlsae_session_split(s) &&
-        mlsae_prefetch_open(s, st->loader, st->batch, st->seq, &st->prefetch, err))
+    if (threaded && mlsae_prefetch_open(s, st->loader, st->batch, st->seq, &st->prefetch, err))
         return -1;
     return 0;
 }
@@ -114,6 +114,17 @@ static int next_batch(stream *st, uint64_t need, mlsae_stream_batch *b, mlsae_er
     uint64_t rows_needed = (need + (uint64_t)st->seq - 1) / (uint64_t)st->seq;
     b->ids = lb.ids;
     b->rows = rows_needed < lb.rows ? (int)rows_needed : (int)lb.rows;
+    if (mlsae_session_split(s)) {
+        /* two backends on this thread: through host memory */
+        size_t bytes = (size_t)s->n_layers * b->rows * st->seq * s->d_model * sizeof(float);
+        if (mlsae_session_activations_host(s, lb.ids, b->rows, st->seq, st->x_host, err))
+            return -1;
+        if (s->sae_be->ops->core.write(s->sae_be, st->x, 0, st->x_host, bytes))
+            return mlsae_fail(err, "activations to the SAE's backend: %s",
+                              mlsae_backend_error(s->sae_be));
+        b->x_host = st->opt->host_activations ? st->x_host : NULL;
+        return 1;
+    }
     if (mlsae_session_activations(s, lb.ids, b->rows, st->seq, mlsae_at(st->x, 0), err))
         return -1;
     if (st->x_host) {

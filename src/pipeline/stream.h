@@ -29,8 +29,9 @@
  *     (read-only; the tokenizer may be shared with other threads for
  *     encode/decode/id_to_token, tokenizer.h);
  *   - with two backends (mlsae_session_split), the transformer's thread owns
- *     s->be and s->model: the consumer must not use them. The consumer may
- *     use s->sae_be, the SAE and the batch's buffers;
+ *     s->be and s->model: the consumer must not use them, unless
+ *     opt->sequential asks for no such thread. The consumer may use
+ *     s->sae_be, the SAE and the batch's buffers;
  *   - with one backend, everything runs on the calling thread.
  * A session and an SAE serve one stream at a time. Batch pointers are valid
  * only during the callback.
@@ -58,6 +59,8 @@ typedef struct mlsae_stream_options {
     int decode;                /* ReLU + decode: batch->recons (needs sae) */
     int metrics;               /* per-layer metrics of SPEC §5: batch->metrics (needs sae) */
     int host_activations;      /* batch->x_host: the activations in host memory */
+    int sequential;            /* two backends: no transformer thread; the consumer may
+                                * then use s->be and s->model (e.g. downstream metrics) */
     mlsae_stream_transform_fn transform; /* NULL: none */
     void *transform_ctx;
     uint64_t max_tokens;       /* tokens per layer; 0: cfg->data.max_tokens */

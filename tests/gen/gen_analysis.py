@@ -74,9 +74,17 @@ def make_sae():
     torch.manual_seed(2)
     n_latents = EXPANSION * D
     enc = torch.empty(n_latents, D).uniform_(-1 / D ** 0.5, 1 / D ** 0.5)
+    # A direction shared by every encoder row, along the bias: rows whose
+    # input leans against it (and the zeroed special-token rows, whose
+    # encoder input is -bias) have only negative pre-activations, so some
+    # TopK values are negative and the raw values (not the ReLU'd ones) are
+    # tested.
+    u = torch.randn(D)
+    u = u / u.norm()
+    enc = enc + 0.5 * u
     dec = enc.T.clone()
     dec = dec / dec.norm(dim=0, keepdim=True)
-    bias = 0.1 * torch.randn(D)
+    bias = 0.3 * u
     config = {"n_inputs": D, "n_latents": n_latents, "k": K, "dead_steps_threshold": 76,
               "dead_threshold": 0.001, "auxk": 8, "standardize": True}
     tensors = {"encoder.weight": enc.contiguous(), "decoder.weight": dec.contiguous(),
@@ -266,6 +274,8 @@ def main():
     steps, heaps = [], {}
     variances = VarianceMetric(N_LAYERS)
     seen, order = 0, 0
+    expected_neg = []
+    cond = 1.0
     for i, batch in enumerate(batches):
         if seen >= MAX_TOKENS:
             break
@@ -275,6 +285,7 @@ def main():
         x = hidden_states(model, tokens, special)
         topk = encode_topk(tensors, x)
         values = topk.values.reshape(N_LAYERS, rows_per_layer, K)
+        expected_neg.append(int((values[:, :valid] < 0).sum()))
         indices = topk.indices.reshape(N_LAYERS, rows_per_layer, K)
         # dists.py Metric.update, over the budget's rows
         for layer in range(N_LAYERS):
@@ -286,6 +297,11 @@ def main():
         # variances.py: scatter_topk, then Metric.update on the budget's tokens
         dense = torch.zeros(N_LAYERS, rows_per_layer, n_latents).scatter_(-1, indices, values)
         variances.update(dense[:, :valid, :].double())
+        # the shares' condition number: sum |a| / |sum a| over (token, latent)
+        a = dense[:, :valid, :].double()
+        s_abs, s = a.abs().sum(0), a.sum(0)
+        live = s_abs > 0
+        cond = max(cond, (s_abs[live] / s[live].abs()).max().item())
         if i % LOG_EVERY == 0:
             steps.append({"step": i, "tokens": seen, **layer_std_stats(counts, totals)})
         # examples.py get_examples, window clipped to the sequence, float32
@@ -323,7 +339,7 @@ def main():
         per_latent.append({"latent": j, "count": c.sum().item(), "total": t.sum().item(),
                            "mean": (t.sum() / (c.sum() + 1e-8)).item(),
                            "layer_mean": lm, "layer_var": lv,
-                           "layer_std": None if lv is None else float(np.sqrt(lv))})
+                           "layer_std": None if lv is None or lv < 0 else float(np.sqrt(lv))})
     examples = []
     for key in sorted(heaps):
         rows = sorted(heaps[key], key=lambda e: (-e["act"], e["order"]))[:N_EXAMPLES]
@@ -358,7 +374,7 @@ def main():
         "n_layers": N_LAYERS, "n_latents": n_latents, "k": K,
         "counts": counts.tolist(), "totals": totals.tolist(),
         "latents": per_latent, "steps": steps, "examples": examples,
-        "variances": {**variances.compute(), "step": len(variances.rows) - 1},
+        "variances": {**variances.compute(), "step": len(variances.rows) - 1, "cond": cond},
         "embed": embed, "n_embeds": N_EMBEDS, "select": SELECT,
         "resid": resid_cos_sim(model, batches, special),
         "mmcs": {"max_cos_sim": max_cos_sim.tolist(), "mean": max_cos_sim.mean().item(),
@@ -368,6 +384,8 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
         f.write("\n")
+    print(f"{int((torch.tensor(expected_neg) > 0).sum())} batches with negative TopK values",
+          file=sys.stderr)
     print(f"{len(seqs)} sequences, {len(steps)} step rows, {len(examples)} examples",
           file=sys.stderr)
 
