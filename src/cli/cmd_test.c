@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
+#include "cli/checkpoint_args.h"
 #include "core/paths.h"
 #include "hub/hub.h"
 #include "eval/evaluate.h"
@@ -39,78 +40,6 @@ static void usage(FILE *out)
     mlsae_run_config_print_help(out);
 }
 
-/* Pull "--checkpoint X" / "--csv X" out of argv (they are not run options). */
-static int take_value(int *argc, char **argv, const char *flag, const char **value)
-{
-    size_t fl = strlen(flag);
-    for (int i = 1; i < *argc; i++) {
-        const char *v = NULL;
-        int used = 0;
-        if (strcmp(argv[i], flag) == 0 && i + 1 < *argc) {
-            v = argv[i + 1];
-            used = 2;
-        } else if (strncmp(argv[i], flag, fl) == 0 && argv[i][fl] == '=') {
-            v = argv[i] + fl + 1;
-            used = 1;
-        } else if (strcmp(argv[i], flag) == 0) {
-            return -1;
-        }
-        if (used) {
-            *value = v;
-            for (int j = i; j + used < *argc; j++) argv[j] = argv[j + used];
-            *argc -= used;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The run options a -tfm checkpoint's config.json holds (the reference's
- * Lightning module), as command-line options to go before the user's.
- * Appends to out (room for 10) and returns how many; 0 for a plain SAE. */
-static int tfm_args(const char *dir, char **out, char *store, size_t store_n)
-{
-    char *path = mlsae_path_join_new(dir, "config.json");
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
-    free(path);
-    int n = 0;
-    size_t used = 0;
-#define PUT(...)                                                                        \
-    do {                                                                                \
-        int w = snprintf(store + used, store_n - used, __VA_ARGS__);                    \
-        if (w < 0 || (size_t)w >= store_n - used) goto done;                            \
-        out[n++] = store + used;                                                        \
-        used += (size_t)w + 1;                                                          \
-    } while (0)
-    json_t *name = json_object_get(root, "model_name");
-    if (!json_is_string(name)) goto done;
-    PUT("--model_name=%s", json_string_value(name));
-    json_t *layers = json_object_get(root, "layers");
-    if (json_is_array(layers) && json_array_size(layers) > 0) {
-        char list[1024] = "";
-        size_t len = 0, i;
-        json_t *v;
-        json_array_foreach(layers, i, v) {
-            if (!json_is_integer(v)) goto done;
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", i ? "," : "",
-                                    (long long)json_integer_value(v));
-            if (len >= sizeof list) goto done;
-        }
-        PUT("--layers=%s", list);
-    }
-    json_t *v = json_object_get(root, "max_length");
-    if (json_is_integer(v)) PUT("--data.max_length=%lld", (long long)json_integer_value(v));
-    v = json_object_get(root, "batch_size");
-    if (json_is_integer(v)) PUT("--data.batch_size=%lld", (long long)json_integer_value(v));
-    v = json_object_get(root, "skip_special_tokens");
-    if (json_is_boolean(v))
-        PUT("--autoencoder.skip_special_tokens=%s", json_is_true(v) ? "true" : "false");
-#undef PUT
-done:
-    json_decref(root);
-    return n;
-}
-
 int cmd_test(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -127,26 +56,18 @@ int cmd_test(int argc, char **argv)
     memcpy(args, argv, (size_t)argc * sizeof *args);
     const char *ckpt = NULL, *csv = NULL;
     int status = 0;
-    if (take_value(&argc, args, "--checkpoint", &ckpt) < 0 || take_value(&argc, args, "--csv", &csv) < 0)
+    if (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 || cli_take_value(&argc, args, "--csv", &csv) < 0)
         status = cli_error("test", "--checkpoint and --csv need a value");
     else if (!ckpt)
         status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
     /* a repo id rather than a directory: the HF cache, downloading if needed */
     char *resolved = NULL;
     const char *repo_id = NULL;
-    mlsae_error rerr;
-    if (!status && !mlsae_is_dir(ckpt) && strchr(ckpt, '/') && !mlsae_path_exists(ckpt)) {
-        cli_download_progress(1);
-        if (mlsae_model_resolve(ckpt, &resolved, &rerr) != 0)
-            status = cli_error("test", "%s", rerr.msg);
-        else
-            repo_id = ckpt, ckpt = resolved;
-        cli_download_progress(0);
-    }
+    if (!status) status = cli_resolve_checkpoint("test", &ckpt, &resolved, &repo_id);
     if (!status) {
         /* a -tfm checkpoint's run options go first: the command line overrides them */
         char *extra[10], store[8192];
-        int n_extra = tfm_args(ckpt, extra, store, sizeof store);
+        int n_extra = cli_tfm_args(ckpt, extra, store, sizeof store);
         if (n_extra > 0) {
             memmove(args + 1 + n_extra, args + 1, (size_t)(argc - 1) * sizeof *args);
             memcpy(args + 1, extra, (size_t)n_extra * sizeof *args);

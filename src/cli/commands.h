@@ -20,6 +20,7 @@ int cmd_train_pipeline(int argc, char **argv);
 int cmd_train_activations(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "mlsae CMD: message" to stderr; returns 1 (the usual exit status). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
