@@ -321,11 +321,13 @@ static void test_prompt(json_t *e, int n_latents)
     json_decref(body);
 }
 
-/* A request that must fail with `status`, naming `field` (422) when given. */
-static void bad(const char *path, const char *body, long status, const char *field)
+/* A request that must fail with `status`, naming `field` (422) when given;
+ * extra: one more header line or NULL. */
+static void bad_with(const char *path, const char *body, long status, const char *field,
+                     const char *extra)
 {
     response r;
-    request(NULL, path, body, strlen(body), NULL, &r);
+    request(NULL, path, body, strlen(body), extra, &r);
     int ok = r.status == status;
     if (ok && field) {
         json_t *j = json_loads(r.body, 0, NULL);
@@ -338,6 +340,11 @@ static void bad(const char *path, const char *body, long status, const char *fie
            field ? field : "-", r.body ? r.body : "");
     if (ok) printf("  refused %s %.60s: %ld %.120s\n", path, body, r.status, r.body);
     free(r.body);
+}
+
+static void bad(const char *path, const char *body, long status, const char *field)
+{
+    bad_with(path, body, status, field, NULL);
 }
 
 static void test_bad_requests(int max_positions)
@@ -381,6 +388,13 @@ static void test_bad_requests(int max_positions)
     memset(huge + 12, 'a', big);
     strcpy(huge + 12 + big, "\"}");
     bad("/api/py/prompt/tokens", huge, 413, NULL);
+    /* the same without Content-Length (chunked): refused while it arrives */
+    bad_with("/api/py/prompt/tokens", huge, 413, NULL, "Transfer-Encoding: chunked");
+    /* a chunked body under the limit is fine */
+    response ok;
+    request(NULL, "/api/py/prompt/tokens", "{\"prompt\": \"hi\"}", 16, "Transfer-Encoding: chunked", &ok);
+    CHECKF(ok.status == 200, "chunked body: %ld", ok.status);
+    free(ok.body);
     free(huge);
     /* paths and methods */
     bad("/api/py/nothing", "{}", 404, NULL);

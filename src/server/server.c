@@ -27,7 +27,8 @@ struct mlsae_server {
 typedef struct request_state {
     char *body;
     size_t len;
-    int too_large;
+    size_t dropped;  /* bytes of an oversized chunked body thrown away */
+    int too_large;   /* 1: answered 413 from Content-Length; 2: body dropped */
 } request_state;
 
 static enum MHD_Result send_reply(mlsae_server *s, struct MHD_Connection *c, mlsae_reply *rep)
@@ -140,18 +141,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             rs->body = b;
             rs->len += *upload_data_size;
             rs->body[rs->len] = '\0';
-        } else if (!rs->too_large) {
-            rs->too_large = 1;
-            free(rs->body);
-            rs->body = NULL;
-            rs->len = 0;
-            *upload_data_size = 0;
-            return send_error(s, c, 413, "request body too large");
+        } else {
+            /* no reply can be queued while the body arrives (chunked, without
+             * Content-Length): drop it and answer 413 at its end, or close
+             * the connection if it goes on far past the limit */
+            if (!rs->too_large) {
+                rs->too_large = 2;
+                free(rs->body);
+                rs->body = NULL;
+                rs->len = 0;
+            }
+            rs->dropped += *upload_data_size;
+            if (rs->dropped > 16 * s->o.max_body) return MHD_NO;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (rs->too_large) return MHD_YES; /* already answered */
+    if (rs->too_large == 1) return MHD_YES; /* answered before the body */
+    if (rs->too_large) return send_error(s, c, 413, "request body too large");
     mlsae_reply rep;
     mlsae_api_handle(s->a, method, url, rs->body, rs->len, &rep);
     return send_reply(s, c, &rep);
@@ -205,7 +212,7 @@ int mlsae_server_start(mlsae_analyser *a, const mlsae_server_options *opt, mlsae
     memset(&ss, 0, sizeof ss);
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_port = htons((uint16_t)opt->port);
@@ -220,6 +227,7 @@ int mlsae_server_start(mlsae_analyser *a, const mlsae_server_options *opt, mlsae
     }
     s->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)MLSAE_SERVER_THREADS,
                             MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,

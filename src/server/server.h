@@ -1,6 +1,11 @@
-/* The HTTP side of `mlsae serve` on libmicrohttpd: one thread per
- * connection (the analyser serialises the model work), limits, and the
- * checks that make a loopback server safe to leave running:
+/* The HTTP side of `mlsae serve` on libmicrohttpd: a pool of
+ * MLSAE_SERVER_THREADS event-driven threads (epoll or poll) shares the
+ * connections, so slow or idle clients hold no thread; a request that needs
+ * the model blocks its thread until the analyser's lock is free (the model
+ * work is serialised there, see analyser.h). A fixed pool also keeps the
+ * OpenMP thread teams to a fixed number (libgomp keeps one per calling
+ * thread). Limits, and the checks that make a loopback server safe to leave
+ * running:
  *
  *   - bound to 127.0.0.1 unless told otherwise;
  *   - the Host header must name the bound address or, for a loopback one,
@@ -10,7 +15,8 @@
  *     absent. A wildcard bind (0.0.0.0, ::) accepts any Host;
  *   - no CORS headers unless cors_origin is set, and then only that origin;
  *   - bodies over max_body bytes: 413, before the body is read when
- *     Content-Length says so;
+ *     Content-Length says so, else after it (a chunked body is dropped as
+ *     it comes, and the connection closed past 16 x max_body);
  *   - at most max_connections connections, each closed after timeout_s
  *     seconds of inactivity.
  * Every reply carries X-Content-Type-Options: nosniff; the page a
@@ -21,6 +27,8 @@
 #include <stddef.h>
 #include "core/status.h"
 #include "server/analyser.h"
+
+#define MLSAE_SERVER_THREADS 4
 
 typedef struct mlsae_server_options {
     const char *host;         /* numeric address or name; default "127.0.0.1" */
