@@ -75,33 +75,52 @@ int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, siz
         return f->status;
     }
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k, N = a->n_latents;
+    /* copy the TopK out and format without the lock */
+    const size_t nk = (size_t)L * P * k;
+    float *values = malloc(nk * sizeof *values);
+    int32_t *indices = malloc(nk * sizeof *indices);
+    json_t *max = max_json(r, L, k);
+    if (values && indices) {
+        memcpy(values, r->values, nk * sizeof *values);
+        memcpy(indices, r->indices, nk * sizeof *indices);
+    }
+    pthread_mutex_unlock(&a->lock);
     text_buf b = {0};
-    float *dense = malloc((size_t)N * sizeof *dense);
-    /* one row of n_latents reals at a time: jansson formats the numbers */
-    json_t *row = json_array();
-    for (int j = 0; dense && row && j < N; j++) json_array_append_new(row, json_real(0));
+    float *dense = values && indices ? malloc((size_t)N * sizeof *dense) : NULL;
+    /* a row is n_latents numbers of which at most k are not 0: the zeros
+     * are written as jansson writes 0.0, the others formatted by jansson */
+    json_t *num = json_real(0);
     put(&b, "{\"values\":[", 11);
-    for (int l = 0; l < L && dense && !b.failed; l++) {
+    for (int l = 0; l < L && dense && num && !b.failed; l++) {
         put(&b, l ? ",[" : "[", l ? 2 : 1);
         for (int p = 0; p < P && !b.failed; p++) {
             const size_t o = ((size_t)l * P + p) * k;
             memset(dense, 0, (size_t)N * sizeof *dense);
-            for (int j = 0; j < k; j++) dense[r->indices[o + j]] = r->values[o + j];
-            for (int j = 0; j < N; j++) json_real_set(json_array_get(row, (size_t)j), dense[j]);
-            if (p) put(&b, ",", 1);
-            if (json_dump_callback(row, dump_cb, &b, REAL_FLAGS)) b.failed = 1;
+            for (int j = 0; j < k; j++) dense[indices[o + j]] = values[o + j];
+            put(&b, p ? ",[" : "[", p ? 2 : 1);
+            for (int j = 0; j < N && !b.failed; j++) {
+                if (j) put(&b, ",", 1);
+                if (dense[j] == 0) {
+                    put(&b, "0.0", 3);
+                } else {
+                    json_real_set(num, dense[j]);
+                    if (json_dump_callback(num, dump_cb, &b, REAL_FLAGS | JSON_ENCODE_ANY))
+                        b.failed = 1;
+                }
+            }
+            put(&b, "]", 1);
         }
         put(&b, "]", 1);
     }
     put(&b, "],\"max\":", 8);
-    json_t *max = max_json(r, L, k);
-    pthread_mutex_unlock(&a->lock);
     if (json_dump_callback(max, dump_cb, &b, REAL_FLAGS)) b.failed = 1;
     put(&b, "}", 1);
     json_decref(max);
-    json_decref(row);
-    int ok = dense && !b.failed;
+    json_decref(num);
+    int ok = dense && num && !b.failed;
     free(dense);
+    free(values);
+    free(indices);
     if (!ok) {
         free(b.s);
         return mlsae_fault_set(f, 500, NULL, "out of memory");
