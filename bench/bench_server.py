@@ -63,13 +63,15 @@ def rss_kib(pid):
     return 0
 
 
-def post(base, path, body):
+def post(base, path, body, parse=True):
+    """POST a JSON body; the reply parsed (or only read: what a client does
+    with tens of MB of JSON is not the server's time)."""
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req) as r:
         data = r.read()
         assert r.status == 200, (path, r.status)
-        return json.loads(data)
+        return json.loads(data) if parse else len(data)
 
 
 def get(base, path):
@@ -97,7 +99,7 @@ def page_set(base, prompt, ours):
     else:
         get(base, "/params")
         post(base, "/prompt/tokens", {"prompt": prompt})
-        post(base, "/prompt/latent-activations", {"prompt": prompt})
+        post(base, "/prompt/latent-activations", {"prompt": prompt}, parse=False)
     post(base, "/prompt/logits-input", {"prompt": prompt})
     post(base, "/prompt/layer-histograms", {"prompt": prompt})
     post(base, "/examples", {"layer": 1, "latent": 7})
