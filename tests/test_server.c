@@ -16,6 +16,7 @@
 #include "config.h"
 #include "server/analyser.h"
 #include "server/server.h"
+#include "core/safetensors.h"
 #include "testutil.h"
 
 #include <curl/curl.h>
@@ -470,7 +471,8 @@ static void test_page(void)
         "/api/py/params", "/api/py/examples", "/api/py/prompt/tokens", "/api/py/prompt/metrics",
         "/api/py/prompt/latent-activations", "/api/py/prompt/latent-activations-sparse",
         "/api/py/prompt/layer-histograms", "/api/py/prompt/logits-input",
-        "/api/py/prompt/logits-recon", "/api/py/prompt/logits-steer"};
+        "/api/py/prompt/logits-recon", "/api/py/prompt/logits-steer", "/api/py/latent",
+        "/api/py/search"};
     int all = r.status == 200 && json_is_object(paths);
     for (size_t i = 0; all && i < sizeof want / sizeof want[0]; i++)
         all = json_object_get(paths, want[i]) != NULL;
@@ -560,6 +562,141 @@ static void test_cors(mlsae_analyser *an)
     mlsae_server_stop(srv);
 }
 
+/* ---- the latent page and the search, against plain loops over the
+ * fixture files (embed_out.weight [vocab, d], decoder.weight [d, n_latents]) */
+
+enum { V = 712, D = 16, NL = 64, NLAYERS = 3, KSAE = 4 };
+static float g_wu[V * D], g_dec[D * NL], g_counts[NLAYERS * NL], g_totals[NLAYERS * NL];
+
+static int load_weights(const char *model, const char *sae)
+{
+    char path[4200];
+    mlsae_error err;
+    mlsae_safetensors *st = NULL;
+    const int64_t wu_shape[2] = {V, D}, dec_shape[2] = {D, NL};
+    snprintf(path, sizeof path, "%s/model.safetensors", model);
+    int rc = mlsae_st_open(path, &st, &err) || mlsae_st_read_f32(st, "embed_out.weight", 2, wu_shape, g_wu, &err);
+    if (st) mlsae_st_close(st);
+    st = NULL;
+    snprintf(path, sizeof path, "%s/model.safetensors", sae);
+    if (!rc) rc = mlsae_st_open(path, &st, &err) || mlsae_st_read_f32(st, "decoder.weight", 2, dec_shape, g_dec, &err);
+    if (st) mlsae_st_close(st);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    return rc;
+}
+
+/* A dists file of random counts and totals [3, 64]. */
+static int write_dists(const char *path)
+{
+    tu_rng r = {42};
+    for (int i = 0; i < NLAYERS * NL; i++) {
+        g_counts[i] = (float)(int)tu_uniform(&r, 0, 100);
+        g_totals[i] = g_counts[i] * tu_uniform(&r, 0.1f, 2.0f);
+    }
+    const int64_t shape[2] = {NLAYERS, NL};
+    mlsae_error err;
+    mlsae_st_writer *w = mlsae_st_writer_new();
+    int rc = mlsae_st_writer_add(w, "counts", MLSAE_DT_F32, 2, shape, g_counts, &err) ||
+             mlsae_st_writer_add(w, "totals", MLSAE_DT_F32, 2, shape, g_totals, &err) ||
+             mlsae_st_writer_save(w, path, &err);
+    mlsae_st_writer_free(w);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    return rc;
+}
+
+/* ids sorted by score (largest or smallest first), stable */
+static void oracle_order(const double *score, int n, int largest, int *order)
+{
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            double a = score[order[j - 1]], b = score[order[j]];
+            if (largest ? a < b : a > b) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        }
+}
+
+/* got: [{key_id, key_value}] of 16 against the oracle's order */
+static int same_ranking(json_t *got, const double *score, int n, int largest, const char *id_key,
+                        const char *value_key, const char *what)
+{
+    int order[V];
+    oracle_order(score, n, largest, order);
+    if (json_array_size(got) != 16) {
+        fprintf(stderr, "  %s: %zu entries\n", what, json_array_size(got));
+        return 0;
+    }
+    for (int j = 0; j < 16; j++) {
+        json_t *e = json_array_get(got, (size_t)j);
+        double v = json_number_value(json_object_get(e, value_key));
+        int id = (int)json_integer_value(json_object_get(e, id_key));
+        double want = score[order[j]];
+        int tied = (j > 0 && fabs(score[order[j - 1]] - want) <= TOL) ||
+                   (j < n - 1 && fabs(score[order[j + 1]] - want) <= TOL);
+        if (!close_enough(v, want) || (!tied && id != order[j])) {
+            fprintf(stderr, "  %s[%d]: %d %g, want %d %g\n", what, j, id, v, order[j], want);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_latent_page(void)
+{
+    printf("latent page and search\n");
+    const int latent = 5;
+    json_t *b = json_pack("{s:i}", "latent", latent);
+    json_t *j = post_json("/api/py/latent", b, 200);
+    json_decref(b);
+    double score[V];
+    for (int v = 0; v < V; v++) {
+        double s = 0;
+        for (int i = 0; i < D; i++) s += (double)g_wu[v * D + i] * g_dec[i * NL + latent];
+        score[v] = s;
+    }
+    CHECK(same_ranking(json_object_get(j, "promoted"), score, V, 1, "id", "logit", "promoted"));
+    CHECK(same_ranking(json_object_get(j, "suppressed"), score, V, 0, "id", "logit", "suppressed"));
+    json_t *dists = json_object_get(j, "dists");
+    int ok = json_is_object(dists);
+    for (int l = 0; ok && l < NLAYERS; l++) {
+        double tokens = 0;
+        for (int q = 0; q < NL; q++) tokens += g_counts[l * NL + q];
+        tokens /= KSAE;
+        double c = g_counts[l * NL + latent];
+        ok = close_enough(json_number_value(json_array_get(json_object_get(dists, "counts"), (size_t)l)), c) &&
+             close_enough(json_number_value(json_array_get(json_object_get(dists, "totals"), (size_t)l)),
+                          g_totals[l * NL + latent]) &&
+             close_enough(json_number_value(json_array_get(json_object_get(dists, "density"), (size_t)l)),
+                          c / tokens);
+    }
+    CHECKF(ok, "the latent's dists (counts, totals, density per layer)");
+    json_decref(j);
+
+    /* search: the latents writing most into the first token of the text */
+    json_t *t = post_json("/api/py/prompt/tokens", json_pack("{s:s}", "prompt", "the cat"), 200);
+    int id = (int)json_integer_value(json_object_get(json_array_get(t, 0), "id"));
+    json_decref(t);
+    b = json_pack("{s:s}", "text", "the cat");
+    j = post_json("/api/py/search", b, 200);
+    json_decref(b);
+    CHECK(json_integer_value(json_object_get(json_object_get(j, "token"), "id")) == id);
+    double lat[NL];
+    for (int q = 0; q < NL; q++) {
+        double s = 0;
+        for (int i = 0; i < D; i++) s += (double)g_wu[id * D + i] * g_dec[i * NL + q];
+        lat[q] = s;
+    }
+    CHECK(same_ranking(json_object_get(j, "latents"), lat, NL, 1, "latent", "value", "search"));
+    json_decref(j);
+    bad("/api/py/latent", "{\"latent\": 64}", 422, "latent");
+    bad("/api/py/latent", "{}", 422, "latent");
+    bad("/api/py/search", "{\"text\": \"\"}", 422, "text");
+    bad("/api/py/search", "{\"text\": 5}", 422, "text");
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -581,10 +718,14 @@ int main(void)
     snprintf(cfg->tokenizer, sizeof cfg->tokenizer, "%s", tokenizer);
     snprintf(cfg->device, sizeof cfg->device, "cpu");
     cfg->threads = 2;
+    char dists[4200];
+    snprintf(dists, sizeof dists, "%s/dists.safetensors", tu_tmpdir());
+    if (load_weights(model, sae) || write_dists(dists)) return 1;
     json_t *params = json_pack("{s:s, s:i}", "model_name", model, "k", 4);
     mlsae_analyser_options ao = {0};
     ao.checkpoint = sae;
     ao.examples = db;
+    ao.dists = dists;
     ao.cache_size = 2; /* small, so the tests evict */
     mlsae_analyser *an = NULL;
     mlsae_error err;
@@ -628,6 +769,7 @@ int main(void)
     json_decref(j);
     json_decref(b);
 
+    test_latent_page();
     test_bad_requests((int)json_integer_value(json_object_get(expected, "max_positions")));
     test_security();
     test_page();

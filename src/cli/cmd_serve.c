@@ -20,8 +20,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: mlsae serve --checkpoint DIR [--examples DB] [--host ADDR] [--port N]\n"
-            "                   [--cors ORIGIN] [OPTIONS]\n"
+            "Usage: mlsae serve --checkpoint DIR [--examples DB] [--dists FILE] [--host ADDR]\n"
+            "                   [--port N] [--cors ORIGIN] [OPTIONS]\n"
             "\n"
             "Serve the interactive viewer of a trained MLSAE: the page at http://HOST:PORT/\n"
             "(type a prompt; see which latents fire at which layers, their examples, and\n"
@@ -32,6 +32,8 @@ static void usage(FILE *out)
             "                     Face repo id; a -tfm checkpoint supplies model_name and\n"
             "                     layers, a plain one needs --model_name (and --layers)\n"
             "  --examples DB      SQLite file of 'mlsae examples' (top examples per latent)\n"
+            "  --dists FILE       safetensors of 'mlsae dists' (the latent page's layer\n"
+            "                     distribution and density)\n"
             "  --host ADDR        address to listen on (default 127.0.0.1: this machine only)\n"
             "  --port N           port (default 8001; 0 = any free port)\n"
             "  --cors ORIGIN      allow cross-origin requests from ORIGIN only\n"
@@ -97,11 +99,11 @@ int cmd_serve(int argc, char **argv)
         return cli_error("serve", "out of memory");
     }
     memcpy(args, argv, (size_t)argc * sizeof *args);
-    const char *ckpt = NULL, *examples = NULL, *host = "127.0.0.1", *port_s = "8001";
+    const char *ckpt = NULL, *examples = NULL, *dists = NULL, *host = "127.0.0.1", *port_s = "8001";
     const char *cors = NULL, *conns_s = "64", *timeout_s = "30";
-    static const char *const flags[] = {"--checkpoint", "--examples", "--host", "--port", "--cors",
+    static const char *const flags[] = {"--checkpoint", "--examples", "--dists", "--host", "--port", "--cors",
                                         "--max-connections", "--timeout"};
-    const char **values[] = {&ckpt, &examples, &host, &port_s, &cors, &conns_s, &timeout_s};
+    const char **values[] = {&ckpt, &examples, &dists, &host, &port_s, &cors, &conns_s, &timeout_s};
     int status = 0;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0] && !status; i++)
         if (cli_take_value(&argc, args, flags[i], values[i]) < 0)
@@ -117,6 +119,8 @@ int cmd_serve(int argc, char **argv)
         status = cli_error("serve", "--timeout %s: not a positive number of seconds", timeout_s);
     if (!status && examples && !mlsae_is_file(examples))
         status = cli_error("serve", "--examples %s: no such file", examples);
+    if (!status && dists && !mlsae_is_file(dists))
+        status = cli_error("serve", "--dists %s: no such file", dists);
     char *resolved = NULL;
     const char *repo_id = NULL;
     if (!status) status = cli_resolve_checkpoint("serve", &ckpt, &resolved, &repo_id);
@@ -139,6 +143,7 @@ int cmd_serve(int argc, char **argv)
         mlsae_analyser_options ao = {0};
         ao.checkpoint = ckpt;
         ao.examples = examples;
+        ao.dists = dists;
         if (!params) status = cli_error("serve", "out of memory");
         else if (mlsae_analyser_open(cfg, &ao, params, &a, &err))
             status = cli_error("serve", "%s", err.msg);

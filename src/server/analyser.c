@@ -108,6 +108,7 @@ int mlsae_analyser_open(const mlsae_run_config *cfg, const mlsae_analyser_option
             a->dec_rows[(size_t)j * a->d + i] = dec[(size_t)i * a->n_latents + j];
     free(dec);
     if (opt->examples && open_examples(a, opt->examples, err)) goto fail;
+    if (opt->dists && mlsae_analyser_load_dists(a, opt->dists, err)) goto fail;
     *out = a;
     return 0;
 fail:
@@ -136,6 +137,8 @@ void mlsae_analyser_close(mlsae_analyser *a)
         for (int i = 0; i < a->cache_size; i++) run_free(a->cache[i]);
     free(a->cache);
     free(a->dec_rows);
+    free(a->dist_counts);
+    free(a->dist_totals);
     if (a->examples) sqlite3_close(a->examples);
     if (a->sae) mlsae_sae_free(a->sae);
     json_decref(a->params);
@@ -154,6 +157,7 @@ void mlsae_analyser_get_info(const mlsae_analyser *a, mlsae_analyser_info *info)
     info->vocab = a->vocab;
     info->layers = a->s.layers;
     info->has_examples = a->examples != NULL;
+    info->has_dists = a->dist_counts != NULL;
 }
 
 json_t *mlsae_analyser_params(mlsae_analyser *a)

@@ -44,6 +44,8 @@ int mlsae_fault_set(mlsae_fault *f, int status, const char *field, const char *f
 typedef struct mlsae_analyser_options {
     const char *checkpoint;    /* SAE directory (plain or -tfm) */
     const char *examples;      /* SQLite file of `mlsae examples`, or NULL */
+    const char *dists;         /* safetensors of `mlsae dists` (counts, totals
+                                * F32 [n_layers, n_latents]), or NULL */
     int cache_size;            /* prompts kept (default 8) */
     int bins;                  /* histogram bins (reference default 64) */
     int num_tokens;            /* logits per position (reference default 16) */
@@ -61,7 +63,7 @@ void mlsae_analyser_close(mlsae_analyser *a);
 typedef struct mlsae_analyser_info {
     int n_layers, d_model, n_latents, k, max_length, vocab;
     const int *layers;          /* model layer of each SAE layer */
-    int has_examples;
+    int has_examples, has_dists;
 } mlsae_analyser_info;
 void mlsae_analyser_get_info(const mlsae_analyser *a, mlsae_analyser_info *info);
 
@@ -105,6 +107,19 @@ int mlsae_analyser_logits_steer(mlsae_analyser *a, const char *prompt, size_t le
  * a database, as the reference). */
 int mlsae_analyser_examples(mlsae_analyser *a, int64_t layer, int64_t latent, json_t **out,
                             mlsae_fault *f);
+/* Ours, for the latent page: {latent, layers: [model layer of each SAE
+ * layer], dists: null or {counts, totals, density: [n_layers]} (density =
+ * counts / tokens, tokens = the layer's counts summed over latents / k:
+ * every token puts k latents in TopK), promoted, suppressed: the
+ * num_tokens largest / smallest entries of W_U @ decoder column [{id,
+ * token, logit}] (the unembedding alone, no final LayerNorm)}. */
+int mlsae_analyser_latent(mlsae_analyser *a, int64_t latent, json_t **out, mlsae_fault *f);
+/* Ours: the latents whose decoder column writes most into the logit of the
+ * first token of text (W_U[token] . decoder column, largest first):
+ * {token: {id, token}, latents: [{latent, value}] (num_tokens of them)}. */
+int mlsae_analyser_search(mlsae_analyser *a, const char *text, size_t len, json_t **out,
+                          mlsae_fault *f);
+
 /* Reference's token-string clean-up (replace_special): byte-level markers
  * to text ("Ġ" -> " ", "Ċ" -> "\n", ...). Returns a malloc'd string; NULL
  * token gives "". */

@@ -34,6 +34,8 @@ struct mlsae_analyser {
     float *dec_rows;  /* [n_latents, d]: decoder column j is row j */
     json_t *params;
     sqlite3 *examples;
+    float *dist_counts;  /* [n_layers, n_latents] from --dists, or NULL */
+    float *dist_totals;
     int bins, num_tokens;
     int cache_size;
     mlsae_prompt_run **cache; /* [cache_size], NULL = free slot */
@@ -45,6 +47,13 @@ mlsae_prompt_run *mlsae_analyser_run(mlsae_analyser *a, const char *prompt, size
                                      mlsae_fault *f);
 /* Make sure r->logits is filled. */
 int mlsae_analyser_run_logits(mlsae_analyser *a, mlsae_prompt_run *r, mlsae_fault *f);
+
+/* Indices of the k largest (largest = 1) or smallest values of x[0..n),
+ * in that order, ties by lower index (as a stable sort would). */
+void mlsae_topk_indices(const float *x, int n, int k, int largest, int *out);
+
+/* Load --dists (analyser_latent.c). */
+int mlsae_analyser_load_dists(mlsae_analyser *a, const char *path, mlsae_error *err);
 
 /* A json_t string of the cleaned-up token of id ("" for an id the
  * tokenizer does not have, as the reference's `token or ""`). */

@@ -16,9 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Indices of the k largest (largest = 1) or smallest values of x[0..n),
- * in that order, ties by lower index (as a stable sort would). */
-static void topk(const float *x, int n, int k, int largest, int *out)
+void mlsae_topk_indices(const float *x, int n, int k, int largest, int *out)
 {
     int m = 0;
     for (int i = 0; i < n; i++) {
@@ -50,7 +48,7 @@ static json_t *max_logits(mlsae_analyser *a, const float *logits, int P, int *ix
             if (x[i] > m) m = x[i];
         double sum = 0;
         for (int i = 0; i < V; i++) sum += exp((double)x[i] - m);
-        topk(x, V, k, 1, ix);
+        mlsae_topk_indices(x, V, k, 1, ix);
         json_t *row = json_array();
         for (int j = 0; j < k; j++)
             json_array_append_new(row, json_pack("{s:i, s:o, s:f, s:f}", "id", ix[j], "token",
@@ -72,7 +70,7 @@ static json_t *logit_changes(mlsae_analyser *a, const float *before, const float
         for (int i = 0; i < V; i++)
             change[i] = after[(size_t)p * V + i] - before[(size_t)p * V + i];
         for (int largest = 1; largest >= 0; largest--) {
-            topk(change, V, k, largest, ix);
+            mlsae_topk_indices(change, V, k, largest, ix);
             json_t *row = json_array();
             for (int j = 0; j < k; j++)
                 json_array_append_new(row, json_pack("{s:i, s:o, s:f, s:n}", "id", ix[j], "token",

@@ -76,7 +76,7 @@ typedef struct request {
     double factor;
 } request;
 
-enum { F_PROMPT = 1, F_LAYER = 2, F_LATENT = 4, F_FACTOR = 8 };
+enum { F_PROMPT = 1, F_LAYER = 2, F_LATENT = 4, F_FACTOR = 8, F_TEXT = 16 };
 
 static int bad_field(mlsae_reply *rep, const char *field, const char *type, const char *fmt,
                      const char *what)
@@ -126,14 +126,15 @@ static int parse(const char *body, size_t len, unsigned fields, request *rq, mls
                           "(a JSON object)");
         goto fail;
     }
-    if (fields & F_PROMPT) {
-        json_t *p = json_object_get(rq->root, "prompt");
+    if (fields & (F_PROMPT | F_TEXT)) {
+        const char *name = fields & F_PROMPT ? "prompt" : "text";
+        json_t *p = json_object_get(rq->root, name);
         if (!p) {
-            bad_field(rep, "prompt", "missing", "Field required: %s", "prompt");
+            bad_field(rep, name, "missing", "Field required: %s", name);
             goto fail;
         }
         if (!json_is_string(p)) {
-            bad_field(rep, "prompt", "string_type", "Input should be a valid string: %s", "prompt");
+            bad_field(rep, name, "string_type", "Input should be a valid string: %s", name);
             goto fail;
         }
         rq->prompt = json_string_value(p);
@@ -164,7 +165,7 @@ fail:
 
 typedef enum route_id {
     R_PARAMS, R_EXAMPLES, R_TOKENS, R_METRICS, R_ACTS, R_ACTS_SPARSE, R_HIST, R_LOGITS_INPUT,
-    R_LOGITS_RECON, R_LOGITS_STEER, R_OPENAPI
+    R_LOGITS_RECON, R_LOGITS_STEER, R_OPENAPI, R_LATENT, R_SEARCH
 } route_id;
 
 static const struct route {
@@ -184,6 +185,8 @@ static const struct route {
     {"/api/py/prompt/logits-input", "POST", R_LOGITS_INPUT, F_PROMPT},
     {"/api/py/prompt/logits-recon", "POST", R_LOGITS_RECON, F_PROMPT | F_LAYER},
     {"/api/py/prompt/logits-steer", "POST", R_LOGITS_STEER, F_PROMPT | F_LATENT | F_LAYER | F_FACTOR},
+    {"/api/py/latent", "POST", R_LATENT, F_LATENT},
+    {"/api/py/search", "POST", R_SEARCH, F_TEXT},
 };
 
 static void reply_asset(mlsae_reply *rep, const char *name)
@@ -254,6 +257,12 @@ static void call(mlsae_analyser *a, route_id id, request *rq, mlsae_reply *rep)
     case R_LOGITS_STEER:
         rc = mlsae_analyser_logits_steer(a, rq->prompt, rq->prompt_len, rq->latent, rq->layer,
                                          rq->factor, &out, &f);
+        break;
+    case R_LATENT:
+        rc = mlsae_analyser_latent(a, rq->latent, &out, &f);
+        break;
+    case R_SEARCH:
+        rc = mlsae_analyser_search(a, rq->prompt, rq->prompt_len, &out, &f);
         break;
     case R_OPENAPI:
         reply_asset(rep, "openapi.json");

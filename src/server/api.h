@@ -14,6 +14,8 @@
  *   POST /api/py/prompt/logits-steer            {prompt, latent, layer, factor}
  * and ours:
  *   POST /api/py/prompt/latent-activations-sparse {prompt}
+ *   POST /api/py/latent                         {latent}  (the latent page)
+ *   POST /api/py/search                         {text}    (latents by token)
  *   GET  /api/py/openapi.json
  *   GET  /, /prompt/<text>, /latent/<n>: the page; GET /assets/<file>
  *

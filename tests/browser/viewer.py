@@ -173,6 +173,22 @@ def run(driver, port, screenshot):
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tokens .tok")) > 0)
     check(driver.find_element(By.ID, "prompt").get_attribute("value") == "Hello, world!",
           "opening /prompt/<text> runs that prompt")
+    # the latent page: promoted / suppressed tokens, examples per layer
+    driver.get(base + "/latent/5")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#latent-examples h3")) == 3)
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#latent-promoted tr")) == 17,
+          "the latent page lists 16 promoted tokens")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#latent-examples .example")) == 4,
+          "the latent page shows its examples (3 at layer 1, 1 at layer 2)")
+    # search for latents by token, then follow a result
+    box = driver.find_element(By.ID, "search")
+    box.send_keys("the", Keys.ENTER)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#search-results a")) == 16)
+    first = driver.find_elements(By.CSS_SELECTOR, "#search-results a")[0]
+    target = first.text
+    first.click()
+    wait.until(lambda d: d.find_element(By.ID, "latent-title").text == f"Latent {target}")
+    check(True, f"search results link to the latent page (latent {target})")
     logs = [l for l in driver.get_log("browser") if l.get("level") == "SEVERE"]
     check(not logs, f"no console errors {logs[:2]}")
 

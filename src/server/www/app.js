@@ -280,17 +280,50 @@ async function latentPage(latent) {
   for (const p of document.querySelectorAll("[role=tabpanel]")) p.hidden = true;
   $("latent-page").hidden = false;
   $("latent-title").textContent = `Latent ${latent}`;
+  $("latent-goto").value = latent;
   document.title = `mlsae: latent ${latent}`;
   const box = $("latent-examples");
   box.replaceChildren();
   try {
-    const layers = state.nLayers || 1;
-    for (let l = 0; l < layers; l++) {
+    const info = await api("/latent", { latent });
+    $("latent-promoted").replaceChildren(logitTable(info.promoted, "", false));
+    $("latent-suppressed").replaceChildren(logitTable(info.suppressed, "", false));
+    const dists = $("latent-dists");
+    dists.replaceChildren();
+    if (!info.dists) {
+      $("dists-caption").textContent = "No distribution (start the server with --dists FILE from mlsae dists).";
+    } else {
+      $("dists-caption").textContent = "Share of the latent's total activation at each layer, and how often it fires there (TopK appearances per token).";
+      const totals = info.dists.totals, sum = totals.reduce((x, y) => x + y, 0);
+      const t = el("table", {}, el("tr", {}, el("th", {}, "layer"), el("th", {}, "share"), el("th", {}, ""), el("th", {}, "density")));
+      info.layers.forEach((layer, l) => {
+        const share = sum > 0 ? totals[l] / sum : 0;
+        const bar = el("span", { class: "bar" });
+        bar.style.width = `${(share * 12).toFixed(2)}rem`;
+        const dens = info.dists.density[l];
+        t.append(el("tr", {}, el("td", {}, String(layer)), el("td", { class: "num" }, (share * 100).toFixed(1) + "%"),
+          el("td", {}, bar), el("td", { class: "num" }, dens === null ? "-" : dens.toExponential(2))));
+      });
+      dists.append(t);
+    }
+    for (let l = 0; l < info.layers.length; l++) {
       const rows = await api("/examples", { layer: l, latent });
-      box.append(el("h3", {}, `Layer ${l}: ${rows.length} examples`));
+      box.append(el("h3", {}, `Layer ${info.layers[l]}: ${rows.length} examples`));
       rows.slice(0, 8).forEach((ex) => box.append(exampleLine(ex)));
     }
     setStatus("");
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+async function search(text) {
+  const box = $("search-results");
+  try {
+    const res = await api("/search", { text });
+    box.replaceChildren(el("span", { class: "muted" }, `Latents writing most into ${JSON.stringify(res.token.token)}: `));
+    for (const r of res.latents)
+      box.append(el("a", { href: `/latent/${r.latent}`, title: `score ${r.value.toFixed(3)}` }, String(r.latent)));
   } catch (e) {
     setStatus(e.message, true);
   }
@@ -352,6 +385,12 @@ function initControls() {
     select({ [k[0]]: state[k[0]] + k[1] });
   });
   window.addEventListener("popstate", route);
+  $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); if ($("search").value) search($("search").value); });
+  $("latent-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const n = parseInt($("latent-goto").value, 10);
+    if (n >= 0) { history.pushState(null, "", `/latent/${n}`); latentPage(n); }
+  });
 }
 
 async function init() {
