@@ -676,7 +676,9 @@ static void test_latent_page(void)
     json_decref(j);
 
     /* search: the latents writing most into the first token of the text */
-    json_t *t = post_json("/api/py/prompt/tokens", json_pack("{s:s}", "prompt", "the cat"), 200);
+    b = json_pack("{s:s}", "prompt", "the cat");
+    json_t *t = post_json("/api/py/prompt/tokens", b, 200);
+    json_decref(b);
     int id = (int)json_integer_value(json_object_get(json_array_get(t, 0), "id"));
     json_decref(t);
     b = json_pack("{s:s}", "text", "the cat");
