@@ -129,13 +129,13 @@ end
 """
 
 
-def run_wrk(port, prompts, seconds, connections, pid):
+def run_wrk(port, prompts, seconds, connections, pid, timeout):
     lua = WRK_LUA.replace("PROMPTS", "{" + ", ".join(json.dumps(p) for p in prompts) + "}")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)
         script = f.name
     before = rss_kib(pid)
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", f"{timeout}s",
                           "-s", script, f"http://127.0.0.1:{port}"],
                          capture_output=True, text=True).stdout
     after = rss_kib(pid)
@@ -160,6 +160,7 @@ def main():
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=4)
+    ap.add_argument("--wrk-timeout", type=int, default=10, help="seconds before wrk gives up on a reply")
     ap.add_argument("--keep", default=None, help="reuse/keep the model and SAE in this directory")
     args = ap.parse_args()
     tmp = args.keep or tempfile.mkdtemp(prefix="mlsae-bench-serve-")
@@ -190,7 +191,7 @@ def main():
                   f"p50 {pct(times, 50) * 1e3:.0f} ms, p99 {pct(times, 99) * 1e3:.0f} ms, "
                   f"mean {statistics.mean(times) * 1e3:.0f} ms")
         if shutil.which("wrk"):
-            run_wrk(port, prompts[-4:], args.duration, args.connections, proc.pid)
+            run_wrk(port, prompts[-4:], args.duration, args.connections, proc.pid, args.wrk_timeout)
         else:
             print("wrk not installed (apt-get install wrk): no load test")
     finally:
