@@ -227,7 +227,9 @@ int mlsae_server_start(mlsae_analyser *a, const mlsae_server_options *opt, mlsae
     }
     s->d = MHD_start_daemon(flags, (uint16_t)opt->port, NULL, NULL, handler, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)MLSAE_SERVER_THREADS,
+                            MHD_OPTION_THREAD_POOL_SIZE,
+                            s->o.max_connections < MLSAE_SERVER_THREADS ? s->o.max_connections
+                                                                        : (unsigned)MLSAE_SERVER_THREADS,
                             MHD_OPTION_CONNECTION_LIMIT, s->o.max_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,

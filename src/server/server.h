@@ -1,6 +1,7 @@
 /* The HTTP side of `mlsae serve` on libmicrohttpd: a pool of
- * MLSAE_SERVER_THREADS event-driven threads (epoll or poll) shares the
- * connections, so slow or idle clients hold no thread; a request that needs
+ * MLSAE_SERVER_THREADS (at most max_connections) event-driven threads
+ * (epoll or poll) shares the connections, so slow or idle clients hold no
+ * thread; a request that needs
  * the model blocks its thread until the analyser's lock is free (the model
  * work is serialised there, see analyser.h). A fixed pool also keeps the
  * OpenMP thread teams to a fixed number (libgomp keeps one per calling
