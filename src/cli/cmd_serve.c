@@ -69,7 +69,10 @@ static json_t *params_json(const char *ckpt, const mlsae_run_config *cfg)
                      "k", (json_int_t)sc.k, "auxk", (json_int_t)sc.auxk,
                      "auxk_coef", ae->auxk_coef == ae->auxk_coef ? ae->auxk_coef : 0.0,
                      "dead_tokens_threshold", (json_int_t)ae->dead_tokens_threshold,
-                     "dead_threshold", (double)sc.dead_threshold, "lr", ae->lr,
+                     "dead_threshold",
+                     (float)ae->dead_threshold == sc.dead_threshold ? ae->dead_threshold
+                                                                    : (double)sc.dead_threshold,
+                     "lr", ae->lr,
                      "standardize", sc.standardize, "skip_special_tokens",
                      ae->skip_special_tokens, "max_length", (json_int_t)cfg->data.max_length,
                      "batch_size", (json_int_t)cfg->data.batch_size, "accumulate_grad_batches",
@@ -147,6 +150,14 @@ int cmd_serve(int argc, char **argv)
         if (!params) status = cli_error("serve", "out of memory");
         else if (mlsae_analyser_open(cfg, &ao, params, &a, &err))
             status = cli_error("serve", "%s", err.msg);
+    }
+    if (!status && json_is_null(json_object_get(params, "layers"))) {
+        /* all layers of the model: name them */
+        mlsae_analyser_info info;
+        mlsae_analyser_get_info(a, &info);
+        json_t *layers = json_array();
+        for (int i = 0; i < info.n_layers; i++) json_array_append_new(layers, json_integer(info.layers[i]));
+        json_object_set_new(params, "layers", layers);
     }
     if (!status) {
         mlsae_server_options so = {0};
