@@ -176,6 +176,9 @@ def run(driver, port, screenshot):
     # the latent page: promoted / suppressed tokens, examples per layer
     driver.get(base + "/latent/5")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#latent-examples h3")) == 3)
+    check(not driver.find_element(By.ID, "controls").is_displayed() and
+          not driver.find_element(By.ID, "tabs").is_displayed(),
+          "the latent page hides the prompt's controls and tabs")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#latent-promoted tr")) == 17,
           "the latent page lists 16 promoted tokens")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#latent-examples .example")) == 4,
