@@ -118,22 +118,26 @@ function renderHeatmaps() {
     });
     const rows = [...best.entries()].sort((a, b) => b[1] - a[1]).slice(0, 48).map((e) => e[0]);
     const max = rows.length ? best.get(rows[0]) : 0;
+    const lw = cell >= 8 ? 6 + 7 * String(state.nLatents - 1).length : 0; // row labels
     const canvas = el("canvas", {
-      width: String(P * cell), height: String(Math.max(1, rows.length) * cell), tabindex: "0",
+      width: String(lw + P * cell), height: String(Math.max(1, rows.length) * cell), tabindex: "0",
       role: "img", "aria-label": `layer ${l}: ${rows.length} latents over ${P} positions; Enter selects this layer`,
     });
     const g = canvas.getContext("2d");
+    g.font = `${Math.min(11, cell - 1)}px ui-monospace, monospace`;
+    g.textBaseline = "middle";
     rows.forEach((j, r) => {
+      if (lw) { g.fillStyle = j === state.latent ? "#1d4ed8" : "#6b6b70"; g.fillText(String(j), 2, r * cell + cell / 2); }
       for (let p = 0; p < P; p++) {
         const v = actAt(l, p, j);
-        if (v > 0) { g.fillStyle = actColor(v, max); g.fillRect(p * cell, r * cell, cell, cell); }
+        if (v > 0) { g.fillStyle = actColor(v, max); g.fillRect(lw + p * cell, r * cell, cell, cell); }
       }
-      if (j === state.latent) { g.strokeStyle = "#1d4ed8"; g.strokeRect(0.5, r * cell + 0.5, P * cell - 1, cell - 1); }
+      if (j === state.latent) { g.strokeStyle = "#1d4ed8"; g.strokeRect(lw + 0.5, r * cell + 0.5, P * cell - 1, cell - 1); }
     });
     canvas.addEventListener("click", (ev) => {
       const rect = canvas.getBoundingClientRect();
-      const p = Math.floor((ev.clientX - rect.left) / cell), r = Math.floor((ev.clientY - rect.top) / cell);
-      if (r < rows.length) select({ layer: l, latent: rows[r], position: Math.min(P - 1, p) });
+      const p = Math.floor((ev.clientX - rect.left - lw) / cell), r = Math.floor((ev.clientY - rect.top) / cell);
+      if (r < rows.length) select({ layer: l, latent: rows[r], position: Math.max(0, Math.min(P - 1, p)) });
     });
     canvas.addEventListener("keydown", (ev) => { if (ev.key === "Enter") select({ layer: l }); });
     canvas.title = rows.length ? `latents ${rows.slice(0, 12).join(", ")}${rows.length > 12 ? ", ..." : ""}` : "no latent fired";
