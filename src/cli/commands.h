@@ -21,6 +21,7 @@ int cmd_config(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_figures(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_dists(int argc, char **argv);

@@ -28,6 +28,7 @@ static const cli_command commands[] = {
      cmd_report},
     {"hidden-states", "run a GPT-NeoX model and dump the residual stream after every layer",
      cmd_hidden_states},
+    {"serve", "the interactive viewer: a web page and the reference's JSON API", cmd_serve},
     {"tokenize", "encode text to token ids with a HF tokenizer.json (or decode)", cmd_tokenize},
     {"config", "show or check the effective run configuration (YAML + options)", cmd_config},
     {"devices", "list compute backends and OpenCL devices", cmd_devices},

@@ -96,6 +96,13 @@ int mlsae_neox_forward_at_layer(mlsae_neox *m, mlsae_ref h, int layer, const int
                                 int batch, int seq, mlsae_ref logits, float *ce_host,
                                 double *mean_ce, mlsae_error *err);
 
+/* The unembedding alone (embed_out, no final LayerNorm): out [rows, vocab] =
+ * x [rows, d_model] @ embed_out^T, host memory. For reading a direction of
+ * the residual stream (an SAE decoder column) in token space. */
+int mlsae_neox_unembed_host(mlsae_neox *m, const float *x, int rows, float *out, mlsae_error *err);
+/* Row `id` of embed_out [d_model] (the token's unembedding vector). */
+int mlsae_neox_unembed_row(mlsae_neox *m, int32_t id, float *out, mlsae_error *err);
+
 /* SPEC §2 special-token masking: zero the d-vectors of x at every position
  * whose token id is in special[0..n_special) (negative ids are ignored).
  * x is [n_slices, n_tokens, d] (e.g. [n_layers, batch*seq, d_model]). */
