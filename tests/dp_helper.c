@@ -7,8 +7,16 @@
  *   dp_helper compare A.safetensors B.safetensors RTOL ATOL
  *       every tensor of A is in B with the same shape; floating point
  *       tensors within |a - b| <= ATOL + RTOL |b|, integer tensors exactly,
- *       U8 tensors (opaque bytes) not at all.
- *       Prints the largest difference of each tensor. Exit 0 when equal. */
+ *       U8 tensors (opaque bytes) not at all. Prints the largest
+ *       difference of each tensor. Exit 0 when equal.
+ *   dp_helper random OUT N_BATCHES N_LAYERS BATCH POS D SEED
+ *       activations of standard normal deviates (layer l scaled by l + 1),
+ *       for benchmarks (bench/bench_mpi.sh).
+ *   dp_helper interrupt RANK N OPTIONS...
+ *       the training loop with the options of `mlsae train` (under mpirun:
+ *       one process of the data-parallel run); rank RANK raises SIGINT, as
+ *       Ctrl-C would, after its N-th micro-batch; rank 0 prints "stopped
+ *       after M micro-batches". */
 #include "config.h"
 
 #include <math.h>
@@ -18,6 +26,7 @@
 #include <string.h>
 
 #include "config/run_config.h"
+#include "core/rng.h"
 #include "core/safetensors.h"
 #include "pipeline/comm.h"
 #include "train/trainer.h"
@@ -130,6 +139,35 @@ static int compare(const char *a_path, const char *b_path, double rtol, double a
     return bad;
 }
 
+static int random_acts(char **argv)
+{
+    int64_t shape[5];
+    for (int i = 0; i < 5; i++) shape[i] = atoll(argv[1 + i]);
+    size_t n = 1;
+    for (int i = 0; i < 5; i++) {
+        if (shape[i] < 1) {
+            fprintf(stderr, "dp_helper random: dimension %d must be >= 1\n", i);
+            return 1;
+        }
+        n *= (size_t)shape[i];
+    }
+    float *x = malloc(n * sizeof *x);
+    if (!x) return fprintf(stderr, "out of memory\n"), 1;
+    mlsae_rng r;
+    mlsae_rng_seed(&r, (uint64_t)atoll(argv[6]));
+    const size_t per_layer = n / (size_t)(shape[0] * shape[1]);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(mlsae_rng_normal(&r) * (double)(1 + (i / per_layer) % shape[1]));
+    mlsae_error err;
+    mlsae_st_writer *w = mlsae_st_writer_new();
+    int rc = !w || mlsae_st_writer_add(w, "inputs", MLSAE_DT_F32, 5, shape, x, &err) ||
+             mlsae_st_writer_save(w, argv[0], &err);
+    if (rc) fprintf(stderr, "%s\n", w ? err.msg : "out of memory");
+    mlsae_st_writer_free(w);
+    free(x);
+    return rc;
+}
+
 static int64_t stop_after;
 static int stop_rank;
 
@@ -168,10 +206,11 @@ static int interrupt(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "interrupt") == 0) return interrupt(argc - 2, argv + 2);
+    if (argc == 9 && strcmp(argv[1], "random") == 0) return random_acts(argv + 2);
     if (argc == 5 && strcmp(argv[1], "split") == 0) return split(argv[2], argv[3], atoi(argv[4]));
     if (argc == 6 && strcmp(argv[1], "compare") == 0)
         return compare(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
     fprintf(stderr, "usage: dp_helper split IN OUT N | compare A B RTOL ATOL | "
-                    "interrupt RANK N OPTIONS...\n");
+                    "random OUT N_BATCHES N_LAYERS BATCH POS D SEED | interrupt RANK N OPTIONS...\n");
     return 2;
 }

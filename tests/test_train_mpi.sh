@@ -142,5 +142,22 @@ for f in model training_state; do
         || die "the checkpoint changed after a rank died ($f)"
 done
 
+# 8. on a tiny random model and the bundled corpus (the transformer on each
+#    rank's own batch): one process at batch 4 = two ranks at batch 2; the
+#    two ranks also validate (rank 0 alone), which must not change training
+MAKE_MODEL=${MAKE_MODEL:-./tests/make_model}
+"$MAKE_MODEL" "$TMP/model" 32 2 2 64 50304 7 >/dev/null || die "cannot make the model"
+zstd -dc "${MLSAE_TEST_SRCDIR:-$DIR}/../data/tinyshakespeare.jsonl.zst" | head -n 3 >"$TMP/train.jsonl"
+MODEL="--model $TMP/model --data $TMP/train.jsonl --max_length 64 --expansion_factor 4 --k 8
+    --auxk 16 --accumulate 3 --max_tokens 2048 --dead_tokens_threshold 1000
+    --log_every_n_steps 1 --threads 1 --device cpu"
+"$MLSAE_BIN" train $MODEL --batch_size 4 --limit_val_batches 0 --out "$TMP/one_m" \
+    >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; die "model: one process"; }
+$MR "$MLSAE_BIN" train $MODEL --batch_size 2 --val_check_interval 3 --limit_val_batches 1 \
+    --out "$TMP/two_m" >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; die "model: two ranks"; }
+same "$TMP/two_m" "$TMP/one_m" "model run"
+same_losses "$TMP/two_m" "$TMP/one_m" "model run"
+grep -q '"val/loss/delta/layer_1"' "$TMP/two_m/metrics.jsonl" || die "model: no validation rows"
+
 [ $fail -eq 0 ] && echo "test_train_mpi: PASS"
 exit $fail

@@ -103,6 +103,13 @@ int cmd_train(int argc, char **argv)
             printf("time:       data %.2f s, transformer %.2f s, sae %.2f s, validation %.2f s, "
                    "checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s, sum.sae_s,
                    sum.validate_s, sum.save_s);
+        if (ranks > 1) {
+            mlsae_comm_stats cs;
+            mlsae_comm_get_stats(&cs);
+            printf("mpi:        %d ranks; rank 0: %llu collectives, %.1f MB reduced, %.3f s in "
+                   "MPI (including waits for the other ranks)\n", ranks,
+                   (unsigned long long)cs.calls, cs.bytes / 1e6, cs.seconds);
+        }
         if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
         printf("checkpoint: %s\n", sum.checkpoint_dir);
         printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);

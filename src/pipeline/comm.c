@@ -10,6 +10,16 @@
 
 static int g_init, g_rank, g_size = 1, g_local_rank, g_local_size = 1;
 static char g_desc[256];
+static mlsae_comm_stats g_stats;
+
+static void account(double t0, size_t bytes)
+{
+    g_stats.calls++;
+    g_stats.bytes += bytes;
+    g_stats.seconds += MPI_Wtime() - t0;
+}
+
+void mlsae_comm_get_stats(mlsae_comm_stats *out) { *out = g_stats; }
 
 static int launched(void)
 {
@@ -84,12 +94,14 @@ static int allreduce(void *v, size_t n, size_t elem, MPI_Datatype type, MPI_Op o
                      const char *what, mlsae_error *err)
 {
     if (!g_init || g_size == 1) return 0;
+    double t0 = MPI_Wtime();
     for (size_t off = 0; off < n; off += CHUNK) {
         size_t c = n - off < CHUNK ? n - off : CHUNK;
         int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)v + off * elem, (int)c, type, op,
                                MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, what, err);
     }
+    account(t0, n * elem);
     return 0;
 }
 
@@ -124,18 +136,22 @@ int mlsae_comm_or(int *flag, mlsae_error *err)
 int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err)
 {
     if (!g_init || g_size == 1) return 0;
+    double t0 = MPI_Wtime();
     for (size_t off = 0; off < bytes; off += CHUNK) {
         size_t c = bytes - off < CHUNK ? bytes - off : CHUNK;
         int rc = MPI_Bcast((char *)buf + off, (int)c, MPI_BYTE, root, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "broadcast", err);
     }
+    account(t0, bytes);
     return 0;
 }
 
 int mlsae_comm_barrier(mlsae_error *err)
 {
     if (!g_init || g_size == 1) return 0;
+    double t0 = MPI_Wtime();
     int rc = MPI_Barrier(MPI_COMM_WORLD);
+    account(t0, 0);
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "barrier", err);
 }
 
@@ -161,5 +177,6 @@ int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err)
     return 0;
 }
 int mlsae_comm_barrier(mlsae_error *err) { (void)err; return 0; }
+void mlsae_comm_get_stats(mlsae_comm_stats *out) { memset(out, 0, sizeof *out); }
 
 #endif

@@ -51,4 +51,14 @@ int mlsae_comm_or(int *flag, mlsae_error *err);
 int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err);
 int mlsae_comm_barrier(mlsae_error *err);
 
+/* What this rank's collectives cost so far: calls, bytes of its buffers
+ * (an allreduce of n bytes moves about 2 n (N-1)/N per rank over the
+ * network, doc/scaling.md) and wall seconds inside MPI, which include
+ * waiting for the slowest rank. Zero without MPI. */
+typedef struct mlsae_comm_stats {
+    uint64_t calls, bytes;
+    double seconds;
+} mlsae_comm_stats;
+void mlsae_comm_get_stats(mlsae_comm_stats *out);
+
 #endif
