@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
+#include "backend/registry.h"
 #include "pipeline/comm.h"
 #include "train/trainer.h"
 
@@ -72,7 +73,9 @@ int cmd_train(int argc, char **argv)
         return cli_error("train", "%s", err.msg);
     }
     const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
-    /* the cores of a node are shared by its ranks */
+    /* the ranks of a node share its cores, and `--device auto` spreads them
+     * over its best devices */
+    if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
     if (ranks > 1 && cfg->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         long share = cores / mlsae_comm_local_size();
