@@ -15,8 +15,9 @@
  *   dp_helper interrupt RANK N OPTIONS...
  *       the training loop with the options of `mlsae train` (under mpirun:
  *       one process of the data-parallel run); rank RANK raises SIGINT, as
- *       Ctrl-C would, after its N-th micro-batch; rank 0 prints "stopped
- *       after M micro-batches". */
+ *       Ctrl-C would, after its N-th micro-batch (N = 0: never); rank 0
+ *       prints "stopped (or trained) after M micro-batches in S s, S' s in
+ *       MPI" (the training call's wall time; rank 0's time in collectives). */
 #include "config.h"
 
 #include <math.h>
@@ -196,9 +197,12 @@ static int interrupt(int argc, char **argv)
         fprintf(stderr, "dp_helper: rank %d: %s\n", mlsae_comm_rank(), err.msg);
         mlsae_comm_abort(1);
     }
+    mlsae_comm_stats cs;
+    mlsae_comm_get_stats(&cs);
     if (mlsae_comm_rank() == 0)
-        printf("%s after %lld micro-batches\n", sum.interrupted ? "stopped" : "trained",
-               (long long)sum.micro_batches);
+        printf("%s after %lld micro-batches in %.4f s, %.4f s in MPI\n",
+               sum.interrupted ? "stopped" : "trained", (long long)sum.micro_batches,
+               sum.seconds, cs.seconds);
     mlsae_comm_finalize();
     return 0;
 }
