@@ -20,7 +20,9 @@
 # saved gradients are the ranks' sum; see doc/scaling.md); SIGINT on one
 # rank stops and checkpoints every rank; resuming with another N is
 # refused; a rank that fails or dies ends the run with a non-zero status
-# naming it, and nothing is written (or the last checkpoint stays intact).
+# naming it, and nothing is written (or the last checkpoint stays intact);
+# on a tiny model through the transformer, and `mlsae test` over 2 ranks
+# writes the one-process CSV.
 #
 # Skipped when MPI was not built or mpirun is missing.
 set -u
@@ -158,6 +160,22 @@ $MR "$MLSAE_BIN" train $MODEL --batch_size 2 --val_check_interval 3 --limit_val_
 same "$TMP/two_m" "$TMP/one_m" "model run"
 same_losses "$TMP/two_m" "$TMP/one_m" "model run"
 grep -q '"val/loss/delta/layer_1"' "$TMP/two_m/metrics.jsonl" || die "model: no validation rows"
+
+# 9. mlsae test over 2 ranks (each evaluates every other batch; the sums are
+#    added): the CSV of one process, same header, every value within 1e-12
+#    relative (double sums of the same 5 per-batch values in another order)
+SAE=$(ls -d "$TMP/one_m"/mlsae-*)
+TEST="--checkpoint $SAE --model $TMP/model --data $TMP/train.jsonl --max_length 64
+    --batch_size 2 --max_tokens 640 --threads 1 --device cpu"
+"$MLSAE_BIN" test $TEST --csv "$TMP/test1.csv" >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; die "test: one process"; }
+$MR "$MLSAE_BIN" test $TEST --csv "$TMP/test2.csv" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "test: two ranks"; }
+grep -q "^tested on 5 batches" "$TMP/out" || die "test: rank 0 should report 5 batches: $(cat "$TMP/out")"
+[ "$(head -1 "$TMP/test1.csv")" = "$(head -1 "$TMP/test2.csv")" ] || die "test: CSV headers differ"
+paste -d, "$TMP/test1.csv" "$TMP/test2.csv" | awk -F, 'NR == 2 {
+    h = NF / 2
+    for (i = 1; i <= h; i++) { a = $i; b = $(i + h); d = a - b; if (d < 0) d = -d
+        m = b < 0 ? -b : b; if (d > 1e-12 * m + 1e-300) { print "FAIL: test column " i ": " a " vs " b; bad = 1 } }
+    n = h } END { if (n < 10) { print "FAIL: test CSV has " n " columns"; bad = 1 } exit bad }' || fail=1
 
 [ $fail -eq 0 ] && echo "test_train_mpi: PASS"
 exit $fail
