@@ -214,7 +214,8 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[1], "split") == 0) return split(argv[2], argv[3], atoi(argv[4]));
     if (argc == 6 && strcmp(argv[1], "compare") == 0)
         return compare(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
-    fprintf(stderr, "usage: dp_helper split IN OUT N | compare A B RTOL ATOL | "
-                    "random OUT N_BATCHES N_LAYERS BATCH POS D SEED | interrupt RANK N OPTIONS...\n");
+    fprintf(stderr, "usage: dp_helper split IN OUT N | compare A B RTOL ATOL |\n"
+                    "       random OUT N_BATCHES N_LAYERS BATCH POS D SEED |\n"
+                    "       interrupt RANK N OPTIONS...\n");
     return 2;
 }

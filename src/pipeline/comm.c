@@ -73,7 +73,6 @@ int mlsae_comm_rank(void) { return g_rank; }
 int mlsae_comm_size(void) { return g_size; }
 int mlsae_comm_local_rank(void) { return g_local_rank; }
 int mlsae_comm_local_size(void) { return g_local_size; }
-int mlsae_comm_built(void) { return 1; }
 
 const char *mlsae_comm_describe(void)
 {
@@ -157,26 +156,25 @@ int mlsae_comm_barrier(mlsae_error *err)
 
 #else /* one process: rank 0 of 1, collectives are the identity */
 
-int mlsae_comm_init(mlsae_error *err) { (void)err; return 0; }
+int mlsae_comm_init(mlsae_error *err) { return 0; }
 void mlsae_comm_finalize(void) {}
 void mlsae_comm_abort(int code) { exit(code); }
 int mlsae_comm_rank(void) { return 0; }
 int mlsae_comm_size(void) { return 1; }
 int mlsae_comm_local_rank(void) { return 0; }
 int mlsae_comm_local_size(void) { return 1; }
-int mlsae_comm_built(void) { return 0; }
 const char *mlsae_comm_describe(void) { return "mpi: not built"; }
-int mlsae_comm_sum_f64(double *v, size_t n, mlsae_error *err) { (void)v; (void)n; (void)err; return 0; }
-int mlsae_comm_sum_f32(float *v, size_t n, mlsae_error *err) { (void)v; (void)n; (void)err; return 0; }
-int mlsae_comm_min_i32(int32_t *v, size_t n, mlsae_error *err) { (void)v; (void)n; (void)err; return 0; }
-int mlsae_comm_max_i32(int32_t *v, size_t n, mlsae_error *err) { (void)v; (void)n; (void)err; return 0; }
-int mlsae_comm_or(int *flag, mlsae_error *err) { (void)err; *flag = *flag != 0; return 0; }
-int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err)
+int mlsae_comm_sum_f64(double *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_sum_f32(float *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_min_i32(int32_t *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_max_i32(int32_t *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_or(int *flag, mlsae_error *err)
 {
-    (void)buf; (void)bytes; (void)root; (void)err;
+    *flag = *flag != 0;
     return 0;
 }
-int mlsae_comm_barrier(mlsae_error *err) { (void)err; return 0; }
+int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err) { return 0; }
+int mlsae_comm_barrier(mlsae_error *err) { return 0; }
 void mlsae_comm_get_stats(mlsae_comm_stats *out) { memset(out, 0, sizeof *out); }
 
 #endif

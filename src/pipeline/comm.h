@@ -34,8 +34,6 @@ int mlsae_comm_local_rank(void); /* rank among the ranks of this node */
 int mlsae_comm_local_size(void); /* ranks on this node */
 /* "mpi (Open MPI v4.1.4)" or "mpi: not built", for `mlsae version`. */
 const char *mlsae_comm_describe(void);
-/* 1 when this build has MPI. */
-int mlsae_comm_built(void);
 
 /* In-place sums over the ranks, element by element (MPI_Allreduce with
  * MPI_SUM: the order of the additions is MPI's, so a sum of floats equals

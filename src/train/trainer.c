@@ -313,9 +313,9 @@ static void trainer_free(trainer *t)
 
 /* Data parallel: this rank's batch of the next N of the stream into t->x
  * (the transformer on the session's backend, then to the SAE's); *rows:
- * this rank's sequences, t->rows_all those of all N. 0 when the stream has fewer than N batches left:
- * every rank reads the same stream, so every rank stops at the same
- * global micro-batch. */
+ * this rank's sequences, t->rows_all those of all N. 0 when the stream has
+ * fewer than N batches left: every rank reads the same stream, so every
+ * rank stops at the same global micro-batch. */
 static int next_batch_strided(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
 {
     const int batch = (int)t->cfg->data.batch_size, seq = (int)t->cfg->data.max_length;
