@@ -24,6 +24,8 @@ static void usage(FILE *out)
             "the downstream loss delta, logit MSE and KL divergence when the layer's\n"
             "reconstruction is spliced into the transformer, the dead fraction and the\n"
             "losses. At most ceil(data.max_tokens / (batch_size * max_length)) batches.\n"
+            "`mpirun -np N mlsae test ...` shares the batches among N processes and writes\n"
+            "the same row (doc/scaling.md).\n"
             "\n"
             "  --checkpoint DIR   the SAE: a directory with config.json + model.safetensors\n"
             "                     (ours, the reference's, or its -tfm variant), or a Hugging\n"
