@@ -67,6 +67,11 @@ int main(void)
     char pick[64];
     mlsae_registry_auto(pick, sizeof pick);
     CHECKF(strcmp(pick, "fake:1") == 0, "auto picked %s, expected the GPU-scored fake:1", pick);
+    /* a data-parallel rank's slot among the best devices: one best here */
+    mlsae_registry_set_auto_slot(3);
+    mlsae_registry_auto(pick, sizeof pick);
+    CHECKF(strcmp(pick, "fake:1") == 0, "auto with slot 3 picked %s, expected fake:1", pick);
+    mlsae_registry_set_auto_slot(0);
 
     mlsae_backend *be;
     mlsae_error err;

@@ -207,22 +207,36 @@ const char *mlsae_registry_known_plugins(void)
     return MLSAE_KNOWN_PLUGINS;
 }
 
+static int auto_slot;
+
+void mlsae_registry_set_auto_slot(int slot) { auto_slot = slot > 0 ? slot : 0; }
+
 void mlsae_registry_auto(char *out, size_t n)
 {
-    int best = MLSAE_SCORE_CPU;
+    /* pass 0: the best score and how many devices have it; pass 1: the
+     * slot-th of them */
+    int best = MLSAE_SCORE_CPU, n_best = 0, want = -1, seen = 0;
     snprintf(out, n, "cpu");
-    for (int i = 0; i < mlsae_registry_count(); i++) {
-        const mlsae_backend_plugin *p = reg.entry[i].plugin;
-        mlsae_error why;
-        int count = p->device_count(&why);
-        for (int d = 0; d < count; d++) {
-            char line[512];
-            int score = p->device_info(d, line, sizeof line);
-            if (score > best) {
-                best = score;
-                snprintf(out, n, "%s:%d", p->name, d);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < mlsae_registry_count(); i++) {
+            const mlsae_backend_plugin *p = reg.entry[i].plugin;
+            mlsae_error why;
+            int count = p->device_count(&why);
+            for (int d = 0; d < count; d++) {
+                char line[512];
+                int score = p->device_info(d, line, sizeof line);
+                if (pass == 0 && score > best) {
+                    best = score;
+                    n_best = 1;
+                } else if (pass == 0 && score == best && n_best > 0) {
+                    n_best++;
+                } else if (pass == 1 && score == best && seen++ == want) {
+                    snprintf(out, n, "%s:%d", p->name, d);
+                }
             }
         }
+        if (n_best == 0) return; /* nothing beats the CPU */
+        want = auto_slot % n_best;
     }
 }
 

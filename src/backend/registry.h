@@ -41,7 +41,13 @@ void mlsae_registry_search_path(char *out, size_t n);
 const char *mlsae_registry_known_plugins(void);
 
 /* The device `auto` resolves to: "cpu" or "NAME:N" of the best score
- * (ties: the first plugin, the lowest N). */
+ * (ties: the first plugin, the lowest N; with a slot s set, the (s mod
+ * count)-th of the devices tied for the best score). */
 void mlsae_registry_auto(char *out, size_t n);
+
+/* The slot of `auto` among equally good devices: a data-parallel run sets
+ * its node-local rank, so the ranks of a node spread over its GPUs
+ * (doc/scaling.md). Default 0. */
+void mlsae_registry_set_auto_slot(int slot);
 
 #endif

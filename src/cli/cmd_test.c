@@ -3,12 +3,15 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/ckpt_args.h"
+#include "backend/registry.h"
 #include "core/paths.h"
 #include "eval/evaluate.h"
+#include "pipeline/comm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -21,6 +24,8 @@ static void usage(FILE *out)
             "the downstream loss delta, logit MSE and KL divergence when the layer's\n"
             "reconstruction is spliced into the transformer, the dead fraction and the\n"
             "losses. At most ceil(data.max_tokens / (batch_size * max_length)) batches.\n"
+            "`mpirun -np N mlsae test ...` shares the batches among N processes and writes\n"
+            "the same row (doc/scaling.md).\n"
             "\n"
             "  --checkpoint DIR   the SAE: a directory with config.json + model.safetensors\n"
             "                     (ours, the reference's, or its -tfm variant), or a Hugging\n"
@@ -79,15 +84,27 @@ int cmd_test(int argc, char **argv)
         else snprintf(csv_default, sizeof csv_default, "test_%s.csv", base);
         csv = csv_default;
     }
+    mlsae_error err;
+    if (!status && mlsae_comm_init(&err)) status = cli_error("test", "%s", err.msg);
+    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
+    if (!status && ranks > 1 && cfg->threads == 0) {
+        /* the ranks of a node share its cores */
+        long share = sysconf(_SC_NPROCESSORS_ONLN) / mlsae_comm_local_size();
+        cfg->threads = share > 0 ? share : 1;
+    }
     if (!status) {
         mlsae_test_summary sum;
-        mlsae_error err;
-        cli_download_progress(1);
-        int failed = mlsae_test(cfg, ckpt, csv, stderr, &sum, &err) != 0;
+        if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
+        cli_download_progress(rank == 0);
+        int failed = mlsae_test(cfg, ckpt, csv, rank == 0 ? stderr : NULL, &sum, &err) != 0;
         cli_download_progress(0);
-        if (failed) {
+        if (failed && ranks > 1) {
+            /* the other ranks wait in a collective: end them all */
+            cli_error("test", "rank %d of %d: %s", rank, ranks, err.msg);
+            mlsae_comm_abort(1);
+        } else if (failed) {
             status = cli_error("test", "%s", err.msg);
-        } else {
+        } else if (rank == 0) {
             printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "
                    "mean loss delta %.4f\n", (long long)sum.batches,
                    (unsigned long long)sum.tokens, sum.seconds, sum.loss_total, sum.fvu_avg,
@@ -98,5 +115,6 @@ int cmd_test(int argc, char **argv)
     mlsae_ckpt_source_free(&src);
     free(args);
     free(cfg);
+    mlsae_comm_finalize();
     return status;
 }

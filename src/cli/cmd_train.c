@@ -4,6 +4,8 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
+#include "backend/registry.h"
+#include "pipeline/comm.h"
 #include "train/trainer.h"
 
 #include <stdio.h>
@@ -28,6 +30,11 @@ static void usage(FILE *out)
             "exactly where it stopped. The trained SAE is written to\n"
             "<out>/mlsae-<model>-x<E>-k<K>/ in the reference's format (config.json +\n"
             "model.safetensors), loadable by the Python reference.\n"
+            "\n"
+            "Data parallel (doc/scaling.md): mpirun -np N mlsae train ... trains ONE SAE\n"
+            "on N processes, each taking every N-th batch of the same stream: a global\n"
+            "micro-batch of N x batch_size sequences, the result of one process with\n"
+            "batch_size x N. Rank 0 writes every file; --resume needs the same N.\n"
             "\n"
             "--activations FILE trains on saved activations instead (no model, no validation):\n"
             "a safetensors file with 'inputs' F32 [n_batches, n_layers, batch, pos, d_model],\n"
@@ -60,15 +67,33 @@ int cmd_train(int argc, char **argv)
         free(cfg);
         return status;
     }
-    mlsae_train_io io = {.out = stderr, .tty = -1};
-    mlsae_train_summary sum;
     mlsae_error err;
-    cli_download_progress(1);
+    if (mlsae_comm_init(&err)) {
+        free(cfg);
+        return cli_error("train", "%s", err.msg);
+    }
+    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
+    /* the ranks of a node share its cores, and `--device auto` spreads them
+     * over its best devices */
+    if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
+    if (ranks > 1 && cfg->threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        long share = cores / mlsae_comm_local_size();
+        cfg->threads = share > 0 ? share : 1;
+    }
+    mlsae_train_io io = {.out = rank == 0 ? stderr : NULL, .tty = -1};
+    mlsae_train_summary sum;
+    cli_download_progress(rank == 0);
     int failed = mlsae_train(cfg, &io, &sum, &err) != 0;
     cli_download_progress(0);
-    if (failed) {
+    if (failed && ranks > 1) {
+        /* the other ranks wait in a collective: end them all */
+        cli_error("train", "rank %d of %d: %s", rank, ranks, err.msg);
+        free(cfg);
+        mlsae_comm_abort(1);
+    } else if (failed) {
         status = cli_error("train", "%s", err.msg);
-    } else {
+    } else if (rank == 0) {
         printf("%s after %lld micro-batches (%lld optimizer steps, %llu tokens) in %.1f s\n",
                sum.interrupted ? "stopped" : "trained", (long long)sum.micro_batches,
                (long long)sum.steps, (unsigned long long)sum.tokens, sum.seconds);
@@ -81,11 +106,19 @@ int cmd_train(int argc, char **argv)
             printf("time:       data %.2f s, transformer %.2f s, sae %.2f s, validation %.2f s, "
                    "checkpoints+logs %.2f s\n", sum.data_s, sum.forward_s, sum.sae_s,
                    sum.validate_s, sum.save_s);
+        if (ranks > 1) {
+            mlsae_comm_stats cs;
+            mlsae_comm_get_stats(&cs);
+            printf("mpi:        %d ranks; rank 0: %llu collectives, %.1f MB reduced, %.3f s in "
+                   "MPI (including waits for the other ranks)\n", ranks,
+                   (unsigned long long)cs.calls, cs.bytes / 1e6, cs.seconds);
+        }
         if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
         printf("checkpoint: %s\n", sum.checkpoint_dir);
         printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);
         printf("config:     %s/config.yaml\n", sum.out_dir);
     }
     free(cfg);
+    mlsae_comm_finalize();
     return status;
 }

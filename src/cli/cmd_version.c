@@ -1,6 +1,7 @@
 #include "config.h"
 #include "cli/commands.h"
 #include "backend/backend.h"
+#include "pipeline/comm.h"
 
 #include <stdio.h>
 
@@ -19,6 +20,7 @@ int cmd_version(int argc, char **argv)
         printf("%s\n", be->ops->describe(be));
         mlsae_backend_close(be);
     }
+    printf("features: %s\n", mlsae_comm_describe());
 #ifdef MLSAE_PLUGIN_DIR
     printf("plugin directory %s\n", MLSAE_PLUGIN_DIR);
 #endif

@@ -13,6 +13,7 @@
 #include "dataset/loader.h"
 #include "eval/downstream.h"
 #include "eval/layer_log.h"
+#include "pipeline/comm.h"
 #include "pipeline/session.h"
 #include "eval/test_losses.h"
 
@@ -132,10 +133,16 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         mlsae_progress_start(&prog, progress, "test", 0, (uint64_t)limit * batch * seq, &po);
         prog_on = 1;
     }
+    /* Data parallel (doc/scaling.md): rank r of N evaluates the batches r,
+     * r + N, ... of the stream (every rank reads all of them) and the sums
+     * are added over the ranks at the end: the averages of one process. */
+    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
+    int64_t read = 0;
     mlsae_batch b;
     int got;
-    while (summary->batches < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
+    while (read < limit && (got = mlsae_loader_next(loader, &b, err)) != 0) {
         if (got < 0) goto done;
+        if (read++ % ranks != rank) continue;
         const int rows_per_layer = (int)b.rows * seq;
         mlsae_ref x = mlsae_at(eb.x_sae, 0), recons, true_path;
         mlsae_sae_forward_out fo;
@@ -169,8 +176,16 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         summary->tokens += (uint64_t)rows_per_layer;
         if (prog_on) {
             mlsae_progress_set(&prog, "fvu", lm[0].fvu);
-            mlsae_progress_update(&prog, summary->tokens);
+            mlsae_progress_update(&prog, (uint64_t)read * (uint64_t)rows_per_layer);
         }
+    }
+    {
+        double counts[2] = {(double)summary->batches, (double)summary->tokens};
+        if (mlsae_comm_sum_f64((double *)acc, sizeof *acc / sizeof(double), err) ||
+            mlsae_comm_sum_f64(counts, 2, err))
+            goto done;
+        summary->batches = (int64_t)counts[0];
+        summary->tokens = (uint64_t)counts[1];
     }
     if (summary->batches == 0) {
         mlsae_fail(err, "%s: no complete sequence of %d tokens in the test data", cfg->data.path,
@@ -182,7 +197,7 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (write_csv(csv_path, row, err)) goto done;
+    if (rank == 0 && write_csv(csv_path, row, err)) goto done;
     summary->loss_total = acc->loss_total / summary->batches;
     double fvu = 0, delta = 0;
     for (int l = 0; l < n; l++) {

@@ -16,4 +16,14 @@
 int mlsae_geometric_median(const float *points, size_t n, int d, int max_iter, double tol,
                            float *out, mlsae_error *err);
 
+/* The same over the union of several processes' points (sae_reduce.h):
+ * sum_f64 sums a double array in place over the processes (NULL: this
+ * process alone). The mean, the weight sum and the weighted sum are
+ * reduced, so every process runs the same iterations to the same median.
+ * Every process calls it, each with n >= 1 points of the same d. */
+int mlsae_geometric_median_reduced(const float *points, size_t n, int d, int max_iter,
+                                   double tol,
+                                   int (*sum_f64)(double *v, size_t n, mlsae_error *err),
+                                   float *out, mlsae_error *err);
+
 #endif

@@ -19,6 +19,57 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
+
+/* Every sum over the batch that the loss needs, into sums[3 + 4 L]:
+ * [0] sum (E - A)^2, [1] sum Ec^2 (AuxK only, else 0), [2] the element
+ * count M; per layer l at 3 + 4 l: sum X, sum X^2, sum (R - X)^2, N_l.
+ * Leaves E in err_buf and, with AuxK, Ec in tmp. */
+static int batch_sums(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                      double *sums, mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const mlsae_core_ops *core = &be->ops->core;
+    const mlsae_sae_ops *ops = &be->ops->sae;
+    const int d = sae->cfg.n_inputs;
+    const int rows = n_layers * rows_per_layer;
+    const size_t n_l = (size_t)rows_per_layer * d, m = (size_t)rows * d;
+    mlsae_ref e = sae_ref(sae->err_buf), ar = sae_ref(sae->aux_recons), ec = sae_ref(sae->tmp);
+    mlsae_ref r = sae_ref(sae->recons);
+    double st[2];
+
+    /* E = X - R */
+    SAE_CALL(sae, err, "loss", core->copy(be, e, x, m));
+    SAE_CALL(sae, err, "loss", core->axpby(be, m, -1.0f, r, 1.0f, e));
+    if (sae->cfg.auxk > 0) {
+        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, e, ar, st));
+        sums[0] = st[1];
+        /* Row means of E (standardize's other outputs are unused), then Ec. */
+        SAE_CALL(sae, err, "aux loss",
+                 ops->standardize(be, e, ec, sae_ref(sae->neg_mu_e), sae_ref(sae->sd_e), rows, d,
+                                  1.0f));
+        SAE_CALL(sae, err, "aux loss",
+                 core->axpby(be, (size_t)rows, 0.0f, sae_ref(sae->zeros_r), -1.0f,
+                             sae_ref(sae->neg_mu_e)));
+        SAE_CALL(sae, err, "aux loss",
+                 ops->row_affine(be, e, ec, sae_ref(sae->ones_r), sae_ref(sae->neg_mu_e), rows, d));
+        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, ec, MLSAE_NOREF, st));
+        sums[1] = st[1];
+    }
+    sums[2] = (double)m;
+    for (int l = 0; l < n_layers; l++) {
+        mlsae_ref xl = mlsae_ref_add(x, l * n_l);
+        double *sl = sums + 3 + 4 * l;
+        SAE_CALL(sae, err, "mse loss", core->sum_stats(be, n_l, xl, MLSAE_NOREF, st));
+        sl[0] = st[0];
+        sl[1] = st[1];
+        SAE_CALL(sae, err, "mse loss",
+                 core->sum_stats(be, n_l, mlsae_ref_add(r, l * n_l), xl, st));
+        sl[2] = st[1];
+        sl[3] = (double)n_l;
+    }
+    return 0;
+}
 
 int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
                       double *loss_mse, double *loss_aux, int grad, mlsae_error *err)
@@ -32,64 +83,58 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     const double s = 1.0 / sae->cfg.accumulate_grad_batches;
     const double coef = sae->cfg.auxk_coef;
     mlsae_ref e = sae_ref(sae->err_buf), g1 = sae_ref(sae->g1), g2 = sae_ref(sae->g2);
-    mlsae_ref ar = sae_ref(sae->aux_recons), ec = sae_ref(sae->tmp), r = sae_ref(sae->recons);
-    double st[2];
+    mlsae_ref ar = sae_ref(sae->aux_recons), ec = sae_ref(sae->tmp);
 
-    /* E = X - R */
-    SAE_CALL(sae, err, "loss", core->copy(be, e, x, m));
-    SAE_CALL(sae, err, "loss", core->axpby(be, m, -1.0f, r, 1.0f, e));
+    /* The batch's sums, over every process of a data-parallel run
+     * (sae_reduce.h): the normalisers below are the global batch's. */
+    const size_t n_sums = 3 + 4 * (size_t)n_layers;
+    double *sums = calloc(n_sums, sizeof *sums);
+    if (!sums) return mlsae_fail(err, "sae: out of memory");
+    if (batch_sums(sae, x, n_layers, rows_per_layer, sums, err) ||
+        sae_reduce_sum(sae, sums, n_sums, err)) {
+        free(sums);
+        return -1;
+    }
+    const double m_all = sums[2];
 
     /* AuxK: Num, Den and the coefficients b, g (0 when the loss is NaN/inf,
      * whose gradient torch.nan_to_num zeroes). */
     int aux_on = sae->cfg.auxk > 0;
     double beta = 0, gamma = 0, aux = 0;
     if (aux_on) {
-        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, e, ar, st));
-        double num = st[1] / (double)m;
-        /* Row means of E (standardize's other outputs are unused), then Ec. */
-        SAE_CALL(sae, err, "aux loss",
-                 ops->standardize(be, e, ec, sae_ref(sae->neg_mu_e), sae_ref(sae->sd_e), rows, d,
-                                  1.0f));
-        SAE_CALL(sae, err, "aux loss",
-                 core->axpby(be, (size_t)rows, 0.0f, sae_ref(sae->zeros_r), -1.0f,
-                             sae_ref(sae->neg_mu_e)));
-        SAE_CALL(sae, err, "aux loss",
-                 ops->row_affine(be, e, ec, sae_ref(sae->ones_r), sae_ref(sae->neg_mu_e), rows, d));
-        SAE_CALL(sae, err, "aux loss", core->sum_stats(be, m, ec, MLSAE_NOREF, st));
-        double den = st[1] / (double)m;
+        double num = sums[0] / m_all;
+        double den = sums[1] / m_all;
         aux = coef * (num / den);
         if (isnan(aux)) {
             aux = 0;
         } else if (isinf(aux)) {
             aux = aux > 0 ? FLT_MAX : -FLT_MAX;
         } else {
-            beta = 2.0 * s * coef / ((double)m * den);
-            gamma = 2.0 * s * coef * num / ((double)m * den * den);
+            beta = 2.0 * s * coef / (m_all * den);
+            gamma = 2.0 * s * coef * num / (m_all * den * den);
         }
     }
     int aux_grad = aux_on && (beta != 0 || gamma != 0);
 
     /* dL/dR into g1: (b A + g Ec) - (a_l + b) E per layer */
-    if (aux_grad) {
-        SAE_CALL(sae, err, "loss grad", core->copy(be, g1, ar, m));
-        SAE_CALL(sae, err, "loss grad", core->axpby(be, m, (float)gamma, ec, (float)beta, g1));
-    } else {
-        SAE_CALL(sae, err, "loss grad", core->fill(be, g1, m, 0.0f));
-    }
+    int rc = 0;
+    if (aux_grad)
+        rc = core->copy(be, g1, ar, m) || core->axpby(be, m, (float)gamma, ec, (float)beta, g1);
+    else
+        rc = core->fill(be, g1, m, 0.0f);
     double mse_sum = 0;
-    for (int l = 0; l < n_layers; l++) {
-        mlsae_ref xl = mlsae_ref_add(x, l * n_l);
-        SAE_CALL(sae, err, "mse loss", core->sum_stats(be, n_l, xl, MLSAE_NOREF, st));
-        double var = (st[1] - st[0] * st[0] / (double)n_l) / (double)(n_l - 1);
+    for (int l = 0; l < n_layers && !rc; l++) {
+        const double *sl = sums + 3 + 4 * l;
+        const double nl_all = sl[3];
+        double var = (sl[1] - sl[0] * sl[0] / nl_all) / (nl_all - 1);
         if (var < 0) var = 0;
-        SAE_CALL(sae, err, "mse loss",
-                 core->sum_stats(be, n_l, mlsae_ref_add(r, l * n_l), xl, st));
-        mse_sum += st[1] / (double)n_l / var;
-        double alpha = 2.0 * s / ((double)n_layers * (double)n_l * var);
-        SAE_CALL(sae, err, "loss grad",
-                 core->axpby(be, n_l, (float)-(alpha + beta), mlsae_ref_add(e, l * n_l), 1.0f,
-                             mlsae_ref_add(g1, l * n_l)));
+        mse_sum += sl[2] / nl_all / var;
+        double alpha = 2.0 * s / ((double)n_layers * nl_all * var);
+        rc = core->axpby(be, n_l, (float)-(alpha + beta), mlsae_ref_add(e, l * n_l), 1.0f,
+                         mlsae_ref_add(g1, l * n_l));
     }
+    free(sums);
+    if (rc) return sae_be_fail(sae, "loss grad", err);
     *loss_mse = mse_sum / n_layers;
     *loss_aux = aux;
     if (!grad) return 0;

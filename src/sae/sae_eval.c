@@ -7,23 +7,33 @@
 #include <string.h>
 
 /* SPEC §5 per layer, from the workspace of the last forward: MSE and FVU
- * (unbiased variance of the layer's inputs), L1 and L0 of the TopK values. */
+ * (unbiased variance of the layer's inputs), L1 and L0 of the TopK values.
+ * With reduce, the sums are over every process of a data-parallel run
+ * (sae_reduce.h). */
+enum { LM_SX, LM_SXX, LM_SE, LM_N, LM_L1, LM_L0, LM_ROWS, LM_COUNT };
+
 static int layer_metrics(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
-                         mlsae_sae_layer_metrics *layers, mlsae_error *err)
+                         int reduce, mlsae_sae_layer_metrics *layers, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
     const int d = sae->cfg.n_inputs, k = sae->cfg.k;
     const size_t n_l = (size_t)rows_per_layer * d, k_l = (size_t)rows_per_layer * k;
     float *vals = malloc(k_l * sizeof *vals);
-    if (!vals) return mlsae_fail(err, "sae: out of memory");
+    double *sums = calloc((size_t)n_layers * LM_COUNT, sizeof *sums);
+    if (!vals || !sums) {
+        free(vals);
+        free(sums);
+        return mlsae_fail(err, "sae: out of memory");
+    }
     for (int l = 0; l < n_layers; l++) {
-        double st[2];
+        double st[2], *sl = sums + (size_t)l * LM_COUNT;
         mlsae_ref xl = mlsae_ref_add(x, l * n_l);
         if (be->ops->core.sum_stats(be, n_l, xl, MLSAE_NOREF, st)) goto fail;
-        double var = (st[1] - st[0] * st[0] / (double)n_l) / (double)(n_l - 1);
+        sl[LM_SX] = st[0];
+        sl[LM_SXX] = st[1];
         if (be->ops->core.sum_stats(be, n_l, mlsae_at(sae->recons, l * n_l), xl, st)) goto fail;
-        layers[l].mse = st[1] / (double)n_l;
-        layers[l].fvu = layers[l].mse / var;
+        sl[LM_SE] = st[1];
+        sl[LM_N] = (double)n_l;
         if (be->ops->core.read(be, sae->vals, l * k_l * 4, vals, k_l * 4)) goto fail;
         double l1 = 0;
         size_t l0 = 0;
@@ -31,13 +41,29 @@ static int layer_metrics(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per
             l1 += vals[i] < 0 ? -vals[i] : vals[i];
             l0 += vals[i] > sae->cfg.dead_threshold;
         }
-        layers[l].l1 = l1 / rows_per_layer;
-        layers[l].l0 = (double)l0 / rows_per_layer;
+        sl[LM_L1] = l1;
+        sl[LM_L0] = (double)l0;
+        sl[LM_ROWS] = rows_per_layer;
     }
     free(vals);
+    vals = NULL;
+    if (reduce && sae_reduce_sum(sae, sums, (size_t)n_layers * LM_COUNT, err)) {
+        free(sums);
+        return -1;
+    }
+    for (int l = 0; l < n_layers; l++) {
+        const double *sl = sums + (size_t)l * LM_COUNT;
+        double var = (sl[LM_SXX] - sl[LM_SX] * sl[LM_SX] / sl[LM_N]) / (sl[LM_N] - 1);
+        layers[l].mse = sl[LM_SE] / sl[LM_N];
+        layers[l].fvu = layers[l].mse / var;
+        layers[l].l1 = sl[LM_L1] / sl[LM_ROWS];
+        layers[l].l0 = sl[LM_L0] / sl[LM_ROWS];
+    }
+    free(sums);
     return 0;
 fail:
     free(vals);
+    free(sums);
     return sae_be_fail(sae, "metrics", err);
 }
 
@@ -85,7 +111,7 @@ int mlsae_sae_decode_last(mlsae_sae *sae, mlsae_ref x, mlsae_sae_forward_out *ou
     if (sae_decode_pass(sae, sae->last_rows, 0, err)) return -1;
     fill_out(sae, out, 1);
     if (!layers) return 0;
-    return layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, layers, err);
+    return layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, 0, layers, err);
 }
 
 int mlsae_sae_last_topk(mlsae_sae *sae, float *values, int32_t *indices, float *recons,
@@ -141,7 +167,8 @@ int mlsae_sae_last_metrics(mlsae_sae *sae, mlsae_ref x, mlsae_sae_layer_metrics 
                            double dead_tokens_threshold, double *dead_rel, mlsae_error *err)
 {
     if (sae->last_rows <= 0) return mlsae_fail(err, "sae: no forward pass to report on");
-    if (layers && layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, layers, err))
+    if (layers &&
+        layer_metrics(sae, x, sae->last_n_layers, sae->last_rows_per_layer, 1, layers, err))
         return -1;
     if (!dead_rel) return 0;
     /* The reference's DeadLatents for one batch: latents whose count of TopK
@@ -162,7 +189,29 @@ int mlsae_sae_last_metrics(mlsae_sae *sae, mlsae_ref x, mlsae_sae_layer_metrics 
     }
     for (size_t i = 0; i < rk; i++)
         if (idx[i] >= 0 && idx[i] < n) count[idx[i]]++;
-    const double limit = (double)sae->last_rows_per_layer / dead_tokens_threshold;
+    double rows_per_layer = sae->last_rows_per_layer;
+    if (sae->has_red) {
+        /* counts and rows of every process (sae_reduce.h), as doubles:
+         * exact below 2^53 */
+        double *all = malloc(((size_t)n + 1) * sizeof *all);
+        if (!all) {
+            free(idx);
+            free(count);
+            return mlsae_fail(err, "sae: out of memory");
+        }
+        for (int j = 0; j < n; j++) all[j] = (double)count[j];
+        all[n] = rows_per_layer;
+        int rc = sae_reduce_sum(sae, all, (size_t)n + 1, err);
+        for (int j = 0; j < n; j++) count[j] = (int64_t)all[j];
+        rows_per_layer = all[n];
+        free(all);
+        if (rc) {
+            free(idx);
+            free(count);
+            return -1;
+        }
+    }
+    const double limit = rows_per_layer / dead_tokens_threshold;
     int64_t dead = 0;
     for (int j = 0; j < n; j++) dead += (double)count[j] < limit;
     *dead_rel = (double)dead / n;

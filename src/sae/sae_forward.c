@@ -91,6 +91,7 @@ static int update_dead(mlsae_sae *sae, int rows, mlsae_error *err)
              be->ops->sae.update_dead(be, sae_ref(sae->vals), sae_ref(sae->idx), rows, sae->cfg.k,
                                       sae->cfg.dead_threshold, sae_ref(sae->last_nonzero), n,
                                       dead_steps(sae), sae_ref(sae->dead_mask)));
+    if (sae->has_red) return sae_reduce_dead(sae, dead_steps(sae), err);
     SAE_CALL(sae, err, "dead latents",
              be->ops->core.read(be, sae->dead_mask, 0, sae->host_mask, (size_t)n * 4));
     int n_dead = 0;

@@ -3,6 +3,7 @@
 #define MLSAE_SAE_INTERNAL_H
 
 #include "sae/mlsae.h"
+#include "sae/sae_reduce.h"
 
 struct mlsae_sae {
     mlsae_sae_config cfg;
@@ -50,6 +51,10 @@ struct mlsae_sae {
     int n_cand;  /* AuxK candidates (a superset of the dead latents); aidx
                   * indexes them, and the candidate tables have n_cand rows */
     int kaux;    /* AuxK entries per row actually selected: min(auxk, n_dead) */
+
+    /* Data-parallel runs (sae_reduce.h): has_red = 0 for one process. */
+    mlsae_sae_reducer red;
+    int has_red;
 };
 
 /* Workspace for `rows` rows (no-op when it is large enough). */
@@ -60,6 +65,13 @@ int sae_reserve_aux_pre(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err);
 
 /* Backend op failure -> err (the backend's message with context). */
 int sae_be_fail(mlsae_sae *sae, const char *what, mlsae_error *err);
+
+/* With a reducer (sae_reduce.c): sums v[n] over the processes; makes
+ * last_nonzero the minimum over them and recomputes the dead mask and
+ * n_dead; sums the accumulated gradients. No-ops without one. */
+int sae_reduce_sum(mlsae_sae *sae, double *v, size_t n, mlsae_error *err);
+int sae_reduce_dead(mlsae_sae *sae, int dead_steps, mlsae_error *err);
+int sae_reduce_grads(mlsae_sae *sae, mlsae_error *err);
 
 /* Forward pieces (sae_forward.c). Leaves vals (ReLU'd), idx, recons and
  * xin, mu, sd in the workspace. With train set, also updates last_nonzero,

@@ -29,7 +29,8 @@ static int init_bias(mlsae_sae *sae, mlsae_ref x, int rows, mlsae_error *err)
         free(med);
         return sae_be_fail(sae, "geometric median", err);
     }
-    rc = mlsae_geometric_median(host, (size_t)rows, d, GEOMEDIAN_MAX_ITER, GEOMEDIAN_TOL, med, err);
+    rc = mlsae_geometric_median_reduced(host, (size_t)rows, d, GEOMEDIAN_MAX_ITER, GEOMEDIAN_TOL,
+                                        sae->has_red ? sae->red.sum_f64 : NULL, med, err);
     free(host);
     if (rc < 0) {
         free(med);
@@ -48,6 +49,7 @@ static int adam_step(mlsae_sae *sae, mlsae_error *err)
     const mlsae_sae_config *c = &sae->cfg;
     const size_t nd = (size_t)c->n_latents * c->n_inputs, d = (size_t)c->n_inputs;
     if (sae->step >= INT32_MAX) return mlsae_fail(err, "sae: Adam step counter overflow");
+    if (sae_reduce_grads(sae, err)) return -1; /* data parallel: the global batch's gradient */
     int step = (int)++sae->step;
     struct { mlsae_buffer *p, *g, *m, *v; size_t n; } t[] = {
         {sae->enc, sae->g_enc, sae->m_enc, sae->v_enc, nd},

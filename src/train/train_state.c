@@ -31,12 +31,13 @@ void mlsae_train_state_encode(const mlsae_train_state *st, uint8_t out[MLSAE_TRA
     put_u64(out + 32, st->data.tokens);
     put_u64(out + 40, (uint64_t)st->micro_batches);
     put_u64(out + 48, st->tokens);
+    put_u64(out + 56, (uint64_t)(st->ranks > 0 ? st->ranks : 1));
 }
 
 int mlsae_train_state_decode(const uint8_t *in, size_t len, mlsae_train_state *st,
                              const char *where, mlsae_error *err)
 {
-    if (len != MLSAE_TRAIN_STATE_BYTES || get_u64(in) != STATE_MAGIC)
+    if ((len != MLSAE_TRAIN_STATE_BYTES && len != 56) || get_u64(in) != STATE_MAGIC)
         return mlsae_fail(err, "%s: not a training checkpoint of this program (pipeline state "
                           "missing or of another version)", where);
     st->data.group_doc = get_u64(in + 8);
@@ -45,6 +46,10 @@ int mlsae_train_state_decode(const uint8_t *in, size_t len, mlsae_train_state *s
     st->data.tokens = get_u64(in + 32);
     st->micro_batches = (int64_t)get_u64(in + 40);
     st->tokens = get_u64(in + 48);
+    st->ranks = len == MLSAE_TRAIN_STATE_BYTES ? (int64_t)get_u64(in + 56) : 1;
+    if (st->ranks < 1 || st->ranks > INT32_MAX)
+        return mlsae_fail(err, "%s: training state names %lld processes", where,
+                          (long long)st->ranks);
     return 0;
 }
 

@@ -15,9 +15,12 @@ typedef struct mlsae_train_state {
     mlsae_data_position data; /* the next batch of the training stream */
     int64_t micro_batches;    /* micro-batches trained on */
     uint64_t tokens;          /* tokens trained on */
+    int64_t ranks;            /* processes of the data-parallel run (1: one) */
 } mlsae_train_state;
 
-#define MLSAE_TRAIN_STATE_BYTES 56
+/* 64 bytes; a state of 56 (written before data-parallel runs) is one
+ * process's. */
+#define MLSAE_TRAIN_STATE_BYTES 64
 
 void mlsae_train_state_encode(const mlsae_train_state *st, uint8_t out[MLSAE_TRAIN_STATE_BYTES]);
 int mlsae_train_state_decode(const uint8_t *in, size_t len, mlsae_train_state *st,

@@ -6,7 +6,13 @@
  *
  * With the transformer and the SAE on one backend, the three run one after
  * the other. On two backends, the transformer runs a batch ahead on its own
- * thread (prefetch.h) and the loop only uploads its activations. */
+ * thread (prefetch.h) and the loop only uploads its activations.
+ *
+ * Data parallel (train_dist.h, doc/scaling.md): rank r of N trains on the
+ * batches r, r + N, r + 2N, ... of the same stream (each rank reads every
+ * batch and keeps its own, so the stream's position is the same on all),
+ * the SAE reduces its batch sums and gradients over the ranks, and rank 0
+ * alone validates and writes files. */
 #include "config.h"
 #include "train/trainer.h"
 
@@ -26,12 +32,15 @@
 #include "core/signals.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
+#include "sae/sae_reduce.h"
 #include "dataset/activations.h"
 #include "dataset/loader.h"
 #include "eval/downstream.h"
 #include "eval/layer_log.h"
+#include "pipeline/comm.h"
 #include "pipeline/prefetch.h"
 #include "pipeline/session.h"
+#include "train/train_dist.h"
 #include "train/train_state.h"
 
 void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)
@@ -102,6 +111,8 @@ typedef struct trainer {
     int progress_on;
     char out_dir[3072], ckpt_dir[4096], sae_dir[4096];
     const char *sources[1];
+    int rank, ranks;           /* data parallel: this process, all (1: alone) */
+    int rows_all;              /* sequences of the last global micro-batch */
 } trainer;
 
 static void msg(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -209,6 +220,7 @@ static int log_train_row(trainer *t, mlsae_ref x, const mlsae_sae_train_metrics 
     if (mlsae_sae_last_metrics(t->sae, x, layers,
                                (double)t->cfg->autoencoder.dead_tokens_threshold, &dead_rel, err))
         return -1;
+    if (!t->log) return 0; /* not rank 0 */
     json_t *row = row_header(t, m->step);
     if (!row) return mlsae_fail(err, "out of memory");
     mlsae_metrics_row_set(row, "loss/total", m->loss_total);
@@ -228,7 +240,7 @@ static int log_train_row(trainer *t, mlsae_ref x, const mlsae_sae_train_metrics 
 static int validate(trainer *t, int64_t step, mlsae_error *err)
 {
     const mlsae_run_config *cfg = t->cfg;
-    if (cfg->trainer.limit_val_batches == 0) return 0;
+    if (cfg->trainer.limit_val_batches == 0 || t->rank != 0) return 0;
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     if (t->prefetch) mlsae_prefetch_idle(t->prefetch); /* the transformer is ours now */
     if (!t->downstream && mlsae_downstream_new(&t->s, batch, seq, &t->downstream, err)) return -1;
@@ -300,9 +312,42 @@ static void trainer_free(trainer *t)
     mlsae_session_close(&t->s);
 }
 
+/* Data parallel: this rank's batch of the next N of the stream into t->x
+ * (the transformer on the session's backend, then to the SAE's); *rows:
+ * this rank's sequences, t->rows_all those of all N. 0 when the stream has
+ * fewer than N batches left: every rank reads the same stream, so every
+ * rank stops at the same global micro-batch. */
+static int next_batch_strided(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
+{
+    const int batch = (int)t->cfg->data.batch_size, seq = (int)t->cfg->data.max_length;
+    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, t->x, err)) return -1;
+    int total = 0, mine = 0;
+    for (int j = 0; j < t->ranks; j++) {
+        double c0 = mlsae_monotonic_seconds(NULL);
+        mlsae_batch b;
+        int got = mlsae_loader_next(t->loader, &b, err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        sum->data_s += c1 - c0;
+        if (got <= 0) return got;
+        total += (int)b.rows;
+        if (j != t->rank) continue;
+        mine = (int)b.rows;
+        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
+            t->s.sae_be->ops->core.finish(t->s.sae_be))
+            return -1;
+        sum->forward_s += mlsae_monotonic_seconds(NULL) - c1;
+    }
+    mlsae_loader_position(t->loader, &t->pos);
+    *rows = mine;
+    t->rows_all = total;
+    return 1;
+}
+
 /* The next batch's activations into t->x: 1 (*rows sequences), 0 at the
  * end of the data, -1 on error. t->pos becomes the stream's position after
- * it, the resume point once it is trained. */
+ * it, the resume point once it is trained; t->rows_all the sequences of
+ * the global micro-batch. With N ranks, rank r's batch is the r-th of the
+ * next N. */
 static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
 {
     const int seq = (int)t->cfg->data.max_length;
@@ -310,18 +355,21 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
     double c0 = mlsae_monotonic_seconds(NULL);
     if (t->acts.st) {
         const mlsae_activations *a = &t->acts;
-        if (t->act_next >= a->n_batches) return 0;
-        if (sae_be->ops->core.write(sae_be, t->x, 0, mlsae_activations_batch(a, t->act_next),
+        if (t->act_next + t->ranks > a->n_batches) return 0;
+        if (sae_be->ops->core.write(sae_be, t->x, 0,
+                                    mlsae_activations_batch(a, t->act_next + t->rank),
                                     a->per_batch * sizeof(float)))
             return mlsae_fail(err, "activations to the SAE's backend: %s",
                               mlsae_backend_error(sae_be));
-        t->act_next++;
+        t->act_next += t->ranks;
         t->pos.batches = (uint64_t)t->act_next;
         t->pos.tokens = (uint64_t)t->act_next * (uint64_t)a->batch * (uint64_t)a->pos;
         sum->data_s += mlsae_monotonic_seconds(NULL) - c0;
         *rows = a->batch;
+        t->rows_all = a->batch * t->ranks;
         return 1;
     }
+    if (t->ranks > 1) return next_batch_strided(t, rows, sum, err);
     if (t->prefetch) {
         mlsae_prefetched p;
         int got = mlsae_prefetch_next(t->prefetch, &p, err);
@@ -334,7 +382,7 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
             return mlsae_fail(err, "activations to the SAE's backend: %s",
                               mlsae_backend_error(sae_be));
         sum->upload_s += mlsae_monotonic_seconds(NULL) - c1;
-        *rows = p.rows;
+        *rows = t->rows_all = p.rows;
         return 1;
     }
     mlsae_batch b;
@@ -347,7 +395,7 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
         t->s.be->ops->core.finish(t->s.be))
         return -1;
     sum->forward_s += mlsae_monotonic_seconds(NULL) - c1;
-    *rows = (int)b.rows;
+    *rows = t->rows_all = (int)b.rows;
     return 1;
 }
 
@@ -357,6 +405,14 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     trainer t;
     memset(&t, 0, sizeof t);
     memset(summary, 0, sizeof *summary);
+    t.rank = mlsae_comm_rank();
+    t.ranks = mlsae_comm_size();
+    mlsae_train_io quiet;
+    if (t.rank != 0 && io) { /* rank 0 alone reports */
+        quiet = *io;
+        quiet.out = NULL;
+        io = &quiet;
+    }
     t.io = io;
     if (cfg->data.activations[0]) {
         /* saved activations: their batch and pos; no model, so no validation */
@@ -373,7 +429,22 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         cfg = t.own_cfg;
     }
     t.cfg = cfg;
-    mlsae_run_config_derive(cfg, &t.derived);
+    if (t.ranks > 1) {
+        /* token counts, steps and the dead-latent threshold of the global
+         * micro-batch (ranks x batch_size sequences) */
+        mlsae_run_config *global = malloc(sizeof *global);
+        if (!global) {
+            mlsae_activations_close(&t.acts);
+            free(t.own_cfg);
+            return mlsae_fail(err, "out of memory");
+        }
+        *global = *cfg;
+        global->data.batch_size *= t.ranks;
+        mlsae_run_config_derive(global, &t.derived);
+        free(global);
+    } else {
+        mlsae_run_config_derive(cfg, &t.derived);
+    }
     mlsae_train_out_dir(cfg, t.out_dir, sizeof t.out_dir);
     snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints/last", t.out_dir);
     const int resuming = cfg->trainer.checkpoint_path[0] != 0;
@@ -411,6 +482,10 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     } else if (cfg->init[0] ? sae_from_init(&t, err) : sae_from_config(&t, err)) {
         goto done;
     }
+    if (mlsae_train_dist_attach(t.sae, resuming ? (t.st.ranks > 0 ? t.st.ranks : 1) : 0,
+                                cfg->data.batch_size, cfg->trainer.checkpoint_path, err))
+        goto done;
+    t.st.ranks = t.ranks;
 
     {
         /* named by the SAE's own shape (an --init or resumed SAE has its own) */
@@ -421,13 +496,16 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
     }
 
-    /* nothing is written before the model, the data and the SAE are known good */
-    if (mlsae_mkdir_p(t.out_dir, err)) goto done;
+    /* nothing is written before the model, the data and the SAE are known
+     * good, on every rank (a rank that failed never arrives here: it ends
+     * the run, train_dist.h); and only by rank 0 */
+    if (mlsae_comm_barrier(err)) goto done;
+    if (t.rank == 0 && mlsae_mkdir_p(t.out_dir, err)) goto done;
     snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
-    if (mlsae_mkdir_p(path, err)) goto done;
+    if (t.rank == 0 && mlsae_mkdir_p(path, err)) goto done;
 
     /* the effective configuration, for the record */
-    {
+    if (t.rank == 0) {
         char *yaml = NULL;
         size_t len = 0;
         snprintf(path, sizeof path, "%s/config.yaml", t.out_dir);
@@ -436,7 +514,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         free(yaml);
         if (bad) goto done;
     }
-    {
+    if (t.rank == 0) {
         mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
                                         (double)t.st.micro_batches};
         snprintf(path, sizeof path, "%s/metrics.jsonl", t.out_dir);
@@ -451,7 +529,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int n_layers = t.s.n_layers;
-    if (mlsae_session_split(&t.s)) {
+    if (mlsae_session_split(&t.s) && t.ranks == 1) {
         if (mlsae_prefetch_open(&t.s, t.loader, batch, seq, &t.prefetch, err)) goto done;
         summary->overlapped = 1;
     }
@@ -497,8 +575,12 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
 
     mlsae_sae_train_metrics m = {0};
     int data_ended = 0;
+    int stopping = 0;
     while (step < max_steps) {
-        if (mlsae_signals_stop_requested()) break;
+        if ((stopping = mlsae_train_dist_stop_requested(err)) != 0) {
+            if (stopping < 0) goto done;
+            break;
+        }
         int rows = 0;
         int got = next_batch(&t, &rows, summary, err);
         if (got < 0) goto done;
@@ -521,14 +603,14 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         double c3 = mlsae_monotonic_seconds(NULL);
         summary->sae_s += c3 - c2;
         t.st.micro_batches++;
-        t.st.tokens += (uint64_t)rows * (uint64_t)seq;
+        t.st.tokens += (uint64_t)t.rows_all * (uint64_t)seq;
         this_run++;
         summary->last_loss = m.loss_total;
         if (m.stepped) {
             step = m.step;
             if (log_every > 0 && step % log_every == 0 && log_train_row(&t, x, &m, err))
                 goto done;
-            if (ckpt_every > 0 && step % ckpt_every == 0) {
+            if (ckpt_every > 0 && step % ckpt_every == 0 && t.rank == 0) {
                 t.st.data = t.pos;
                 if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
             }
@@ -547,11 +629,14 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         if (io && io->on_micro_batch) io->on_micro_batch(io->ctx, this_run);
     }
 
-    if (mlsae_signals_stop_requested()) {
+    if (stopping) {
         /* Finish here: the checkpoint holds the accumulated gradients, so a
-         * resumed run continues exactly where this one stopped. */
+         * resumed run continues exactly where this one stopped (data
+         * parallel: their sum over the ranks, train_dist.h). */
         t.st.data = t.pos;
-        if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
+        if (mlsae_sae_reduce_grads(t.sae, err)) goto done;
+        if (t.rank == 0 && mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err))
+            goto done;
         summary->interrupted = 1;
         msg(&t, "interrupted: checkpoint written to %s (resume with --resume %s)", t.ckpt_dir,
             t.ckpt_dir);
@@ -569,8 +654,9 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
              t.st.micro_batches % val_every != 0) && validate(&t, step, err))
             goto done;
         t.st.data = t.pos;
-        if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
-        if (mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)) goto done;
+        if (t.rank == 0 && (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err) ||
+                            mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)))
+            goto done;
     }
     if (t.progress_on) mlsae_progress_finish(&t.progress);
     t.progress_on = 0;
