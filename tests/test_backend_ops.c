@@ -22,10 +22,15 @@
  * SKIP (77) when the plugin was not built or no OpenCL device exists. */
 #include "config.h"
 #include "backend/backend.h"
+#include "backend/lowp.h"
+#include "core/fp16.h"
 #include "backend_ops_ref.h"
 #include "opencl_testutil.h"
 #include "testutil.h"
 #include "../backends/opencl/ocl_plugin.h"
+
+/* the CPU backend's switch for its AVX512_BF16 kernel (cpu_internal.h) */
+void cpu_lowp_bf16_set(int enabled);
 
 #include <dlfcn.h>
 #include <math.h>
@@ -261,6 +266,7 @@ int main(void)
     test_sae();
     test_sequences();
     test_no_fp64();
+    test_lowp(); /* last: its random draws leave the other ops' inputs as they were */
 
     print_summary();
     mlsae_backend_close(OCL.be);

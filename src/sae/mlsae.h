@@ -29,6 +29,8 @@ typedef struct mlsae_sae_config {
     float auxk_coef;              /* 1/32 */
     float lr, beta1, beta2, adam_eps; /* 1e-4, 0.9, 0.999, 6.25e-10 */
     int accumulate_grad_batches;  /* micro-batches per Adam step (64) */
+    int precision;                /* mlsae_precision (backend/lowp.h): the encoder product's
+                                   * inputs; 0 = float32 (doc/precision.md) */
 } mlsae_sae_config;
 
 /* Defaults of SPEC §4 for d_model = n_inputs. dead_steps_threshold is

@@ -9,6 +9,7 @@
  * thread (prefetch.h) and the loop only uploads its activations. */
 #include "config.h"
 #include "train/trainer.h"
+#include "backend/lowp.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -120,6 +121,13 @@ static int sae_from_config(trainer *t, mlsae_error *err)
     sc.standardize = cfg->autoencoder.standardize;
     sc.lr = (float)cfg->autoencoder.lr;
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
+    mlsae_precision prec = MLSAE_PRECISION_32;
+    if (mlsae_precision_parse(cfg->trainer.precision, &prec))
+        return mlsae_fail(err, "trainer.precision '%s': not computed", cfg->trainer.precision);
+    sc.precision = prec;
+    if (prec != MLSAE_PRECISION_32)
+        msg(t, "precision %s: encoder product with %s", mlsae_precision_name(prec),
+            mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
     if (mlsae_sae_config_check(&sc, err)) return -1;
     return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &t->sae, err);
 }
