@@ -101,22 +101,26 @@ static int cpu_lowp_pack(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, 
 #include <immintrin.h>
 
 /* c[i][0..nr) (+)= sum over the kp pairs of a's row i and the panel slice
- * bp [kp][nr]; a: MR rows of pairs with row stride lda. */
+ * bp [kp][nr]; a: MR rows of pairs with row stride lda. The 24 accumulators
+ * are named variables (an array of them ends up spilled to the stack). */
+#define FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 __attribute__((target("avx512f,avx512bf16"))) static void kernel_12x32(
     int kp, const uint32_t *a, size_t lda, const uint32_t *bp, int nr, float *c, int ldc, int mr,
     int load_c)
 {
-    __m512 acc[MR][2];
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
-    for (int i = 0; i < MR; i++) {
-        if (load_c && i < mr) {
-            acc[i][0] = _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc);
-            acc[i][1] = _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16);
-        } else {
-            acc[i][0] = _mm512_setzero_ps();
-            acc[i][1] = _mm512_setzero_ps();
+#define DECL(i) __m512 acc##i##_0 = _mm512_setzero_ps(), acc##i##_1 = _mm512_setzero_ps();
+    FOR_ROWS(DECL)
+#undef DECL
+    if (load_c) {
+#define LOAD(i)                                                                   \
+        if (i < mr) {                                                             \
+            acc##i##_0 = _mm512_maskz_loadu_ps(m0, c + (size_t)(i) * ldc);        \
+            acc##i##_1 = _mm512_maskz_loadu_ps(m1, c + (size_t)(i) * ldc + 16);   \
         }
+        FOR_ROWS(LOAD)
+#undef LOAD
     }
     for (int p = 0; p < kp; p++) {
         const uint32_t *brow = bp + (size_t)p * nr;
@@ -130,19 +134,21 @@ __attribute__((target("avx512f,avx512bf16"))) static void kernel_12x32(
         }
         const uint32_t *ap = a + p;
 #define ROW(i)                                                                    \
-    do {                                                                          \
-        __m512bh av = (__m512bh)_mm512_set1_epi32((int)ap[(size_t)(i) * lda]);    \
-        acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, b0);                          \
-        acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, b1);                          \
-    } while (0)
-        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
-        ROW(6); ROW(7); ROW(8); ROW(9); ROW(10); ROW(11);
+        {                                                                         \
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)ap[(size_t)(i) * lda]); \
+            acc##i##_0 = _mm512_dpbf16_ps(acc##i##_0, av, b0);                    \
+            acc##i##_1 = _mm512_dpbf16_ps(acc##i##_1, av, b1);                    \
+        }
+        FOR_ROWS(ROW)
 #undef ROW
     }
-    for (int i = 0; i < mr; i++) {
-        _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, acc[i][1]);
+#define STORE(i)                                                                  \
+    if (i < mr) {                                                                 \
+        _mm512_mask_storeu_ps(c + (size_t)(i) * ldc, m0, acc##i##_0);             \
+        _mm512_mask_storeu_ps(c + (size_t)(i) * ldc + 16, m1, acc##i##_1);        \
     }
+    FOR_ROWS(STORE)
+#undef STORE
 }
 
 static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int lda,
