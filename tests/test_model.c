@@ -143,6 +143,33 @@ static void test_model(const char *name)
            mean_ce, e.mean_ce);
     printf("  %s mean CE %.6f (reference %.6f)\n", name, mean_ce, (double)e.mean_ce);
 
+    /* The equality the downstream metrics' shared true path rests on
+     * (eval/downstream.h): forward_at_layer(X_l, l) on the unmodified
+     * residual after layer l gives the full forward's logits and CE, bit
+     * for bit, for every l. */
+    {
+        float *all_h = malloc((size_t)c->n_layers * per * sizeof *all_h);
+        float *lg = malloc(bs * e.vocab * sizeof *lg), *ce_l = malloc(bs * sizeof *ce_l);
+        mlsae_buffer *hl = mlsae_alloc_f32(be, per), *ll = mlsae_alloc_f32(be, bs * e.vocab);
+        CHECK(mlsae_neox_hidden_states_host(m, e.tokens, e.batch, e.seq, NULL, 0, all_h, &err) == 0);
+        int same = 0;
+        for (int l = 0; l < c->n_layers; l++) {
+            double mean_l = 0;
+            CHECK(be->ops->core.write(be, hl, 0, all_h + (size_t)l * per, per * 4) == 0);
+            CHECK(mlsae_neox_forward_at_layer(m, mlsae_at(hl, 0), l, e.tokens, e.batch, e.seq,
+                                              mlsae_at(ll, 0), ce_l, &mean_l, &err) == 0);
+            CHECK(be->ops->core.read(be, ll, 0, lg, bs * e.vocab * 4) == 0);
+            int ok = memcmp(lg, logits, bs * e.vocab * 4) == 0 && memcmp(ce_l, ce, bs * 4) == 0 &&
+                     mean_l == mean_ce;
+            CHECKF(ok, "%s forward_at_layer(X_%d, %d) differs from the full forward", name, l, l);
+            same += ok;
+        }
+        printf("  %s forward_at_layer(X_l, l) == full forward, bit for bit: %d of %d layers\n",
+               name, same, c->n_layers);
+        be->ops->core.free(be, hl), be->ops->core.free(be, ll);
+        free(all_h), free(lg), free(ce_l);
+    }
+
     /* forward_at_layer from a perturbed residual */
     mlsae_buffer *fb = mlsae_alloc_f32(be, per), *lb = mlsae_alloc_f32(be, bs * e.vocab);
     CHECK(be->ops->core.write(be, fb, 0, e.fal_h, per * 4) == 0);
