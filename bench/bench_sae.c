@@ -159,6 +159,7 @@ int main(int argc, char **argv)
     double *times = malloc((size_t)steps * sizeof *times), *gemms = malloc((size_t)steps * sizeof *gemms);
     double *cpu_step = malloc((size_t)steps * sizeof *cpu_step), *cpu_gemm = malloc((size_t)steps * sizeof *cpu_gemm);
     double *bgemms = malloc((size_t)steps * sizeof *bgemms);
+    double *cpu_bgemm = malloc((size_t)steps * sizeof *cpu_bgemm);
     double dead = 0;
     for (int i = 0; i < steps; i++) {
         double c0 = cpu_seconds();
@@ -167,6 +168,7 @@ int main(int argc, char **argv)
                             mlsae_at(c, 0), n);
         gemms[i] = now() - t0;
         cpu_gemm[i] = cpu_seconds() - c0;
+        c0 = cpu_seconds();
         t0 = now();
         if (mlsae_lowp_gemm(be, MLSAE_LOWP_BF16, rows, n, d, mlsae_at(a, 0), d, mlsae_at(wp, 0),
                             mlsae_at(c, 0), n, mlsae_at(scratch, 0))) {
@@ -174,6 +176,7 @@ int main(int argc, char **argv)
             return 1;
         }
         bgemms[i] = now() - t0;
+        cpu_bgemm[i] = cpu_seconds() - c0;
         c0 = cpu_seconds();
         t0 = now();
         if (mlsae_sae_train_microbatch(sae, mlsae_at(x, 0), layers, rpl, &m, &err)) {
@@ -185,7 +188,7 @@ int main(int argc, char **argv)
         dead = m.dead_fraction;
     }
     double step = median(times, steps), gemm = median(gemms, steps);
-    double bgemm = median(bgemms, steps);
+    double bgemm = median(bgemms, steps), cb = median(cpu_bgemm, steps);
     double cs = median(cpu_step, steps), cg = median(cpu_gemm, steps);
     printf("{\"impl\": \"mlsae-c\", \"backend\": \"%s\", \"precision\": \"%s\", "
            "\"bf16_product\": \"%s\", \"d\": %d, \"n_latents\": %d, \"k\": %d, "
@@ -194,15 +197,16 @@ int main(int argc, char **argv)
            "\"sgemm_s\": %.4f, \"sgemm_gflops\": %.1f, \"roofline_fraction\": %.3f, "
            "\"step_cpu_s\": %.3f, \"sgemm_cpu_s\": %.3f, \"roofline_fraction_cpu\": %.3f, "
            "\"bf16_gemm_s\": %.4f, \"bf16_gflops\": %.1f, \"bf16_roofline_fraction\": %.3f, "
+           "\"bf16_gemm_cpu_s\": %.3f, \"bf16_roofline_fraction_cpu\": %.3f, "
            "\"loss\": %.5f, \"peak_rss_mb\": %.1f, \"load_avg\": %.2f}\n",
            be->ops->describe(be), mlsae_precision_name(precision),
            mlsae_lowp_describe(be, MLSAE_LOWP_BF16), d, n, k, auxk, rows, rpl, dead, step, first, rows / step,
            rpl / step, gemm, flops / gemm * 1e-9, gemm / step, cs, cg, cg / cs, bgemm,
-           flops / bgemm * 1e-9, bgemm / step, m.loss_total,
+           flops / bgemm * 1e-9, bgemm / step, cb, cb / cs, m.loss_total,
            sae_rss_mb, load_avg());
     be->ops->core.free(be, a), be->ops->core.free(be, w), be->ops->core.free(be, c);
     be->ops->core.free(be, wp), be->ops->core.free(be, scratch);
-    free(bgemms);
+    free(bgemms), free(cpu_bgemm);
     free(gemms), free(cpu_step), free(cpu_gemm);
     free(times);
     be->ops->core.free(be, x);
