@@ -2,7 +2,8 @@
  * once per batch give the same numbers, bit for bit, as with the true path
  * computed per layer (the reference's way), on the demo's model and test
  * split, with skip_special_tokens on (batches that contain an EOS are
- * masked, so they take the per-layer path) and off (every batch shares).
+ * masked, so they take the per-layer path) and off (every batch shares),
+ * and under bf16-mixed (the transformer's products from bf16 inputs).
  * The "pred" input is the residual scaled by 0.75 (any input other than the
  * true residual does: only the true path is shared). Exact equality is the
  * tolerance: the shared path runs the same kernels on the same values. */
@@ -83,9 +84,9 @@ static void run(mlsae_run_config *cfg, int skip)
                    r[l].loss_delta, a[l].logit_mse, r[l].logit_mse, a[l].kl, r[l].kl);
     }
     int64_t n_shared = mlsae_downstream_shared_batches(shared);
-    printf("skip_special_tokens %d: %lld of %d batches shared their true path (expected %d); "
+    printf("%s, skip_special_tokens %d: %lld of %d batches shared their true path (expected %d); "
            "metrics equal bit for bit\n",
-           skip, (long long)n_shared, N_BATCHES, expect_shared);
+           cfg->trainer.precision, skip, (long long)n_shared, N_BATCHES, expect_shared);
     CHECK(n_shared == expect_shared);
     CHECK(mlsae_downstream_shared_batches(per_layer) == 0);
     if (!skip) CHECK(n_shared == N_BATCHES);
@@ -113,6 +114,8 @@ int main(void)
     cfg->data.max_length = 64; /* short sequences: some batches hold no EOS */
     cfg->data.batch_size = 1;
     run(cfg, 1);
+    run(cfg, 0);
+    snprintf(cfg->trainer.precision, sizeof cfg->trainer.precision, "bf16-mixed");
     run(cfg, 0);
     free(cfg);
     return tu_finish("test_downstream_shared");

@@ -3,14 +3,18 @@
  *
  * The demo's random-weight model (4 layers, d_model 128) and Shakespeare
  * split; every layer's residual stream of N_TRAIN batches of the training
- * data (the demo's batch 2 x 256 tokens) is computed once and two SAEs with
- * the demo's configuration (x8, k 16, auxk 64, accumulation 4) and the same
- * seed are trained on the same micro-batches, one under precision 32 and
- * one under bf16-mixed. dead_steps_threshold is DEAD_STEPS micro-batches
- * (the demo's is 97, beyond this short run) so that latents die and AuxK
- * takes part. Then, on a fixed batch of the test split, in float32:
+ * data (the demo's batch 2 x 256 tokens), computed by the transformer in
+ * float32 and in bf16-mixed, and two SAEs with the demo's configuration (x8,
+ * k 16, auxk 64, accumulation 4) and the same seed trained on the same
+ * micro-batches, one under precision 32 on the float32 activations and one
+ * under bf16-mixed on the bf16-mixed ones (as `mlsae train --precision`
+ * runs). dead_steps_threshold is DEAD_STEPS micro-batches (the demo's is
+ * 97, beyond this short run) so that latents die and AuxK takes part. Then,
+ * on a fixed batch of the test split:
  *   - mean FVU over the layers and loss/total (MSE + AuxK) of the two
- *     trained SAEs agree within TOL_REL relative,
+ *     trained SAEs agree within TOL_REL relative, both evaluated in float32
+ *     on the float32 activations, and also with the bf16-mixed SAE evaluated
+ *     in bf16-mixed on the bf16-mixed activations (end to end),
  *   - the dead fractions after training agree within TOL_DEAD absolute;
  * and the float32-trained SAE's TopK index sets on that batch under
  * bf16-mixed (and 16-mixed) agree with its float32 ones on at least
@@ -21,6 +25,7 @@
 #include "config.h"
 #include "backend/lowp.h"
 #include "dataset/loader.h"
+#include "model/neox.h"
 #include "demo/demo.h"
 #include "pipeline/session.h"
 #include "sae/mlsae.h"
@@ -139,8 +144,12 @@ int main(void)
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int nl = s.n_layers, rpl = batch * seq, d = s.d_model;
     const size_t per_batch = (size_t)nl * rpl * d;
-    float *train = activations(&s, cfg, sum.train_data, N_TRAIN, per_batch);
-    float *test = activations(&s, cfg, sum.test_data, 1, per_batch);
+    float *train[2], *test[2];
+    for (int p = 0; p < 2; p++) { /* the transformer in float32, then in bf16-mixed */
+        if (mlsae_neox_set_precision(s.model, p ? MLSAE_LOWP_BF16 : 0, &err)) DIE("%s", err.msg);
+        train[p] = activations(&s, cfg, sum.train_data, N_TRAIN, per_batch);
+        test[p] = activations(&s, cfg, sum.test_data, 1, per_batch);
+    }
     mlsae_backend *be = s.sae_be;
     mlsae_buffer *x = mlsae_alloc_f32(be, per_batch);
     if (!x) DIE("out of memory");
@@ -154,24 +163,31 @@ int main(void)
     sc.dead_steps_threshold = DEAD_STEPS;
     const mlsae_precision precs[2] = {MLSAE_PRECISION_32, MLSAE_PRECISION_BF16_MIXED};
     result res[2];
+    double fvu_e2e = 0;
     mlsae_sae *sae[2];
     for (int p = 0; p < 2; p++) {
         sc.precision = precs[p];
         if (mlsae_sae_create(&sc, be, (uint64_t)cfg->seed, &sae[p], &err)) DIE("%s", err.msg);
         mlsae_sae_train_metrics m;
         for (int i = 0; i < N_TRAIN; i++) {
-            upload(be, x, train + (size_t)i * per_batch, per_batch);
+            upload(be, x, train[p] + (size_t)i * per_batch, per_batch);
             if (mlsae_sae_train_microbatch(sae[p], mlsae_at(x, 0), nl, rpl, &m, &err))
                 DIE("%s", err.msg);
         }
         if (mlsae_sae_flush_step(sae[p], NULL, &err)) DIE("%s", err.msg);
         res[p].dead = m.dead_fraction;
-        /* the trained SAE on the test batch, in float32 */
-        set_precision(sae[p], MLSAE_PRECISION_32);
-        upload(be, x, test, per_batch);
         mlsae_sae_forward_out fo;
         mlsae_sae_layer_metrics lm[MLSAE_CONFIG_MAX_LAYERS];
         double mse, aux;
+        if (p) { /* end to end: its own precision on its own activations */
+            upload(be, x, test[1], per_batch);
+            if (mlsae_sae_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, lm, &err))
+                DIE("%s", err.msg);
+            for (int l = 0; l < nl; l++) fvu_e2e += lm[l].fvu / nl;
+        }
+        /* the trained SAE on the test batch, in float32 */
+        set_precision(sae[p], MLSAE_PRECISION_32);
+        upload(be, x, test[0], per_batch);
         if (mlsae_sae_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, lm, &err)) DIE("%s", err.msg);
         res[p].fvu = 0;
         for (int l = 0; l < nl; l++) res[p].fvu += lm[l].fvu / nl;
@@ -186,6 +202,10 @@ int main(void)
     double rel_fvu = fabs(res[1].fvu - res[0].fvu) / res[0].fvu;
     double rel_loss = fabs(res[1].loss - res[0].loss) / res[0].loss;
     double abs_dead = fabs(res[1].dead - res[0].dead);
+    double rel_e2e = fabs(fvu_e2e - res[0].fvu) / res[0].fvu;
+    printf("bf16-mixed end to end (transformer, encoder): test FVU %.6f, %.3g relative to 32's\n",
+           fvu_e2e, rel_e2e);
+    CHECKF(rel_e2e <= TOL_REL, "end-to-end FVU: %g vs %g", fvu_e2e, res[0].fvu);
     printf("bf16-mixed vs 32: FVU %.3g relative (tolerance %g), loss %.3g relative (%g), "
            "dead fraction %.3g absolute (%g)\n",
            rel_fvu, TOL_REL, rel_loss, TOL_REL, abs_dead, TOL_DEAD);
@@ -199,7 +219,7 @@ int main(void)
     /* TopK index sets of the float32-trained SAE on the test batch */
     const int rows = nl * rpl, k = sc.k;
     int32_t *i32 = malloc((size_t)rows * k * sizeof *i32), *ilow = malloc((size_t)rows * k * 4);
-    upload(be, x, test, per_batch);
+    upload(be, x, test[0], per_batch);
     topk_indices(sae[0], MLSAE_PRECISION_32, mlsae_at(x, 0), nl, rpl, i32);
     const mlsae_precision lows[2] = {MLSAE_PRECISION_BF16_MIXED, MLSAE_PRECISION_16_MIXED};
     for (int p = 0; p < 2; p++) {
@@ -213,8 +233,7 @@ int main(void)
     free(ilow);
     for (int p = 0; p < 2; p++) mlsae_sae_free(sae[p]);
     be->ops->core.free(be, x);
-    free(train);
-    free(test);
+    for (int p = 0; p < 2; p++) free(train[p]), free(test[p]);
     mlsae_session_close(&s);
     free(cfg);
     return tu_finish("test_precision");

@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/metrics_log.h"
 #include "core/progress.h"
+#include "backend/lowp.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
 #include "dataset/loader.h"
@@ -98,6 +99,10 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
     if (mlsae_ckpt_load(sae_dir, s.sae_be, &sae, err)) goto done;
     /* no training: the bias stays as loaded */
     mlsae_sae_set_bias_pending(sae, 0);
+    mlsae_precision prec = MLSAE_PRECISION_32; /* checked with the run options */
+    if (mlsae_precision_parse(cfg->trainer.precision, &prec) == 0 &&
+        mlsae_sae_set_precision(sae, prec, err))
+        goto done;
     if (mlsae_sae_get_config(sae)->n_inputs != s.d_model) {
         mlsae_fail(err, "%s: the SAE has n_inputs %d but the model %s has d_model %d", sae_dir,
                    mlsae_sae_get_config(sae)->n_inputs, s.model_dir, s.d_model);

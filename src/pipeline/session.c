@@ -1,5 +1,6 @@
 #include "config.h"
 #include "pipeline/session.h"
+#include "backend/lowp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
     if (mlsae_neox_load(s->model_dir, s->be, need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model,
                         err))
         goto fail;
+    mlsae_precision prec = MLSAE_PRECISION_32;
+    if (mlsae_precision_parse(cfg->trainer.precision, &prec)) {
+        mlsae_fail(err, "trainer.precision '%s': not computed", cfg->trainer.precision);
+        goto fail;
+    }
+    if (mlsae_neox_set_precision(s->model, mlsae_precision_lowp(prec), err)) goto fail;
     const mlsae_neox_config *mc = mlsae_neox_get_config(s->model);
     s->d_model = mc->hidden_size;
     s->n_model_layers = mc->n_layers;

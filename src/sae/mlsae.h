@@ -55,6 +55,9 @@ const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae);
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae);
 /* Change the configuration; n_inputs and n_latents must stay the same. */
 int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err);
+/* Change only the precision of the encoder product (mlsae_precision, from
+ * the run options: checkpoints do not record it). */
+int mlsae_sae_set_precision(mlsae_sae *sae, int precision, mlsae_error *err);
 
 /* ---- host access to the parameters (reference layouts) ------------------ */
 

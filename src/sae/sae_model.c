@@ -273,6 +273,13 @@ int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_erro
     sae->cfg = *cfg;
     return 0;
 }
+int mlsae_sae_set_precision(mlsae_sae *sae, int precision, mlsae_error *err)
+{
+    mlsae_sae_config c = sae->cfg;
+    c.precision = precision;
+    return mlsae_sae_set_config(sae, &c, err);
+}
+
 int mlsae_sae_bias_pending(const mlsae_sae *sae) { return sae->bias_pending; }
 void mlsae_sae_set_bias_pending(mlsae_sae *sae, int pending) { sae->bias_pending = pending != 0; }
 

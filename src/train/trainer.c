@@ -121,15 +121,22 @@ static int sae_from_config(trainer *t, mlsae_error *err)
     sc.standardize = cfg->autoencoder.standardize;
     sc.lr = (float)cfg->autoencoder.lr;
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
-    mlsae_precision prec = MLSAE_PRECISION_32;
-    if (mlsae_precision_parse(cfg->trainer.precision, &prec))
-        return mlsae_fail(err, "trainer.precision '%s': not computed", cfg->trainer.precision);
-    sc.precision = prec;
-    if (prec != MLSAE_PRECISION_32)
-        msg(t, "precision %s: encoder product with %s", mlsae_precision_name(prec),
-            mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
     if (mlsae_sae_config_check(&sc, err)) return -1;
     return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &t->sae, err);
+}
+
+/* trainer.precision on the SAE (fresh or resumed: checkpoints do not
+ * record it); the transformer's is set by the session. */
+static int apply_precision(trainer *t, mlsae_error *err)
+{
+    mlsae_precision prec = MLSAE_PRECISION_32;
+    if (mlsae_precision_parse(t->cfg->trainer.precision, &prec))
+        return mlsae_fail(err, "trainer.precision '%s': not computed", t->cfg->trainer.precision);
+    if (prec != MLSAE_PRECISION_32)
+        msg(t, "precision %s: SAE encoder and transformer products with %s",
+            mlsae_precision_name(prec),
+            mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
+    return mlsae_sae_set_precision(t->sae, prec, err);
 }
 
 static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
@@ -338,6 +345,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     } else if (sae_from_config(&t, err)) {
         goto done;
     }
+    if (apply_precision(&t, err)) goto done;
 
     /* the effective configuration, for the record */
     {
