@@ -95,8 +95,8 @@ static const mlsae_option options[] = {
     {"trainer.checkpoint_path", "resume", MLSAE_OPT_STRING, F(trainer.checkpoint_path), "null", 1,
      NONE_RANGE, 0, "DIR", "checkpoint to resume training from (null: start afresh)", NULL},
     {"trainer.precision", "", MLSAE_OPT_STRING, F(trainer.precision), "32", 0, NONE_RANGE,
-     0, "STR", "32 (float32), bf16-mixed or 16-mixed: the encoder product from bf16/fp16 "
-     "inputs with float32 sums (doc/precision.md)",
+     0, "STR", "32 (float32), bf16-mixed or 16-mixed: the SAE encoder's and the "
+     "transformer's products from bf16/fp16 inputs with float32 sums (doc/precision.md)",
      check_precision},
     {"trainer.accumulate_grad_batches", "accumulate", MLSAE_OPT_INT,
      F(trainer.accumulate_grad_batches), "64", 0, 1, 1048576, 0, "N",
