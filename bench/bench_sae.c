@@ -1,9 +1,12 @@
 /* Benchmark of one full MLSAE training step (forward, sparse backward,
  * decoder hooks, Adam) on random activations, beside the machine's own
  * sgemm rate for the encoder product of the same shape, measured in the
- * same run (SPEC §10). Prints one JSON object.
+ * same run (SPEC §10), and the bf16 product's rate (backend/lowp.h, the
+ * AVX512_BF16 kernel where the CPU has it) on the same shape: the two
+ * rooflines of the step under precision 32 and bf16-mixed. Prints one JSON
+ * object.
  *
- * Usage: bench_sae [d n_latents k auxk rows steps dead_fraction] */
+ * Usage: bench_sae [d n_latents k auxk rows steps dead_fraction precision] */
 #include "config.h"
 
 #include <math.h>
@@ -13,6 +16,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "backend/lowp.h"
 #include "sae/mlsae.h"
 
 static double now(void)
@@ -56,6 +60,7 @@ int main(int argc, char **argv)
 {
     int d = 512, n = 32768, k = 32, auxk = 256, rows = 12288, steps = 3;
     double dead_fraction = 0;
+    mlsae_precision precision = MLSAE_PRECISION_32;
     if (argc > 1) d = atoi(argv[1]);
     if (argc > 2) n = atoi(argv[2]);
     if (argc > 3) k = atoi(argv[3]);
@@ -63,6 +68,10 @@ int main(int argc, char **argv)
     if (argc > 5) rows = atoi(argv[5]);
     if (argc > 6) steps = atoi(argv[6]);
     if (argc > 7) dead_fraction = atof(argv[7]);
+    if (argc > 8 && mlsae_precision_parse(argv[8], &precision)) {
+        fprintf(stderr, "precision '%s': one of 32, bf16-mixed, 16-mixed\n", argv[8]);
+        return 1;
+    }
     const int layers = 6, rpl = rows / layers;
     rows = layers * rpl;
     mlsae_backend *be;
@@ -79,6 +88,7 @@ int main(int argc, char **argv)
     cfg.auxk = auxk;
     cfg.accumulate_grad_batches = 1; /* every micro-batch is a full step */
     cfg.dead_steps_threshold = 1000;
+    cfg.precision = precision;
     mlsae_sae *sae;
     if (mlsae_sae_create(&cfg, be, 42, &sae, &err)) {
         fprintf(stderr, "%s\n", err.msg);
@@ -136,9 +146,20 @@ int main(int argc, char **argv)
     be->ops->core.fill(be, mlsae_at(a, 0), (size_t)rows * d, 0.01f);
     be->ops->core.fill(be, mlsae_at(w, 0), (size_t)n * d, 0.02f);
     be->ops->core.fill(be, mlsae_at(c, 0), (size_t)rows * n, 0.0f);
+    /* the bf16 product on the same shape: W packed once (as the SAE does once
+     * per Adam step), the rows rounded on every call */
+    mlsae_buffer *wp = mlsae_alloc_f32(be, mlsae_lowp_packed_elems(n, d));
+    mlsae_buffer *scratch = mlsae_alloc_f32(be, (size_t)rows * d);
+    if (!wp || !scratch ||
+        mlsae_lowp_pack(be, MLSAE_LOWP_BF16, mlsae_at(w, 0), n, d, mlsae_at(wp, 0))) {
+        fprintf(stderr, "bf16 product: cannot prepare\n");
+        return 1;
+    }
     double flops = 2.0 * rows * (double)d * n;
     double *times = malloc((size_t)steps * sizeof *times), *gemms = malloc((size_t)steps * sizeof *gemms);
     double *cpu_step = malloc((size_t)steps * sizeof *cpu_step), *cpu_gemm = malloc((size_t)steps * sizeof *cpu_gemm);
+    double *bgemms = malloc((size_t)steps * sizeof *bgemms);
+    double *cpu_bgemm = malloc((size_t)steps * sizeof *cpu_bgemm);
     double dead = 0;
     for (int i = 0; i < steps; i++) {
         double c0 = cpu_seconds();
@@ -147,6 +168,15 @@ int main(int argc, char **argv)
                             mlsae_at(c, 0), n);
         gemms[i] = now() - t0;
         cpu_gemm[i] = cpu_seconds() - c0;
+        c0 = cpu_seconds();
+        t0 = now();
+        if (mlsae_lowp_gemm(be, MLSAE_LOWP_BF16, rows, n, d, mlsae_at(a, 0), d, mlsae_at(wp, 0),
+                            mlsae_at(c, 0), n, mlsae_at(scratch, 0))) {
+            fprintf(stderr, "bf16 product: %s\n", mlsae_backend_error(be));
+            return 1;
+        }
+        bgemms[i] = now() - t0;
+        cpu_bgemm[i] = cpu_seconds() - c0;
         c0 = cpu_seconds();
         t0 = now();
         if (mlsae_sae_train_microbatch(sae, mlsae_at(x, 0), layers, rpl, &m, &err)) {
@@ -158,17 +188,25 @@ int main(int argc, char **argv)
         dead = m.dead_fraction;
     }
     double step = median(times, steps), gemm = median(gemms, steps);
+    double bgemm = median(bgemms, steps), cb = median(cpu_bgemm, steps);
     double cs = median(cpu_step, steps), cg = median(cpu_gemm, steps);
-    printf("{\"impl\": \"mlsae-c\", \"backend\": \"%s\", \"d\": %d, \"n_latents\": %d, \"k\": %d, "
+    printf("{\"impl\": \"mlsae-c\", \"backend\": \"%s\", \"precision\": \"%s\", "
+           "\"bf16_product\": \"%s\", \"d\": %d, \"n_latents\": %d, \"k\": %d, "
            "\"auxk\": %d, \"rows\": %d, \"tokens\": %d, \"dead_fraction\": %.4f, "
            "\"step_s\": %.4f, \"first_step_s\": %.4f, \"rows_per_s\": %.1f, \"tokens_per_s\": %.1f, "
            "\"sgemm_s\": %.4f, \"sgemm_gflops\": %.1f, \"roofline_fraction\": %.3f, "
            "\"step_cpu_s\": %.3f, \"sgemm_cpu_s\": %.3f, \"roofline_fraction_cpu\": %.3f, "
+           "\"bf16_gemm_s\": %.4f, \"bf16_gflops\": %.1f, \"bf16_roofline_fraction\": %.3f, "
+           "\"bf16_gemm_cpu_s\": %.3f, \"bf16_roofline_fraction_cpu\": %.3f, "
            "\"loss\": %.5f, \"peak_rss_mb\": %.1f, \"load_avg\": %.2f}\n",
-           be->ops->describe(be), d, n, k, auxk, rows, rpl, dead, step, first, rows / step,
-           rpl / step, gemm, flops / gemm * 1e-9, gemm / step, cs, cg, cg / cs, m.loss_total,
+           be->ops->describe(be), mlsae_precision_name(precision),
+           mlsae_lowp_describe(be, MLSAE_LOWP_BF16), d, n, k, auxk, rows, rpl, dead, step, first, rows / step,
+           rpl / step, gemm, flops / gemm * 1e-9, gemm / step, cs, cg, cg / cs, bgemm,
+           flops / bgemm * 1e-9, bgemm / step, cb, cb / cs, m.loss_total,
            sae_rss_mb, load_avg());
     be->ops->core.free(be, a), be->ops->core.free(be, w), be->ops->core.free(be, c);
+    be->ops->core.free(be, wp), be->ops->core.free(be, scratch);
+    free(bgemms), free(cpu_bgemm);
     free(gemms), free(cpu_step), free(cpu_gemm);
     free(times);
     be->ops->core.free(be, x);

@@ -2,9 +2,13 @@
 """PyTorch CPU doing one MLSAE training step the standard way (dense encoder,
 torch.topk, masked AuxK, the sparse-COO decode the reference uses on CPU,
 autograd, decoder hooks, Adam), on random activations of the same shape as
-bench_sae. Prints one JSON object.
+bench_sae. With precision bf16-mixed the forward runs under
+torch.autocast("cpu", dtype=torch.bfloat16), as Lightning's "bf16-mixed"
+does: the encoder linear takes bf16 inputs (and returns bf16); the sparse
+decode runs with autocast off, on the TopK values cast back to float32 (its
+backward fails on mixed dtypes otherwise). Prints one JSON object.
 
-Usage: bench_sae.py [d n_latents k auxk rows steps threads]
+Usage: bench_sae.py [d n_latents k auxk rows steps threads [precision]]
 """
 import json
 import resource
@@ -18,7 +22,10 @@ import torch
 warnings.filterwarnings("ignore", message="Sparse invariant checks")
 
 d, n, k, auxk, rows, steps, threads = 512, 32768, 32, 256, 12288, 3, 2
-args = [int(a) for a in sys.argv[1:]]
+precision = sys.argv[8] if len(sys.argv) > 8 else "32"
+if precision not in ("32", "bf16-mixed"):
+    sys.exit(f"precision {precision!r}: 32 or bf16-mixed")
+args = [int(a) for a in sys.argv[1:8]]
 d, n, k, auxk, rows, steps, threads = (args + [d, n, k, auxk, rows, steps, threads][len(args):])
 torch.set_num_threads(threads)
 layers = 6
@@ -46,7 +53,7 @@ def decode(values, indices, weight, chunk=1024):
     return torch.cat(out).view(*indices.shape[:-1], weight.shape[0])
 
 
-def step():
+def forward():
     global last_nonzero
     mu = x.mean(-1, keepdim=True)
     xs = x - mu
@@ -61,12 +68,20 @@ def step():
     dead_mask = last_nonzero >= 1000
     latents.data *= dead_mask
     aux = torch.topk(latents, auxk, sorted=False)
-    recons = (decode(torch.relu(top.values), top.indices, dec) + bias) * std + mu
-    aux_recons = decode(torch.relu(aux.values), aux.indices, dec) + bias
+    with torch.autocast("cpu", enabled=False):  # the sparse decode stays float32
+        recons = (decode(torch.relu(top.values.float()), top.indices, dec) + bias) * std + mu
+        aux_recons = decode(torch.relu(aux.values.float()), aux.indices, dec) + bias
     mse = ((recons - x).pow(2).mean(dim=(1, 2, 3)) / x.var(dim=(1, 2, 3))).mean()
     err = x - recons
     auxl = (err - aux_recons).pow(2).mean() / (err - err.mean(3, keepdim=True)).pow(2).mean()
-    loss = mse + auxl.nan_to_num(0) / 32
+    return mse + auxl.nan_to_num(0) / 32
+
+
+def step():
+    # the forward under autocast, the backward and the optimizer outside it
+    # (as Lightning's mixed-precision plugin does)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-mixed"):
+        loss = forward()
     loss.backward()
     with torch.no_grad():
         dec.data /= dec.data.norm(dim=0)
@@ -87,7 +102,7 @@ for _ in range(steps):
 times.sort()
 med = times[len(times) // 2]
 print(json.dumps({
-    "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "d": d,
+    "impl": "pytorch", "precision": precision, "torch": torch.__version__, "threads": torch.get_num_threads(), "d": d,
     "n_latents": n, "k": k, "auxk": auxk, "rows": rows, "tokens": rows // layers,
     "step_s": round(med, 4), "first_step_s": round(first, 4), "rows_per_s": round(rows / med, 1),
     "tokens_per_s": round(rows // layers / med, 1), "loss": round(loss, 5),

@@ -23,10 +23,17 @@
  * or only on $MLSAE_TEST_DEVICE (NAME:N). SKIP (77) when there is none. */
 #include "config.h"
 #include "backend/registry.h"
+#include "backend/backend.h"
+#include "backend/lowp.h"
+#include "core/fp16.h"
 #include "backend_ops_ref.h"
 #include "opencl_testutil.h"
 #include "testutil.h"
 
+/* the CPU backend's switch for its AVX512_BF16 kernel (cpu_internal.h) */
+void cpu_lowp_bf16_set(int enabled);
+
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +253,7 @@ static int run_device(const char *dev, const char *plugin)
     test_sae();
     test_sequences();
     if (strcmp(plugin, "opencl") == 0) test_no_fp64();
+    test_lowp(); /* last: its random draws leave the other ops' inputs as they were */
     print_summary();
     mlsae_backend_close(DUT.be);
     DUT.be = NULL;

@@ -143,6 +143,67 @@ static void test_model(const char *name)
            mean_ce, e.mean_ce);
     printf("  %s mean CE %.6f (reference %.6f)\n", name, mean_ce, (double)e.mean_ce);
 
+    /* The equality the downstream metrics' shared true path rests on
+     * (eval/downstream.h): forward_at_layer(X_l, l) on the unmodified
+     * residual after layer l gives the full forward's logits and CE, bit
+     * for bit, for every l. */
+    {
+        float *all_h = malloc((size_t)c->n_layers * per * sizeof *all_h);
+        float *lg = malloc(bs * e.vocab * sizeof *lg), *ce_l = malloc(bs * sizeof *ce_l);
+        mlsae_buffer *hl = mlsae_alloc_f32(be, per), *ll = mlsae_alloc_f32(be, bs * e.vocab);
+        CHECK(mlsae_neox_hidden_states_host(m, e.tokens, e.batch, e.seq, NULL, 0, all_h, &err) == 0);
+        int same = 0;
+        for (int l = 0; l < c->n_layers; l++) {
+            double mean_l = 0;
+            CHECK(be->ops->core.write(be, hl, 0, all_h + (size_t)l * per, per * 4) == 0);
+            CHECK(mlsae_neox_forward_at_layer(m, mlsae_at(hl, 0), l, e.tokens, e.batch, e.seq,
+                                              mlsae_at(ll, 0), ce_l, &mean_l, &err) == 0);
+            CHECK(be->ops->core.read(be, ll, 0, lg, bs * e.vocab * 4) == 0);
+            int ok = memcmp(lg, logits, bs * e.vocab * 4) == 0 && memcmp(ce_l, ce, bs * 4) == 0 &&
+                     mean_l == mean_ce;
+            CHECKF(ok, "%s forward_at_layer(X_%d, %d) differs from the full forward", name, l, l);
+            same += ok;
+        }
+        printf("  %s forward_at_layer(X_l, l) == full forward, bit for bit: %d of %d layers\n",
+               name, same, c->n_layers);
+        be->ops->core.free(be, hl), be->ops->core.free(be, ll);
+        free(all_h), free(lg), free(ce_l);
+    }
+
+    /* Mixed precision (doc/precision.md): every linear layer from bf16 / fp16
+     * inputs with float32 sums. Against the float32 reference the logits
+     * and hidden states move by the inputs' rounding (bf16: 2^-9 relative
+     * per input, fp16: 2^-12) carried through the layers: within
+     * LOWP_TOL[fmt] = 2^-9 x 16 and 2^-12 x 16 of the largest |reference|
+     * (16: a margin for the layers and the sums, not fitted). Back in float32
+     * the model is unchanged, bit for bit. */
+    {
+        static const double lowp_tol[3] = {0, 16.0 / 512, 16.0 / 4096};
+        float *lg = malloc(bs * e.vocab * sizeof *lg), *h1 = malloc((size_t)c->n_layers * per * 4);
+        for (int fmt = MLSAE_LOWP_BF16; fmt <= MLSAE_LOWP_F16; fmt++) {
+            CHECK(mlsae_neox_set_precision(m, fmt, &err) == 0);
+            CHECK(mlsae_neox_get_precision(m) == fmt);
+            mlsae_neox_run rl = {.tokens = e.tokens, .batch = e.batch, .seq = e.seq,
+                                 .start_layer = -1, .logits_host = lg};
+            CHECK(mlsae_neox_forward(m, &rl, &err) == 0);
+            CHECK(mlsae_neox_hidden_states_host(m, e.tokens, e.batch, e.seq, NULL, 0, h1, &err) == 0);
+            double el = tu_max_rel_err(lg, e.logits, bs * e.vocab, 1e-30);
+            double eh = tu_max_rel_err(h1, e.hidden, (size_t)c->n_layers * per, 1e-30);
+            printf("  %s %s: logits %.3g, hidden states %.3g relative to the float32 reference "
+                   "(tolerance %.3g)\n", name, fmt == MLSAE_LOWP_BF16 ? "bf16-mixed" : "16-mixed",
+                   el, eh, lowp_tol[fmt]);
+            CHECKF(el < lowp_tol[fmt] && eh < lowp_tol[fmt], "%s fmt %d: logits %g, hidden %g",
+                   name, fmt, el, eh);
+            CHECKF(el > 0, "%s fmt %d: logits equal float32's: nothing was rounded", name, fmt);
+        }
+        CHECK(mlsae_neox_set_precision(m, 0, &err) == 0);
+        mlsae_neox_run rl = {.tokens = e.tokens, .batch = e.batch, .seq = e.seq,
+                             .start_layer = -1, .logits_host = lg};
+        CHECK(mlsae_neox_forward(m, &rl, &err) == 0);
+        CHECKF(memcmp(lg, logits, bs * e.vocab * 4) == 0, "%s: float32 again differs", name);
+        free(lg), free(h1);
+    }
+
     /* forward_at_layer from a perturbed residual */
     mlsae_buffer *fb = mlsae_alloc_f32(be, per), *lb = mlsae_alloc_f32(be, bs * e.vocab);
     CHECK(be->ops->core.write(be, fb, 0, e.fal_h, per * 4) == 0);

@@ -223,6 +223,7 @@ int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **ou
     /* The op tables are filled here once (the sub-tables live in other files). */
     cpu_ops.nn = mlsae_cpu_nn_ops;
     cpu_ops.sae = mlsae_cpu_sae_ops;
+    cpu_lowp_fill_ops(&cpu_ops.core);
     cb->base.ops = &cpu_ops;
     if (params && params->n_threads > 0) omp_set_num_threads(params->n_threads);
     /* every product is threaded by cpu_gemm; OpenBLAS itself stays serial */
@@ -233,9 +234,10 @@ int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **ou
     cb->has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     snprintf(cb->description, sizeof cb->description,
-             "cpu: %d threads, %s kernels, %s, OpenBLAS %s (serial)", cb->n_threads,
+             "cpu: %d threads, %s kernels, %s%s, OpenBLAS %s (serial)", cb->n_threads,
              cb->has_avx2 ? "AVX2/FMA" : "portable",
              cpu_nn_gemm_avx512_available() ? "AVX-512 GEMM" : "OpenBLAS GEMM",
+             cpu_lowp_bf16_available() ? ", AVX512_BF16" : "",
              openblas_get_corename());
     *out = &cb->base;
     return 0;

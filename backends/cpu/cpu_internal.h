@@ -28,6 +28,13 @@ static inline int cpu_present(mlsae_ref r) { return r.buf != NULL; }
 void cpu_gemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* The mixed-precision core ops (cpu_lowp.c); bf16_available says whether
+ * bf16 products use AVX512_BF16 here, bf16_set lets tests switch it off
+ * and on (re-pack after switching). */
+void cpu_lowp_fill_ops(mlsae_core_ops *core);
+int cpu_lowp_bf16_available(void);
+void cpu_lowp_bf16_set(int enabled);
+
 /* Op tables filled by cpu_nn.c and cpu_sae.c. */
 extern const mlsae_nn_ops mlsae_cpu_nn_ops;
 extern const mlsae_sae_ops mlsae_cpu_sae_ops;

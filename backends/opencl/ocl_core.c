@@ -366,6 +366,31 @@ static int ocl_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, 
     return 0;
 }
 
+/* Mixed precision: only the rounding is a kernel; backend/lowp.h composes
+ * the product from it and the float32 GEMM (doc/precision.md). */
+static int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t n)
+{
+    if (n == 0) return 0;
+    if (ocl_check_ref(be, "round_lowp", "x", x, n) || ocl_check_ref(be, "round_lowp", "y", y, n))
+        return -1;
+    ocl_backend *ob = ocl_of(be);
+    ocl_args g = ocl_args_begin(ob, OCLK_round_lowp);
+    ocl_arg_ulong(&g, n);
+    ocl_arg_int(&g, fmt);
+    ocl_arg_ref(&g, x);
+    ocl_arg_ref(&g, y);
+    size_t local = ob->kernel_wg[OCLK_round_lowp];
+    return ocl_launch(&g, "round_lowp", 1, &n, &local);
+}
+
+static const char *ocl_lowp_describe(mlsae_backend *be, int fmt)
+{
+    (void)be;
+    return fmt == MLSAE_LOWP_BF16
+               ? "inputs rounded to bf16 on the device, multiplied by the float32 GEMM"
+               : "inputs rounded to fp16 on the device, multiplied by the float32 GEMM";
+}
+
 const mlsae_core_ops ocl_core_ops = {
     .alloc = ocl_alloc,
     .free = ocl_free,
@@ -379,4 +404,6 @@ const mlsae_core_ops ocl_core_ops = {
     .axpby = ocl_axpby,
     .add_row_vector = ocl_add_row_vector,
     .sum_stats = ocl_sum_stats,
+    .round_lowp = ocl_round_lowp,
+    .lowp_describe = ocl_lowp_describe,
 };

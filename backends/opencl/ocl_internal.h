@@ -17,7 +17,7 @@ struct mlsae_buffer {
     X(embedding) X(layer_norm) X(gelu) X(rotary) X(attention) X(cross_entropy) X(kl_div)   \
     X(standardize) X(row_affine) X(topk) X(sparse_gather) X(sparse_dot) X(sparse_scatter) \
     X(dead_reset) X(dead_tick) X(relu) X(normalize_rows) X(remove_parallel) X(adam)         \
-    X(gather_columns)
+    X(gather_columns) X(round_lowp)
 /* built only when the device has cl_khr_fp64 */
 #define OCL_KERNELS_FP64(X) X(sum_stats_f64)
 

@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include "core/status.h"
 
-#define MLSAE_BACKEND_API_VERSION 4
+#define MLSAE_BACKEND_API_VERSION 5
 
 typedef struct mlsae_buffer mlsae_buffer;     /* opaque, backend-defined */
 typedef struct mlsae_backend mlsae_backend;
@@ -47,6 +47,9 @@ static inline mlsae_ref mlsae_ref_add(mlsae_ref r, size_t off)
     return r;
 }
 #define MLSAE_NOREF ((mlsae_ref){NULL, 0})
+
+/* 16-bit formats of the mixed-precision ops (core ops below). */
+enum { MLSAE_LOWP_BF16 = 1, MLSAE_LOWP_F16 = 2 };
 
 #include "backend/backend_nn.h"
 #include "backend/backend_sae.h"
@@ -82,6 +85,24 @@ typedef struct mlsae_core_ops {
      *   out[0] = sum x, out[1] = sum x^2             when y is absent,
      *   out[0] = sum (x - y), out[1] = sum (x - y)^2 otherwise. */
     int (*sum_stats)(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, double out[2]);
+
+    /* Mixed precision (SPEC §13, doc/precision.md). fmt is MLSAE_LOWP_BF16
+     * or MLSAE_LOWP_F16; round(v) is v rounded to the nearest value of fmt
+     * (ties to even) and widened back to float32: F16 keeps its subnormals
+     * and overflows to +-inf, NaN stays NaN. All four are optional (NULL):
+     * backend/lowp.h composes them from the ops above. */
+    /* y[i] = round(x[i]) for i < n; y may equal x. */
+    int (*round_lowp)(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t n);
+    /* packed = round(w) for w [n, k] (row stride k), in the backend's own
+     * layout for lowp_gemm, at most n * k elements. Comes with lowp_gemm. */
+    int (*lowp_pack)(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, mlsae_ref packed);
+    /* c [m, n] (row stride ldc) = round(a) [m, k] (row stride lda) @ round(w)^T,
+     * w as packed by lowp_pack with the same fmt, n, k: every product is exact
+     * in float32, the sums are float32 (in a fixed order). c is overwritten. */
+    int (*lowp_gemm)(mlsae_backend *be, int fmt, int m, int n, int k, mlsae_ref a, int lda,
+                     mlsae_ref packed, mlsae_ref c, int ldc);
+    /* One line: how lowp_gemm computes for fmt on this device. */
+    const char *(*lowp_describe)(mlsae_backend *be, int fmt);
 } mlsae_core_ops;
 
 typedef struct mlsae_backend_ops {

@@ -56,7 +56,7 @@ typedef struct mlsae_data_config {
 
 typedef struct mlsae_trainer_config {
     char checkpoint_path[MLSAE_CONFIG_STR_MAX]; /* checkpoint to resume from; "" = none */
-    char precision[MLSAE_CONFIG_SHORT_STR_MAX]; /* reference's Lightning precision ("16-mixed") */
+    char precision[MLSAE_CONFIG_SHORT_STR_MAX]; /* "32", "bf16-mixed", "16-mixed" (backend/lowp.h) */
     int64_t accumulate_grad_batches;            /* micro-batches per optimizer step (64) */
     int64_t max_steps;                /* optimizer steps; NONE = from data.max_tokens */
     int64_t log_every_n_steps;        /* optimizer steps between metric rows (8); NONE = 50 */

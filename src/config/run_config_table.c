@@ -5,6 +5,7 @@
 #include "backend/device_spec.h"
 #include "backend/registry.h"
 #include "hub/hub.h"
+#include "backend/lowp.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -23,12 +24,10 @@ static int check_lens_inverse(const mlsae_run_config *cfg, char *why, size_t n)
 
 static int check_precision(const mlsae_run_config *cfg, char *why, size_t n)
 {
-    static const char *known[] = {"16-mixed", "bf16-mixed", "32-true", "32", "16-true",
-                                  "bf16-true", "64-true", "64", "16", "bf16"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(cfg->trainer.precision, known[i]) == 0) return 0;
-    snprintf(why, n, "unknown precision '%s' (one of 16-mixed, bf16-mixed, 32-true, 32, "
-             "16-true, bf16-true, 64-true, 64, 16, bf16)", cfg->trainer.precision);
+    mlsae_precision p;
+    if (mlsae_precision_parse(cfg->trainer.precision, &p) == 0) return 0;
+    snprintf(why, n, "precision '%s' is not computed (one of 32, bf16-mixed, 16-mixed)",
+             cfg->trainer.precision);
     return -1;
 }
 
@@ -122,8 +121,9 @@ static const mlsae_option options[] = {
     /* trainer.* — the reference's TrainerConfig, plus checkpoint_every_n_steps */
     {"trainer.checkpoint_path", "resume", MLSAE_OPT_STRING, F(trainer.checkpoint_path), "null", 1,
      NONE_RANGE, 0, "DIR", "checkpoint to resume training from (null: start afresh)", NULL},
-    {"trainer.precision", "", MLSAE_OPT_STRING, F(trainer.precision), "16-mixed", 0, NONE_RANGE,
-     0, "STR", "the reference's Lightning precision; recorded only (we compute in float32)",
+    {"trainer.precision", "", MLSAE_OPT_STRING, F(trainer.precision), "32", 0, NONE_RANGE,
+     0, "STR", "32 (float32), bf16-mixed or 16-mixed: the SAE encoder's and the "
+     "transformer's products from bf16/fp16 inputs with float32 sums (doc/precision.md)",
      check_precision},
     {"trainer.accumulate_grad_batches", "accumulate", MLSAE_OPT_INT,
      F(trainer.accumulate_grad_batches), "64", 0, 1, 1048576, 0, "N",

@@ -72,4 +72,8 @@ static inline uint16_t mlsae_f32_to_f16(float f)
     return (uint16_t)h;
 }
 
+/* x rounded to the nearest bf16 / F16 value, as float32 (mixed precision). */
+static inline float mlsae_round_bf16(float x) { return mlsae_bf16_to_f32(mlsae_f32_to_bf16(x)); }
+static inline float mlsae_round_f16(float x) { return mlsae_f16_to_f32(mlsae_f32_to_f16(x)); }
+
 #endif

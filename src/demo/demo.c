@@ -85,18 +85,19 @@ static int split_corpus(const char *train_path, const char *test_path, mlsae_err
 }
 
 /* The demo's run configuration: the reference's algorithm at a small scale. */
-static void demo_config(mlsae_run_config *cfg, const mlsae_demo_options *opt,
-                        const mlsae_demo_summary *sum, const char *out_dir)
+void mlsae_demo_run_config(mlsae_run_config *cfg, const mlsae_demo_options *opt,
+                           const mlsae_demo_summary *sum)
 {
+    const char *out_dir = opt->out_dir ? opt->out_dir : "mlsae-demo";
     mlsae_run_config_defaults(cfg);
     snprintf(cfg->model_name, sizeof cfg->model_name, "%s", sum->model_dir);
     snprintf(cfg->data.path, sizeof cfg->data.path, "%s", sum->train_data);
-    snprintf(cfg->device, sizeof cfg->device, "%s", opt->device);
+    snprintf(cfg->device, sizeof cfg->device, "%s", opt->device ? opt->device : "cpu");
     snprintf(cfg->trainer.default_root_dir, sizeof cfg->trainer.default_root_dir, "%s", out_dir);
     cfg->threads = opt->threads;
     cfg->data.max_length = 256;
     cfg->data.batch_size = 2;
-    cfg->data.max_tokens = opt->train_tokens;
+    cfg->data.max_tokens = opt->train_tokens > 0 ? opt->train_tokens : 131072;
     cfg->autoencoder.expansion_factor = 8;
     cfg->autoencoder.k = 16;
     cfg->autoencoder.auxk = 64;
@@ -110,16 +111,11 @@ static void demo_config(mlsae_run_config *cfg, const mlsae_demo_options *opt,
     cfg->trainer.checkpoint_every_n_steps = 16;
 }
 
-int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summary *sum,
-               mlsae_error *err)
+int mlsae_demo_prepare(const mlsae_demo_options *opt, FILE *progress, mlsae_demo_summary *sum,
+                       mlsae_error *err)
 {
-    mlsae_demo_options opt = *opt_in;
-    if (!opt.out_dir) opt.out_dir = "mlsae-demo";
-    if (!opt.device) opt.device = "cpu";
-    if (opt.train_tokens <= 0) opt.train_tokens = 131072;
-    if (opt.test_tokens <= 0) opt.test_tokens = 8192;
     memset(sum, 0, sizeof *sum);
-    const char *out = opt.out_dir;
+    const char *out = opt->out_dir ? opt->out_dir : "mlsae-demo";
     char data_dir[4200], tok_path[4096], tok_copy[4300];
     snprintf(sum->model_dir, sizeof sum->model_dir, "%.4000s/model", out);
     snprintf(data_dir, sizeof data_dir, "%s/data", out);
@@ -138,11 +134,21 @@ int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summ
     if (!mlsae_path_exists(tok_copy) && copy_file(tok_path, tok_copy, err)) return -1;
     if (progress) fprintf(progress, "demo: splitting the bundled Shakespeare corpus into %s\n",
                           data_dir);
-    if (split_corpus(sum->train_data, sum->test_data, err)) return -1;
+    return split_corpus(sum->train_data, sum->test_data, err);
+}
 
+int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summary *sum,
+               mlsae_error *err)
+{
+    mlsae_demo_options opt = *opt_in;
+    if (!opt.out_dir) opt.out_dir = "mlsae-demo";
+    if (!opt.device) opt.device = "cpu";
+    if (opt.train_tokens <= 0) opt.train_tokens = 131072;
+    if (opt.test_tokens <= 0) opt.test_tokens = 8192;
+    if (mlsae_demo_prepare(&opt, progress, sum, err)) return -1;
     mlsae_run_config *cfg = malloc(sizeof *cfg);
     if (!cfg) return mlsae_fail(err, "out of memory");
-    demo_config(cfg, &opt, sum, out);
+    mlsae_demo_run_config(cfg, &opt, sum);
     int rc = 0;
     {
         char *yaml = NULL;

@@ -33,4 +33,12 @@ typedef struct mlsae_demo_summary {
 int mlsae_demo(const mlsae_demo_options *opt, FILE *progress, mlsae_demo_summary *sum,
                mlsae_error *err);
 
+/* Steps 1-2 alone: the model, its tokenizer and the data split under
+ * opt->out_dir; fills sum's paths (model_dir, train_data, test_data). */
+int mlsae_demo_prepare(const mlsae_demo_options *opt, FILE *progress, mlsae_demo_summary *sum,
+                       mlsae_error *err);
+/* The demo's run configuration (step 3) for the paths in sum. */
+void mlsae_demo_run_config(mlsae_run_config *cfg, const mlsae_demo_options *opt,
+                           const mlsae_demo_summary *sum);
+
 #endif

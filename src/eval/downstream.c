@@ -9,6 +9,8 @@ struct mlsae_downstream {
     int vocab;
     mlsae_buffer *logits_true, *logits_pred, *kl_rows;
     float *kl_host;
+    int per_layer_true;      /* mlsae_downstream_set_per_layer_true */
+    int64_t shared_batches;  /* batches whose true path was computed once */
 };
 
 int mlsae_downstream_new(mlsae_session *s, int batch, int seq, mlsae_downstream **out,
@@ -33,6 +35,13 @@ int mlsae_downstream_new(mlsae_session *s, int batch, int seq, mlsae_downstream 
     return 0;
 }
 
+void mlsae_downstream_set_per_layer_true(mlsae_downstream *ds, int on)
+{
+    ds->per_layer_true = on != 0;
+}
+
+int64_t mlsae_downstream_shared_batches(const mlsae_downstream *ds) { return ds->shared_batches; }
+
 void mlsae_downstream_free(mlsae_downstream *ds)
 {
     if (!ds) return;
@@ -42,6 +51,17 @@ void mlsae_downstream_free(mlsae_downstream *ds)
     be->ops->core.free(be, ds->kl_rows);
     free(ds->kl_host);
     free(ds);
+}
+
+/* Whether the activations of this batch had a position zeroed (SPEC §2
+ * special-token masking). */
+static int any_masked(const mlsae_session *s, const int32_t *ids, size_t n)
+{
+    if (!s->skip_special) return 0;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < s->n_special; j++)
+            if (s->special[j] >= 0 && ids[i] == s->special[j]) return 1;
+    return 0;
 }
 
 int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
@@ -56,12 +76,28 @@ int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
                           tokens, ds->max_tokens);
     const size_t per_layer = (size_t)tokens * s->d_model;
     const size_t n_logits = (size_t)tokens * ds->vocab;
+    /* The true path once for every layer when nothing was masked (see the
+     * header): from the deepest selected layer, the fewest blocks to run. */
+    const int shared = !ds->per_layer_true && !any_masked(s, ids, (size_t)tokens);
+    double loss_true = 0;
+    if (shared) {
+        int deepest = 0;
+        for (int li = 1; li < s->n_layers; li++)
+            if (s->layers[li] > s->layers[deepest]) deepest = li;
+        if (mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, deepest * per_layer),
+                                        s->layers[deepest], ids, batch, seq,
+                                        mlsae_at(ds->logits_true, 0), NULL, &loss_true, err))
+            return -1;
+    }
+    ds->shared_batches += shared;
     for (int li = 0; li < s->n_layers; li++) {
         const int layer = s->layers[li];
         mlsae_downstream_layer *o = &out[li];
-        if (mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, li * per_layer), layer, ids,
-                                        batch, seq, mlsae_at(ds->logits_true, 0), NULL,
-                                        &o->loss_true, err) ||
+        o->loss_true = loss_true;
+        if ((!shared &&
+             mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, li * per_layer), layer, ids,
+                                         batch, seq, mlsae_at(ds->logits_true, 0), NULL,
+                                         &o->loss_true, err)) ||
             mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(recons, li * per_layer), layer,
                                         ids, batch, seq, mlsae_at(ds->logits_pred, 0), NULL,
                                         &o->loss_pred, err))

@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/metrics_log.h"
 #include "core/progress.h"
+#include "backend/lowp.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
 #include "dataset/loader.h"

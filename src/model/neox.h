@@ -44,6 +44,13 @@ mlsae_backend *mlsae_neox_backend(const mlsae_neox *m);
 /* Batches run in chunks of whole sequences of about `rows` rows (default
  * 2048; at least one sequence per chunk): scratch memory is proportional. */
 void mlsae_neox_set_chunk_rows(mlsae_neox *m, int rows);
+/* Mixed precision (SPEC §13, doc/precision.md): fmt MLSAE_LOWP_BF16 or
+ * MLSAE_LOWP_F16 computes every linear layer (QKV, attention output, MLP,
+ * embed_out) from inputs rounded to that format with float32 sums, from a
+ * rounded copy of the weights made here (memory: up to the size of those
+ * weights again); 0 returns to float32. */
+int mlsae_neox_set_precision(mlsae_neox *m, int fmt, mlsae_error *err);
+int mlsae_neox_get_precision(const mlsae_neox *m);
 
 /* One run through the model. Fill what you need; everything else zero/NULL
  * (MLSAE_NOREF for refs). Outputs may be backend refs or host pointers. */

@@ -64,18 +64,18 @@ static int layer_forward(mlsae_neox *m, int l, int nb, int seq, mlsae_error *err
 
     /* attention branch: a = dense(attn(rotary(qkv(ln1 x)))) */
     BE_TRY(nn->layer_norm(be, x, t, W(m, L->ln1_w), W(m, L->ln1_b), rows, d, eps));
-    BE_TRY(nn->linear(be, t, W(m, L->qkv_w), W(m, L->qkv_b), rows, d, 3 * d, qkv));
+    BE_TRY(neox_linear(m, t, L->qkv_w, L->qkv_lp, L->qkv_b, rows, d, 3 * d, qkv));
     BE_TRY(nn->rotary(be, qkv, nb, seq, c->n_heads, c->head_dim, c->rot_dims,
                       (float)c->rotary_base));
     BE_TRY(nn->attention(be, qkv, t, nb, seq, c->n_heads, c->head_dim));
-    BE_TRY(nn->linear(be, t, W(m, L->dense_w), W(m, L->dense_b), rows, d, d, a));
+    BE_TRY(neox_linear(m, t, L->dense_w, L->dense_lp, L->dense_b, rows, d, d, a));
 
     /* mlp input: ln2 of x (parallel) or of x + a (sequential) */
     if (!c->use_parallel_residual) BE_TRY(core->axpby(be, n, 1.0f, a, 1.0f, x));
     BE_TRY(nn->layer_norm(be, x, t, W(m, L->ln2_w), W(m, L->ln2_b), rows, d, eps));
-    BE_TRY(nn->linear(be, t, W(m, L->fc1_w), W(m, L->fc1_b), rows, d, ff, h));
+    BE_TRY(neox_linear(m, t, L->fc1_w, L->fc1_lp, L->fc1_b, rows, d, ff, h));
     BE_TRY(nn->gelu(be, h, (size_t)rows * ff));
-    BE_TRY(nn->linear(be, h, W(m, L->fc2_w), W(m, L->fc2_b), rows, ff, d, t));
+    BE_TRY(neox_linear(m, h, L->fc2_w, L->fc2_lp, L->fc2_b, rows, ff, d, t));
 
     /* parallel: x = (mlp + attn) + x; sequential: x = mlp + (attn + x) */
     if (c->use_parallel_residual) BE_TRY(core->axpby(be, n, 1.0f, a, 1.0f, t));
@@ -145,8 +145,8 @@ static int head_forward(mlsae_neox *m, const mlsae_neox_run *r, int b0, int nb, 
         mlsae_ref dst = r->logits.buf
                             ? mlsae_ref_add(r->logits, (first_row + r0) * (size_t)vocab)
                             : WS(m, m->ws.logits);
-        BE_TRY(be->ops->nn.linear(be, WS(m, m->ws.t + (size_t)r0 * d), W(m, m->lm_head),
-                                  MLSAE_NOREF, nr, d, vocab, dst));
+        BE_TRY(neox_linear(m, WS(m, m->ws.t + (size_t)r0 * d), m->lm_head, m->lm_head_lp,
+                           NEOX_ABSENT, nr, d, vocab, dst));
         if (r->logits_host)
             BE_TRY(core->read(be, dst.buf, dst.off * 4,
                               r->logits_host + (first_row + r0) * (size_t)vocab,

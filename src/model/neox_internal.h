@@ -13,6 +13,8 @@ typedef struct neox_layer {
     size_t dense_w, dense_b; /* [d, d], [d] */
     size_t fc1_w, fc1_b;     /* dense_h_to_4h [d_ff, d], [d_ff] */
     size_t fc2_w, fc2_b;     /* dense_4h_to_h [d, d_ff], [d] */
+    /* the packed 16-bit copies' offsets in w_lp (mixed precision only) */
+    size_t qkv_lp, dense_lp, fc1_lp, fc2_lp;
 } neox_layer;
 
 /* Scratch for one chunk of rows (whole sequences). */
@@ -37,6 +39,19 @@ struct mlsae_neox {
     neox_layer *layers;
     neox_workspace ws;
     int chunk_rows;        /* rows per chunk of whole sequences (NEOX_CHUNK_ROWS) */
+    /* Mixed precision (neox_lowp.c): lowp_fmt 0 = float32, else
+     * MLSAE_LOWP_*; w_lp the linear weights rounded and packed; lp_scratch
+     * the rounded inputs of a backend that composes the product. */
+    int lowp_fmt;
+    mlsae_buffer *w_lp, *lp_scratch;
+    size_t lm_head_lp, lp_scratch_n;
 };
+
+/* y [rows, out] = x [rows, in] @ W^T + b for the weight at offset w of the
+ * buffer (its packed copy at w_lp under mixed precision), bias b or
+ * NEOX_ABSENT. Returns the backend's status (message in its last error). */
+int neox_linear(mlsae_neox *m, mlsae_ref x, size_t w, size_t w_lp, size_t b, int rows, int in,
+                int out, mlsae_ref y);
+void neox_lowp_free(mlsae_neox *m);
 
 #endif

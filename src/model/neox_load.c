@@ -166,6 +166,7 @@ void mlsae_neox_free(mlsae_neox *m)
     if (!m) return;
     if (m->w) m->be->ops->core.free(m->be, m->w);
     if (m->ws.buf) m->be->ops->core.free(m->be, m->ws.buf);
+    neox_lowp_free(m);
     free(m->layers);
     free(m);
 }

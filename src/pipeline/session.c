@@ -1,5 +1,6 @@
 #include "config.h"
 #include "pipeline/session.h"
+#include "backend/lowp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,12 @@ int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, in
     if (mlsae_neox_load_weights(s->model_dir, weights, prefix, s->be,
                                 need_logits ? 0 : MLSAE_NEOX_NO_LM_HEAD, &s->model, err))
         goto fail;
+    mlsae_precision prec = MLSAE_PRECISION_32;
+    if (mlsae_precision_parse(cfg->trainer.precision, &prec)) {
+        mlsae_fail(err, "trainer.precision '%s': not computed", cfg->trainer.precision);
+        goto fail;
+    }
+    if (mlsae_neox_set_precision(s->model, mlsae_precision_lowp(prec), err)) goto fail;
     const mlsae_neox_config *mc = mlsae_neox_get_config(s->model);
     s->d_model = mc->hidden_size;
     s->n_model_layers = mc->n_layers;
@@ -158,6 +165,10 @@ int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const 
     if (mlsae_session_load_lens(s, cfg, sae_dir, err)) goto fail;
     if (mlsae_ckpt_load(sae_dir, s->sae_be, sae, err)) goto fail;
     mlsae_sae_set_bias_pending(*sae, 0);
+    mlsae_precision prec = MLSAE_PRECISION_32; /* checked with the run options */
+    if (mlsae_precision_parse(cfg->trainer.precision, &prec) == 0 &&
+        mlsae_sae_set_precision(*sae, prec, err))
+        goto fail;
     if (mlsae_sae_get_config(*sae)->n_inputs != s->d_model) {
         mlsae_fail(err, "%s: the SAE has n_inputs %d but the model %s has d_model %d", sae_dir,
                    mlsae_sae_get_config(*sae)->n_inputs, s->model_dir, s->d_model);

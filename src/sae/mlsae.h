@@ -29,6 +29,8 @@ typedef struct mlsae_sae_config {
     float auxk_coef;              /* 1/32 */
     float lr, beta1, beta2, adam_eps; /* 1e-4, 0.9, 0.999, 6.25e-10 */
     int accumulate_grad_batches;  /* micro-batches per Adam step (64) */
+    int precision;                /* mlsae_precision (backend/lowp.h): the encoder product's
+                                   * inputs; 0 = float32 (doc/precision.md) */
 } mlsae_sae_config;
 
 /* Defaults of SPEC §4 for d_model = n_inputs. dead_steps_threshold is
@@ -53,6 +55,9 @@ const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae);
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae);
 /* Change the configuration; n_inputs and n_latents must stay the same. */
 int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err);
+/* Change only the precision of the encoder product (mlsae_precision, from
+ * the run options: checkpoints do not record it). */
+int mlsae_sae_set_precision(mlsae_sae *sae, int precision, mlsae_error *err);
 
 /* ---- host access to the parameters (reference layouts) ------------------ */
 

@@ -27,23 +27,58 @@
 #include "config.h"
 #include "sae/sae_internal.h"
 #include "backend/backend_ops.h"
+#include "backend/lowp.h"
 
 #include <stdint.h>
 
 #define STANDARDIZE_EPS 1e-5f
 
+/* Mixed precision: the encoder rounded to fmt and packed (once per weight
+ * update), and the scratch of a composed product. */
+static int pack_encoder(mlsae_sae *sae, int fmt, mlsae_error *err)
+{
+    mlsae_backend *be = sae->be;
+    const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents;
+    if (!sae->enc_lp) {
+        sae->enc_lp = be->ops->core.alloc(be, mlsae_lowp_packed_elems(n, d) * 4);
+        if (!sae->enc_lp)
+            return mlsae_fail(err, "sae: cannot allocate the %s encoder (%d x %d)",
+                              mlsae_precision_name(sae->cfg.precision), n, d);
+    }
+    if (!sae->xin_lp && mlsae_lowp_needs_scratch(be)) {
+        sae->xin_lp = be->ops->core.alloc(be, (size_t)sae->chunk_rows * d * 4);
+        if (!sae->xin_lp) return mlsae_fail(err, "sae: cannot allocate the encoder scratch");
+    }
+    if (sae->enc_lp_fmt == fmt) return 0;
+    SAE_CALL(sae, err, "encoder (packing)",
+             mlsae_lowp_pack(be, fmt, sae_ref(sae->enc), n, d, sae_ref(sae->enc_lp)));
+    sae->enc_lp_fmt = fmt;
+    return 0;
+}
+
 /* TopK of (xin @ enc^T) per row, chunk by chunk; with n_cand > 0 each
  * chunk's candidate columns are also gathered into aux_pre (in the same
- * pass as the TopK where the backend has topk_gather). */
+ * pass as the TopK where the backend has topk_gather). Under a mixed
+ * precision the product takes the rounded xin and enc (doc/precision.md);
+ * everything after it is float32. */
 static int encode_topk(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
     const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents, k = sae->cfg.k;
+    const int fmt = mlsae_precision_lowp((mlsae_precision)sae->cfg.precision);
+    if (fmt && pack_encoder(sae, fmt, err)) return -1;
     for (int r0 = 0; r0 < rows; r0 += sae->chunk_rows) {
         int c = rows - r0 < sae->chunk_rows ? rows - r0 : sae->chunk_rows;
-        SAE_CALL(sae, err, "encoder",
-                 be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, mlsae_at(sae->xin, (size_t)r0 * d),
-                                     d, sae_ref(sae->enc), d, 0.0f, sae_ref(sae->pre), n));
+        mlsae_ref xc = mlsae_at(sae->xin, (size_t)r0 * d);
+        if (fmt)
+            SAE_CALL(sae, err, "encoder",
+                     mlsae_lowp_gemm(be, fmt, c, n, d, xc, d, sae_ref(sae->enc_lp),
+                                     sae_ref(sae->pre), n,
+                                     sae->xin_lp ? sae_ref(sae->xin_lp) : MLSAE_NOREF));
+        else
+            SAE_CALL(sae, err, "encoder",
+                     be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, xc, d, sae_ref(sae->enc), d,
+                                         0.0f, sae_ref(sae->pre), n));
         /* one pass where the backend can: each row's candidates are copied
          * while it is in cache */
         SAE_CALL(sae, err, "topk and auxk candidates",

@@ -36,6 +36,12 @@ struct mlsae_sae {
     /* Dense encoder output for a chunk of rows [chunk_rows, n]. */
     mlsae_buffer *pre;
     int chunk_rows;
+    /* Mixed precision: the encoder rounded and packed for the product
+     * (mlsae_lowp_pack; valid while enc_lp_fmt is the format it holds, 0 =
+     * stale) and, for backends that compose the product, a [chunk_rows, d]
+     * scratch for the rounded inputs. Allocated on first use. */
+    mlsae_buffer *enc_lp, *xin_lp;
+    int enc_lp_fmt;
     /* The candidates' pre-activations, gathered from every chunk:
      * [rows, n_cand], capacity aux_pre_cap elements (grown on demand). */
     mlsae_buffer *aux_pre;

@@ -2,6 +2,7 @@
  * workspace. */
 #include "config.h"
 #include "sae/sae_internal.h"
+#include "backend/lowp.h"
 #include "core/rng.h"
 
 #include <math.h>
@@ -57,6 +58,10 @@ int mlsae_sae_config_check(const mlsae_sae_config *c, mlsae_error *err)
     if (!(c->beta2 >= 0 && c->beta2 < 1)) return mlsae_fail(err, "beta2: must be in [0, 1)");
     if (!(c->adam_eps >= 0)) return mlsae_fail(err, "adam eps: must be >= 0");
     if (!isfinite(c->auxk_coef)) return mlsae_fail(err, "auxk_coef: not finite");
+    if (c->precision != MLSAE_PRECISION_32 && c->precision != MLSAE_PRECISION_BF16_MIXED &&
+        c->precision != MLSAE_PRECISION_16_MIXED)
+        return mlsae_fail(err, "precision = %d: not one of 32, bf16-mixed, 16-mixed",
+                          c->precision);
     return 0;
 }
 
@@ -178,7 +183,8 @@ void mlsae_sae_free(mlsae_sae *sae)
                              &sae->dead_mask, &sae->g_enc, &sae->g_dec, &sae->g_bias,
                              &sae->m_enc,  &sae->v_enc, &sae->m_dec, &sae->v_dec,
                              &sae->m_bias, &sae->v_bias, &sae->cvec, &sae->ones_n,
-                             &sae->cand_idx, &sae->cand_mask, &sae->pre, &sae->aux_pre};
+                             &sae->cand_idx, &sae->cand_mask, &sae->pre, &sae->aux_pre,
+                             &sae->enc_lp, &sae->xin_lp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free_buf(sae, bufs[i]);
     free(sae->host_mask);
     free(sae->host_cand);
@@ -263,9 +269,17 @@ int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_erro
                           cfg->n_latents, cfg->n_inputs, sae->cfg.n_latents, sae->cfg.n_inputs);
     if (mlsae_sae_config_check(cfg, err)) return -1;
     if (cfg->k != sae->cfg.k || cfg->auxk != sae->cfg.auxk) free_rows(sae); /* resized on use */
+    if (cfg->precision != sae->cfg.precision) sae->enc_lp_fmt = 0;
     sae->cfg = *cfg;
     return 0;
 }
+int mlsae_sae_set_precision(mlsae_sae *sae, int precision, mlsae_error *err)
+{
+    mlsae_sae_config c = sae->cfg;
+    c.precision = precision;
+    return mlsae_sae_set_config(sae, &c, err);
+}
+
 int mlsae_sae_bias_pending(const mlsae_sae *sae) { return sae->bias_pending; }
 void mlsae_sae_set_bias_pending(mlsae_sae *sae, int pending) { sae->bias_pending = pending != 0; }
 
@@ -340,6 +354,7 @@ int mlsae_sae_set_params(mlsae_sae *sae, const float *enc, const float *dec, con
                          const int64_t *last_nonzero, mlsae_error *err)
 {
     const int n = sae->cfg.n_latents, d = sae->cfg.n_inputs;
+    if (enc) sae->enc_lp_fmt = 0;
     if (write_f32(sae, sae->enc, enc, (size_t)n * d, err) ||
         write_transposed(sae, sae->dec, dec, err) || write_f32(sae, sae->bias, bias, d, err))
         return -1;

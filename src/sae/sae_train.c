@@ -64,6 +64,7 @@ static int adam_step(mlsae_sae *sae, mlsae_error *err)
         SAE_CALL(sae, err, "adam", be->ops->core.fill(be, sae_ref(t[i].g), t[i].n, 0.0f));
     }
     sae->pending = 0;
+    sae->enc_lp_fmt = 0; /* the encoder changed: re-pack before the next product */
     return 0;
 }
 

@@ -15,6 +15,7 @@
  * alone validates and writes files. */
 #include "config.h"
 #include "train/trainer.h"
+#include "backend/lowp.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -184,6 +185,20 @@ static int sae_from_init(trainer *t, mlsae_error *err)
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
     if (dtt_given) sc.dead_steps_threshold = t->derived.dead_steps_threshold;
     return mlsae_sae_set_config(t->sae, &sc, err);
+}
+
+/* trainer.precision on the SAE (fresh or resumed: checkpoints do not
+ * record it); the transformer's is set by the session. */
+static int apply_precision(trainer *t, mlsae_error *err)
+{
+    mlsae_precision prec = MLSAE_PRECISION_32;
+    if (mlsae_precision_parse(t->cfg->trainer.precision, &prec))
+        return mlsae_fail(err, "trainer.precision '%s': not computed", t->cfg->trainer.precision);
+    if (prec != MLSAE_PRECISION_32)
+        msg(t, "precision %s: SAE encoder and transformer products with %s",
+            mlsae_precision_name(prec),
+            mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
+    return mlsae_sae_set_precision(t->sae, prec, err);
 }
 
 static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
@@ -482,6 +497,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     } else if (cfg->init[0] ? sae_from_init(&t, err) : sae_from_config(&t, err)) {
         goto done;
     }
+    if (apply_precision(&t, err)) goto done;
     if (mlsae_train_dist_attach(t.sae, resuming ? (t.st.ranks > 0 ? t.st.ranks : 1) : 0,
                                 cfg->data.batch_size, cfg->trainer.checkpoint_path, err))
         goto done;

@@ -8,6 +8,28 @@ __kernel void axpby(ulong n, float alpha, __global const float *x, ulong xo, flo
     if (i < n) y[yo + i] = alpha * x[xo + i] + beta * y[yo + i];
 }
 
+/* y = round(x) to bf16 (fmt 1) or fp16 (fmt 2), widened back to float
+ * (backend.h, round_lowp): nearest even; NaN stays NaN. fp16 goes through
+ * vstore_half_rte / vload_half (core OpenCL, no cl_khr_fp16 needed) in the
+ * first two bytes of y's own element; y may equal x. */
+__kernel void round_lowp(ulong n, int fmt, __global const float *x, ulong xo, __global float *y,
+                         ulong yo)
+{
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    float v = x[xo + i];
+    if (fmt == 1) {
+        uint u = as_uint(v);
+        if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x00400000u;
+        else u += 0x7fffu + ((u >> 16) & 1u);
+        y[yo + i] = as_float(u & 0xffff0000u);
+    } else {
+        __global half *h = (__global half *)(y + yo + i);
+        vstore_half_rte(v, 0, h);
+        y[yo + i] = vload_half(0, h);
+    }
+}
+
 /* x[r, c] += alpha v[c]; global (cols, rows). */
 __kernel void add_row_vector(__global float *x, ulong xo, int rows, int cols,
                              __global const float *v, ulong vo, float alpha)
