@@ -59,6 +59,24 @@ t "$tmp/zero.csv" --tuned_lens true --lens "$fix/lens/zero_d32"
 t "$tmp/ref.csv" --tuned_lens true --lens "$fix/lens/par_r25"
 t "$tmp/exact.csv" --tuned_lens true --lens "$fix/lens/par_r25" --lens-inverse exact
 
+# resid-cos-sim through the lens (figures/resid_cos_sim.py): the identity lens
+# gives the no-lens statistics in files named resid_*_lens_MODEL.csv; a
+# random lens changes them
+r() { # r OUT [OPTIONS...]
+    o=$1; shift
+    "$bin" resid-cos-sim --model_name "$tmp/model" --data "$data" --max_length 64 --batch_size 2 \
+        --max_tokens 256 --threads 2 --out "$o" "$@" > /dev/null 2> "$tmp/r.err" ||
+        { echo "FAIL: resid-cos-sim $*:"; cat "$tmp/r.err"; fail=1; }
+}
+r "$tmp/rn"
+r "$tmp/rz" --tuned_lens true --lens "$fix/lens/zero_d32"
+r "$tmp/rr" --tuned_lens true --lens "$fix/lens/par_r25"
+check "resid-cos-sim with a lens names its files lens_" [ -f "$tmp/rz/resid_cos_sim_lens_model.csv" ]
+check "resid-cos-sim through the identity lens: the no-lens numbers" \
+    cmp -s "$tmp/rn/resid_cos_sim_model.csv" "$tmp/rz/resid_cos_sim_lens_model.csv"
+check "resid-cos-sim through a random lens: other numbers" \
+    sh -c "! cmp -s '$tmp/rn/resid_l2_norm_model.csv' '$tmp/rr/resid_l2_norm_lens_model.csv'"
+
 check "identity lens: every column as without a lens" compare_csv "$tmp/none.csv" "$tmp/zero.csv" . same
 check "random lens: train/* change" compare_csv "$tmp/none.csv" "$tmp/ref.csv" '^train/' differ
 check "random lens: train/* (lens space) do not depend on the inverse" \

@@ -93,11 +93,16 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
                                  FILE *progress, mlsae_analysis_result *res, mlsae_error *err)
 {
     memset(res, 0, sizeof *res);
-    if (cfg->autoencoder.tuned_lens)
-        return mlsae_fail(err, "autoencoder.tuned_lens: the tuned lens is not supported");
     if (mlsae_analysis_out_dir(out_dir, err)) return -1;
     mlsae_session s;
     if (mlsae_session_open(&s, cfg, 0, err)) return -1;
+    /* with autoencoder.tuned_lens, every layer through its translator before
+     * the statistics, as figures/resid_cos_sim.py; files named "lens_" */
+    if (mlsae_session_load_lens(&s, cfg, NULL, err)) {
+        mlsae_session_close(&s);
+        return -1;
+    }
+    const char *lens_name = s.lens ? "lens_" : "";
     resid_run r;
     memset(&r, 0, sizeof r);
     r.n_layers = s.n_layers;
@@ -130,11 +135,11 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
     model = model && model[1] ? model + 1 : cfg->model_name;
     char name[MLSAE_CONFIG_STR_MAX + 64];
     const char *path;
-    snprintf(name, sizeof name, "resid_l2_norm_%s.csv", model);
+    snprintf(name, sizeof name, "resid_l2_norm_%s%s.csv", lens_name, model);
     if (!(path = analysis_add_file(res, out_dir, name, err)) ||
         write_stats(path, "layer", r.norms, s.n_layers, err))
         goto done;
-    snprintf(name, sizeof name, "resid_cos_sim_%s.csv", model);
+    snprintf(name, sizeof name, "resid_cos_sim_%s%s.csv", lens_name, model);
     if (!(path = analysis_add_file(res, out_dir, name, err)) ||
         write_stats(path, "start_at_layer", r.cos, s.n_layers - 1, err))
         goto done;
