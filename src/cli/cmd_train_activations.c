@@ -367,7 +367,7 @@ int cmd_train_activations(int argc, char **argv)
             goto done;
         }
         if (mlsae_sae_train_microbatch(sae, mlsae_at(xb, 0), n_layers, rpl, &m, &err)) {
-            cli_error(CMD, "micro-batch %lld: %s", (long long)b, err.msg);
+            cli_error(CMD, "%s: %s", o.activations, err.msg);
             goto done;
         }
         if (write_metrics(metrics, &m)) {

@@ -19,7 +19,16 @@ int mlsae_geometric_median(const float *points, size_t n, int d, int max_iter, d
         return mlsae_fail(err, "geometric median: out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) curr[j] += points[i * d + j];
+        for (int j = 0; j < d; j++) {
+            if (!isfinite(points[i * d + j])) {
+                free(curr);
+                free(next);
+                free(w);
+                return mlsae_fail(err, "geometric median: non-finite input at vector %zu, "
+                                  "element %d", i, j);
+            }
+            curr[j] += points[i * d + j];
+        }
     for (int j = 0; j < d; j++) curr[j] /= (double)n;
     int it = 0;
     while (it < max_iter) {

@@ -80,8 +80,16 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     for (int l = 0; l < n_layers; l++) {
         mlsae_ref xl = mlsae_ref_add(x, l * n_l);
         SAE_CALL(sae, err, "mse loss", core->sum_stats(be, n_l, xl, MLSAE_NOREF, st));
+        if (!isfinite(st[0]) || !isfinite(st[1]))
+            return mlsae_fail(err, "layer %d: non-finite input (NaN or infinity in the "
+                              "activations)", l);
         double var = (st[1] - st[0] * st[0] / (double)n_l) / (double)(n_l - 1);
         if (var < 0) var = 0;
+        /* The normalised MSE divides by this variance: with every input of
+         * the layer equal (e.g. all positions masked to zero) it is 0/0. */
+        if (!(var > 0))
+            return mlsae_fail(err, "layer %d: all %zu inputs are equal (zero variance), so the "
+                              "normalised MSE is undefined (are all positions masked?)", l, n_l);
         SAE_CALL(sae, err, "mse loss",
                  core->sum_stats(be, n_l, mlsae_ref_add(r, l * n_l), xl, st));
         mse_sum += st[1] / (double)n_l / var;
