@@ -62,6 +62,21 @@ static void test_defaults(void)
     CHECK(d.limit_test_batches == 488282);
     CHECK(mlsae_dead_steps_threshold(1000000, 4 * 512, 8) == 61); /* 1e6 / 16384 = 61.03 */
     CHECK(mlsae_dead_steps_threshold(100, 1 * 2048, 64) == 0);
+    /* products past int64 are larger than any threshold: floor division 0 */
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, INT64_MAX / 2, 4) == 0);
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, (int64_t)1 << 62, 2) == 0); /* 2^63 */
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, (int64_t)1 << 61, 2) == 1);
+    {
+        /* tokens per micro-batch index int arrays */
+        mlsae_run_config big = cfg;
+        big.data.batch_size = 1048576;
+        big.data.max_length = 1048576;
+        CHECK(mlsae_run_config_validate(&big, &err) == -1);
+        CHECKF(strstr(err.msg, "data.batch_size * data.max_length"), "%s", err.msg);
+        big.data.batch_size = 512;
+        big.data.max_length = 2097152 / 1024;
+        CHECK(mlsae_run_config_validate(&big, &err) == 0);
+    }
     cfg.trainer.max_steps = 10;
     cfg.trainer.log_every_n_steps = MLSAE_CONFIG_NONE;
     mlsae_run_config_derive(&cfg, &d);

@@ -85,6 +85,13 @@ static void test_config(void)
     expect_config_error(edit_config("num_attention_heads", "3"), "num_attention_heads",
                         "heads do not divide");
     expect_config_error(edit_config("hidden_act", "\"relu\""), "hidden_act", "relu");
+    /* products of the sizes: each field in range, the model not */
+    expect_config_error("{\"hidden_size\": 1024, \"num_attention_heads\": 8, \"vocab_size\": 16,"
+                        " \"intermediate_size\": 1073741824, \"num_hidden_layers\": 1073741824}",
+                        "implausibly large", "parameter count overflows");
+    expect_config_error("{\"hidden_size\": 1073741824, \"num_attention_heads\": 1,"
+                        " \"vocab_size\": 16, \"num_hidden_layers\": 1}",
+                        "implausibly large", "hidden_size^2 too large");
     expect_config_error("{\"hidden_size\": 16,", "JSON", "truncated JSON");
     expect_config_error("[1, 2]", "object", "not an object");
     expect_config_error("", "JSON", "empty file");

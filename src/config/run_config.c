@@ -330,6 +330,11 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err)
     const mlsae_autoencoder_config *ae = &cfg->autoencoder;
     if (ae->auxk != MLSAE_CONFIG_NONE && ae->auxk < 1)
         return mlsae_fail(err, "autoencoder.auxk: must be >= 1 or null");
+    /* The tokens of a micro-batch index int arrays (rows x positions). */
+    if (cfg->data.batch_size * cfg->data.max_length > ((int64_t)1 << 30))
+        return mlsae_fail(err, "data.batch_size * data.max_length = %lld tokens per micro-batch "
+                          "is too large (at most 2^30)",
+                          (long long)(cfg->data.batch_size * cfg->data.max_length));
     /* Products used to derive step counts must not overflow. */
     double per_step = (double)cfg->data.batch_size * (double)cfg->data.max_length *
                       (double)cfg->trainer.accumulate_grad_batches;

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "model/neox_config.h"
 #include "core/atomic_file.h"
+#include "core/checked_size.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -165,6 +166,20 @@ int mlsae_neox_config_validate(mlsae_neox_config *c, const char *origin, mlsae_e
                           origin, c->rot_dims);
     if ((long long)c->vocab_size * c->hidden_size > (1LL << 40))
         return mlsae_fail(err, "%s: vocab_size x hidden_size is implausibly large", origin);
+    /* The parameter count, as the loader sums it: every product checked, and
+     * the total kept under 2^40 floats so that byte offsets fit with room. */
+    int64_t d = c->hidden_size, per_layer = 0, total = 0, t;
+    int ok = !mlsae_mul_nonneg_i64(4 * d, d, &per_layer) && /* qkv 3d x d, dense d x d */
+             !mlsae_mul_nonneg_i64(2 * d, c->intermediate_size, &t) &&
+             !__builtin_add_overflow(per_layer, t + 10 * d, &per_layer) &&
+             !mlsae_mul_nonneg_i64(per_layer, c->n_layers, &total) &&
+             !__builtin_add_overflow(total, 2 * (int64_t)c->vocab_size * d + 2 * d, &total) &&
+             total <= ((int64_t)1 << 40);
+    if (!ok)
+        return mlsae_fail(err, "%s: fields 'hidden_size' %d, 'intermediate_size' %d, "
+                          "'num_hidden_layers' %d and 'vocab_size' %d give an implausibly large "
+                          "model (over 2^40 parameters)", origin, c->hidden_size,
+                          c->intermediate_size, c->n_layers, c->vocab_size);
     return 0;
 }
 
