@@ -6,7 +6,10 @@
 #   1. sizes read from files: shapes whose byte size wraps 64 bits, data
 #      sections not tiled exactly by the tensors
 #   2. finiteness in training: an all-zero micro-batch (zero variance), a NaN
-#      or an infinity in the activations
+#      or an infinity in the activations, a corpus starting with empty documents
+#   4. model-dependent checks (data.max_length against the context) in
+#      config, train and test, before any output
+#   8. file types: FIFOs and directories where a file belongs fail at once
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
 FIX="$MLSAE_TEST_FIXTURES/sae/cli"
@@ -76,6 +79,63 @@ bad keep_nan "micro-batch 1" --activations "$TMP/nan1.safetensors" --out "$TMP/k
 cmp -s "$TMP/keep/model.safetensors" "$TMP/keep_model" || die "the previous checkpoint was replaced"
 "$MLSAE_BIN" train --activations "$FIX/activations.safetensors" --init "$TMP/keep" \
     --out "$TMP/reload" -q 2>"$TMP/err" || { cat "$TMP/err"; die "the kept checkpoint does not load"; }
+
+# ---- a tiny model and corpus for the pipeline commands ----
+MAKE_MODEL=${MAKE_MODEL:-./tests/make_model}
+"$MAKE_MODEL" "$TMP/model" 32 2 2 64 50304 7 >/dev/null || { echo "cannot make the model"; exit 1; }
+zstd -dc "$MLSAE_TEST_FIXTURES/../../data/tinyshakespeare.jsonl.zst" | head -n 3 >"$TMP/train.jsonl"
+P="--model $TMP/model --max_length 64 --batch_size 2 --expansion_factor 4 --k 8 --auxk 16
+   --max_tokens 1024 --accumulate 2 --threads 2"
+# run_bad NAME NEEDLE CMD ARGS...: fails within 60 s (no hang), one error line
+# holding NEEDLE, and no output directory
+run_bad() {
+    name=$1 needle=$2 cmd=$3; shift 3
+    timeout 60 "$MLSAE_BIN" "$cmd" "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    [ $rc -ne 124 ] || die "$name: hangs"
+    [ $rc -ne 0 ] || die "$name: exit status 0"
+    [ "$(grep -c "^mlsae $cmd: " "$TMP/err")" -eq 1 ] || { cat "$TMP/err"; die "$name: not one error line"; }
+    grep "^mlsae $cmd: " "$TMP/err" | grep -q -- "$needle" || die "$name: message lacks '$needle': $(cat "$TMP/err")"
+    [ -e "$TMP/run_$name" ] && die "$name: output directory created"
+    echo "  $name: $(grep "^mlsae $cmd: " "$TMP/err")"
+}
+
+# ---- 8. file types: checked before any blocking open ----
+mkfifo "$TMP/fifo.jsonl" "$TMP/fifo.yaml" "$TMP/fifo.safetensors"
+run_bad fifo_shard "fifo.jsonl: not a regular file (a FIFO)" train $P --data "$TMP/fifo.jsonl" --out "$TMP/run_fifo_shard"
+mkdir -p "$TMP/shards" && cp "$TMP/train.jsonl" "$TMP/shards/a.jsonl" && mkfifo "$TMP/shards/b.jsonl"
+run_bad fifo_in_dir "b.jsonl: not a regular file (a FIFO)" train $P --data "$TMP/shards" --out "$TMP/run_fifo_in_dir"
+run_bad fifo_test "fifo.jsonl: not a regular file" test --checkpoint "$TMP/keep" $P --data "$TMP/fifo.jsonl"
+run_bad fifo_config "fifo.yaml: not a regular file (a FIFO)" train --config "$TMP/fifo.yaml" $P --data "$TMP/train.jsonl" --out "$TMP/run_fifo_config"
+run_bad fifo_config2 "fifo.yaml: not a regular file" config --config "$TMP/fifo.yaml"
+run_bad fifo_activations "not a regular file (a FIFO)" train --activations "$TMP/fifo.safetensors" --out "$TMP/run_fifo_act"
+run_bad dir_activations "shards: no model.safetensors" train --activations "$TMP/shards" --out "$TMP/run_dir_act"
+mkdir -p "$TMP/fmodel" && cp "$TMP/model/model.safetensors" "$TMP/fmodel/" && mkfifo "$TMP/fmodel/config.json"
+run_bad fifo_model_config "config.json: not a regular file (a FIFO)" train $P --model "$TMP/fmodel" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_model"
+mkdir -p "$TMP/fmodel2" && cp "$TMP/model/config.json" "$TMP/fmodel2/" && mkfifo "$TMP/fmodel2/model.safetensors"
+run_bad fifo_model_weights "model.safetensors: not a regular file (a FIFO)" train $P --model "$TMP/fmodel2" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_weights"
+run_bad fifo_tokenizer "not a regular file (a FIFO)" train $P --tokenizer "$TMP/fifo.yaml" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_tok"
+# standard input stays readable where it is meant to be
+echo "hello world" | "$MLSAE_BIN" tokenize --tokenizer "$MLSAE_TEST_FIXTURES/text/tiny-tokenizer.json" - >/dev/null 2>"$TMP/err" \
+    || { cat "$TMP/err"; die "tokenize from a pipe failed"; }
+
+# ---- 4. model-dependent checks right after loading, before any output ----
+run_bad long_train "data.max_length: 4096 tokens is longer than the model's context" \
+    train $P --max_length 4096 --data "$TMP/train.jsonl" --out "$TMP/run_long_train"
+run_bad long_config "max_position_embeddings 2048" config $P --max_length 4096
+run_bad long_test "max_position_embeddings 2048" test --checkpoint "$TMP/keep" $P --max_length 4096 --data "$TMP/train.jsonl"
+run_bad k_config "autoencoder.k: 200 is more than the 128 latents" config $P --k 200
+"$MLSAE_BIN" config $P --max_length 2048 >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "config at the context length failed"; }
+grep -q "^model: *checked against" "$TMP/out" || die "config did not check the local model"
+
+# ---- 2. in the pipeline: a corpus starting with empty documents masks every
+# position of micro-batch 0; the run stops there, exit non-zero ----
+(i=0; while [ $i -lt 200 ]; do echo '{"text": ""}'; i=$((i + 1)); done; cat "$TMP/train.jsonl") >"$TMP/empty_first.jsonl"
+timeout 120 "$MLSAE_BIN" train $P --data "$TMP/empty_first.jsonl" --out "$TMP/run_empty" >/dev/null 2>"$TMP/err"
+rc=$?
+[ $rc -ne 0 ] && [ $rc -lt 124 ] || die "empty documents first: exit status $rc"
+grep -q "micro-batch 0: layer 0: all .* inputs are equal" "$TMP/err" || { cat "$TMP/err"; die "empty documents first: message"; }
+[ -e "$TMP/run_empty/checkpoints/last" ] && die "empty documents first: a checkpoint was written"
 
 [ $fail -eq 0 ] && echo "test_hardening_cli: PASS"
 exit $fail

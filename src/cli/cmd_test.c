@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
+#include "core/atomic_file.h"
 #include "core/paths.h"
 #include "hub/hub.h"
 #include "eval/evaluate.h"
@@ -71,7 +72,12 @@ static int take_value(int *argc, char **argv, const char *flag, const char **val
 static int tfm_args(const char *dir, char **out, char *store, size_t store_n)
 {
     char *path = mlsae_path_join_new(dir, "config.json");
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    char *text = NULL;
+    size_t text_len = 0;
+    mlsae_error ignore;
+    json_t *root = path && mlsae_read_file(path, &text, &text_len, &ignore) == 0
+                       ? json_loadb(text, text_len, 0, NULL) : NULL;
+    free(text);
     free(path);
     int n = 0;
     size_t used = 0;

@@ -344,6 +344,16 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err)
     return 0;
 }
 
+int mlsae_run_config_check_context(const mlsae_run_config *cfg, int64_t max_positions,
+                                   const char *model, mlsae_error *err)
+{
+    if (cfg->data.max_length > max_positions)
+        return mlsae_fail(err, "data.max_length: %lld tokens is longer than the model's context "
+                          "(%s: max_position_embeddings %lld)", (long long)cfg->data.max_length,
+                          model, (long long)max_positions);
+    return 0;
+}
+
 int mlsae_run_config_check_model(const mlsae_run_config *cfg, int64_t d_model,
                                  int64_t n_model_layers, mlsae_error *err)
 {

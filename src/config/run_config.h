@@ -152,6 +152,11 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err);
 /* Checks that need the model: n_latents = expansion_factor * d_model must
  * fit an int32, k <= n_latents, auxk <= n_latents, every layer index <
  * n_model_layers. Errors name the option and both numbers. */
+/* data.max_length against the model's context (config.json
+ * max_position_embeddings): a longer sequence is refused, naming both. */
+int mlsae_run_config_check_context(const mlsae_run_config *cfg, int64_t max_positions,
+                                   const char *model, mlsae_error *err);
+
 int mlsae_run_config_check_model(const mlsae_run_config *cfg, int64_t d_model,
                                  int64_t n_model_layers, mlsae_error *err);
 

@@ -3,6 +3,7 @@
 #include "core/paths.h"
 #include "core/atomic_file.h"
 #include "core/checked_size.h"
+#include "core/input_file.h"
 #include "core/fp16.h"
 
 #include <errno.h>
@@ -86,8 +87,8 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
     if (!f->path) return mlsae_fail(err, "%s: out of memory", path);
     st->n_files++;
 
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return mlsae_fail_errno(err, "%s: cannot open", path);
+    int fd = mlsae_open_input(path, 0, err);
+    if (fd < 0) return -1;
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         close(fd);
@@ -286,7 +287,11 @@ static int ends_with(const char *s, const char *suffix)
 static int load_index(mlsae_safetensors *st, const char *index_path, mlsae_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
+    char *text = NULL;
+    size_t text_len = 0;
+    if (mlsae_read_file(index_path, &text, &text_len, err)) return -1;
+    json_t *root = json_loadb(text, text_len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (!root)
         return mlsae_fail(err, "%s: not valid JSON (line %d: %s)", index_path, jerr.line, jerr.text);
     json_t *map = json_object_get(root, "weight_map");
@@ -344,8 +349,9 @@ int mlsae_st_open(const char *path, mlsae_safetensors **out, mlsae_error *err)
     if (mlsae_is_dir(path)) {
         char *single = mlsae_path_join_new(path, "model.safetensors");
         char *index = mlsae_path_join_new(path, "model.safetensors.index.json");
-        if (single && mlsae_is_file(single)) rc = load_file(st, single, err);
-        else if (index && mlsae_is_file(index)) rc = load_index(st, index, err);
+        /* present but not a regular file: load_file / load_index say so */
+        if (single && access(single, F_OK) == 0) rc = load_file(st, single, err);
+        else if (index && access(index, F_OK) == 0) rc = load_index(st, index, err);
         else rc = mlsae_fail(err, "%s: no model.safetensors or model.safetensors.index.json in "
                              "this directory", path);
         free(single);

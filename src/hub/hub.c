@@ -120,6 +120,22 @@ done:
     return rc;
 }
 
+int mlsae_model_find_local(const char *name, char **dir_out, mlsae_error *err)
+{
+    *dir_out = NULL;
+    if (!name || !*name) return mlsae_fail(err, "no model given");
+    if (mlsae_is_dir(name)) {
+        *dir_out = strdup(name);
+        return *dir_out ? 0 : mlsae_fail(err, "out of memory");
+    }
+    if (!is_repo_id(name)) return mlsae_fail(err, "%s: no such model directory", name);
+    char *cache = mlsae_hub_cache_dir();
+    char *repo = cache ? mlsae_hub_repo_dir(cache, name) : NULL, *where = NULL;
+    int rc = repo ? find_snapshot(repo, dir_out, &where, err) : mlsae_fail(err, "out of memory");
+    free(cache), free(repo), free(where);
+    return rc;
+}
+
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
 {
     *dir_out = NULL;

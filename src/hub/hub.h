@@ -21,6 +21,9 @@ char *mlsae_hub_repo_dir(const char *cache, const char *repo_id);
 
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
+/* The same without downloading: 0 with *dir_out, 1 when the model is not
+ * available locally (not cached), -1 on an error. */
+int mlsae_model_find_local(const char *name, char **dir_out, mlsae_error *err);
 
 /* ---- Downloading (hub_download.c) ----
  *

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/paths.h"
+#include "dataset/dataset.h"
 #include "hub/hub.h"
 
 static int find_tokenizer(mlsae_session *s, const mlsae_run_config *cfg, mlsae_error *err)
@@ -49,6 +50,18 @@ static int open_backends(mlsae_session *s, const mlsae_run_config *cfg, mlsae_er
     return 0;
 }
 
+/* The dataset's files listed and their types checked (no reading), so that a
+ * bad data.path fails before the caller writes any output. */
+static int preflight_data(const mlsae_run_config *cfg, mlsae_error *err)
+{
+    if (!cfg->data.path[0]) return 0;
+    const char *src[1] = {cfg->data.path};
+    mlsae_dataset *ds = NULL;
+    if (mlsae_dataset_open(src, 1, &ds, err)) return -1;
+    mlsae_dataset_close(ds);
+    return 0;
+}
+
 int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,
                        mlsae_error *err)
 {
@@ -66,7 +79,10 @@ int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_l
     const mlsae_neox_config *mc = mlsae_neox_get_config(s->model);
     s->d_model = mc->hidden_size;
     s->n_model_layers = mc->n_layers;
-    if (mlsae_run_config_check_model(cfg, s->d_model, s->n_model_layers, err)) goto fail;
+    if (mlsae_run_config_check_model(cfg, s->d_model, s->n_model_layers, err) ||
+        mlsae_run_config_check_context(cfg, mc->max_positions, s->model_dir, err) ||
+        preflight_data(cfg, err))
+        goto fail;
     if (cfg->n_layers == 0) {
         s->n_layers = s->n_model_layers;
         for (int i = 0; i < s->n_layers; i++) s->layers[i] = i;
