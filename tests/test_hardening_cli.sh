@@ -9,6 +9,9 @@
 #      or an infinity in the activations, a corpus starting with empty documents
 #   4. model-dependent checks (data.max_length against the context) in
 #      config, train and test, before any output
+#   6. resume: options that fix the run's state are refused with both values,
+#      the budget may change, a copied checkpoint needs --out
+#   7. stale staging directories of killed runs are removed
 #   8. file types: FIFOs and directories where a file belongs fail at once
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
@@ -136,6 +139,38 @@ rc=$?
 [ $rc -ne 0 ] && [ $rc -lt 124 ] || die "empty documents first: exit status $rc"
 grep -q "micro-batch 0: layer 0: all .* inputs are equal" "$TMP/err" || { cat "$TMP/err"; die "empty documents first: message"; }
 [ -e "$TMP/run_empty/checkpoints/last" ] && die "empty documents first: a checkpoint was written"
+
+# ---- 6. resume reconciles the configuration ----
+R="--model $TMP/model --max_length 64 --batch_size 2 --expansion_factor 4 --k 8 --auxk 16
+   --accumulate 2 --threads 2 --limit_val_batches 0 --data $TMP/train.jsonl"
+"$MLSAE_BIN" train $R --max_tokens 512 --out "$TMP/r1" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "r1 failed"; }
+cp "$TMP/r1/checkpoints/last/model.safetensors" "$TMP/r1_model"
+run_bad resume_batch "data.batch_size: cannot change when resuming" train --resume "$TMP/r1/checkpoints/last" --max_tokens 1024 --batch_size 4
+run_bad resume_k "autoencoder.k: cannot change when resuming .*: the run was made with 8, this invocation gives 4" train --resume "$TMP/r1/checkpoints/last" --k 4
+run_bad resume_model "model_name: cannot change" train --resume "$TMP/r1/checkpoints/last" --model "$TMP/fmodel"
+cmp -s "$TMP/r1/checkpoints/last/model.safetensors" "$TMP/r1_model" || die "a refused resume changed the checkpoint"
+# the budget may grow: progress continues to the new token count
+"$MLSAE_BIN" train --resume "$TMP/r1/checkpoints/last" --max_tokens 1024 >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "resume with a larger budget failed"; }
+grep -q "after 8 micro-batches .* 1024 tokens" "$TMP/out" || { cat "$TMP/out"; die "resume did not train to the new budget"; }
+# a copied checkpoint writes into another run's directory only when asked
+cp -r "$TMP/r1/checkpoints/last" "$TMP/copied"
+cp "$TMP/r1/config.yaml" "$TMP/r1_config"
+run_bad resume_copy "give --out DIR" train --resume "$TMP/copied" --max_tokens 1536
+"$MLSAE_BIN" train --resume "$TMP/copied" --max_tokens 1536 --out "$TMP/r2" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "resume of a copy with --out failed"; }
+[ -f "$TMP/r2/checkpoints/last/model.safetensors" ] || die "the resumed copy did not write to --out"
+cmp -s "$TMP/r1/config.yaml" "$TMP/r1_config" || die "the resumed copy wrote into the original run"
+
+# ---- 7. stale staging directories of killed runs are cleaned up ----
+dead=999999
+while kill -0 $dead 2>/dev/null; do dead=$((dead - 1)); done
+mkdir -p "$TMP/keep.tmp.$dead" "$TMP/keep.old.$dead" "$TMP/keep.tmp.$$"
+: >"$TMP/keep.tmp.$dead/model.safetensors"
+"$MLSAE_BIN" train --activations "$FIX/activations.safetensors" --out "$TMP/keep" $A -q 2>"$TMP/err" \
+    || { cat "$TMP/err"; die "re-run into keep failed"; }
+[ -e "$TMP/keep.tmp.$dead" ] && die "the stale staging directory of pid $dead is still there"
+[ -e "$TMP/keep.old.$dead" ] && die "the stale .old directory of pid $dead is still there"
+[ -d "$TMP/keep.tmp.$$" ] || die "the staging directory of a live process was removed"
+rmdir "$TMP/keep.tmp.$$"
 
 [ $fail -eq 0 ] && echo "test_hardening_cli: PASS"
 exit $fail

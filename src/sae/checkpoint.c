@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,50 @@ static char *clean_dir(const char *dir)
     return p;
 }
 
+static void remove_flat_dir(const char *path);
+
+/* "<dir>.tmp.<pid>" and "<dir>.old.<pid>" beside dir whose process is gone
+ * (a run killed while saving): removed. A live pid's are left alone. */
+static void remove_stale_stages(const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy) return;
+    char *slash = strrchr(copy, '/');
+    const char *parent = ".", *base = copy;
+    if (slash) {
+        *slash = '\0';
+        parent = slash == copy ? "/" : copy;
+        base = slash + 1;
+    }
+    size_t bl = strlen(base);
+    DIR *dp = opendir(parent);
+    if (!dp) {
+        free(copy);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, bl) != 0) continue;
+        const char *rest = name + bl;
+        if (strncmp(rest, ".tmp.", 5) != 0 && strncmp(rest, ".old.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(rest + 5, &end, 10);
+        if (*end || end == rest + 5 || errno || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        size_t n = strlen(parent) + strlen(name) + 2;
+        char *p = malloc(n);
+        if (!p) break;
+        snprintf(p, n, "%s/%s", parent, name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_flat_dir(p);
+        free(p);
+    }
+    closedir(dp);
+    free(copy);
+}
+
 int mlsae_ckpt_stage_begin(const char *dir, char **stage, mlsae_error *err)
 {
     *stage = NULL;
@@ -227,6 +272,7 @@ int mlsae_ckpt_stage_begin(const char *dir, char **stage, mlsae_error *err)
         return mlsae_fail(err, "checkpoint: out of memory");
     }
     snprintf(s, n, "%s.tmp.%ld", d, (long)getpid());
+    remove_stale_stages(d);
     free(d);
     mlsae_ckpt_stage_abort(s); /* a leftover from a crashed run with the same pid */
     /* the parent must exist; the staging directory itself must be new */
