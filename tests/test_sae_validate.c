@@ -14,6 +14,7 @@
 #include "sae/checkpoint.h"
 #include "sae/geomedian.h"
 #include "sae/mlsae.h"
+#include "train/train_state.h"
 
 static mlsae_backend *be;
 
@@ -156,6 +157,27 @@ static void test_checkpoint(void)
     expect_refused(good, "training_state.safetensors", "counters", 0, 0, 99, "'step' = 99 exceeds");
     expect_refused(good, "training_state.safetensors", "counters", 3, 0, 7, "'bias_pending'");
     expect_refused(good, "training_state.safetensors", "counters", 4, 0, -1, "'data_position'");
+
+    /* the pipeline's state and the SAE's data position must agree */
+    {
+        mlsae_train_state ts;
+        memset(&ts, 0, sizeof ts);
+        ts.micro_batches = 4;
+        uint8_t bytes[MLSAE_TRAIN_STATE_BYTES];
+        mlsae_train_state_encode(&ts, bytes);
+        mlsae_ckpt_resume r3 = {3, bytes, sizeof bytes};
+        char odd[4096];
+        snprintf(odd, sizeof odd, "%s/odd", tu_tmpdir());
+        CHECK(mlsae_ckpt_save(sae, odd, &r3, &err) == 0);
+        mlsae_sae *s2 = NULL;
+        mlsae_train_state got;
+        CHECK(mlsae_train_checkpoint_load(odd, be, &s2, &got, &err) == -1 && s2 == NULL);
+        CHECKF(strstr(err.msg, "counts 4 micro-batches, the training state 3"), "%s", err.msg);
+        mlsae_ckpt_resume r4 = {4, bytes, sizeof bytes};
+        CHECK(mlsae_ckpt_save(sae, odd, &r4, &err) == 0);
+        CHECKF(mlsae_train_checkpoint_load(odd, be, &s2, &got, &err) == 0, "%s", err.msg);
+        mlsae_sae_free(s2);
+    }
 
     /* weights gone non-finite: the save refuses and the checkpoint there stays */
     char before[4200], *text0, *text1;
