@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *type_name(mode_t m)
+const char *mlsae_file_type_name(unsigned m)
 {
     return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
          : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "not a file";
@@ -31,7 +31,7 @@ int mlsae_open_input(const char *path, int allow_stream, mlsae_error *err)
     int stream = S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode) || S_ISSOCK(sb.st_mode);
     if (!S_ISREG(sb.st_mode) && !(allow_stream && stream)) {
         close(fd);
-        return mlsae_fail(err, "%s: not a regular file (%s)", path, type_name(sb.st_mode));
+        return mlsae_fail(err, "%s: not a regular file (%s)", path, mlsae_file_type_name(sb.st_mode));
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {

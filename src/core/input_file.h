@@ -18,6 +18,8 @@
 /* A read-only descriptor, or -1 with err ("PATH: not a regular file (a
  * FIFO)", "PATH: cannot open: ..."). */
 int mlsae_open_input(const char *path, int allow_stream, mlsae_error *err);
+/* "a FIFO", "a directory", ... for a st_mode that is not a regular file. */
+const char *mlsae_file_type_name(unsigned mode);
 /* The same as a FILE * ("rb"); NULL with err. */
 FILE *mlsae_fopen_input(const char *path, int allow_stream, mlsae_error *err);
 
