@@ -62,6 +62,21 @@ static void test_defaults(void)
     CHECK(d.limit_test_batches == 488282);
     CHECK(mlsae_dead_steps_threshold(1000000, 4 * 512, 8) == 61); /* 1e6 / 16384 = 61.03 */
     CHECK(mlsae_dead_steps_threshold(100, 1 * 2048, 64) == 0);
+    /* products past int64 are larger than any threshold: floor division 0 */
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, INT64_MAX / 2, 4) == 0);
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, (int64_t)1 << 62, 2) == 0); /* 2^63 */
+    CHECK(mlsae_dead_steps_threshold(INT64_MAX, (int64_t)1 << 61, 2) == 1);
+    {
+        /* tokens per micro-batch index int arrays */
+        mlsae_run_config big = cfg;
+        big.data.batch_size = 1048576;
+        big.data.max_length = 1048576;
+        CHECK(mlsae_run_config_validate(&big, &err) == -1);
+        CHECKF(strstr(err.msg, "data.batch_size * data.max_length"), "%s", err.msg);
+        big.data.batch_size = 512;
+        big.data.max_length = 2097152 / 1024;
+        CHECK(mlsae_run_config_validate(&big, &err) == 0);
+    }
     cfg.trainer.max_steps = 10;
     cfg.trainer.log_every_n_steps = MLSAE_CONFIG_NONE;
     mlsae_run_config_derive(&cfg, &d);
@@ -175,6 +190,25 @@ static void test_yaml_good(void)
     CHECK(cfg.autoencoder.k == 16 && cfg.n_layers == 2 && cfg.layers[0] == 5 && cfg.layers[1] == 1);
     CHECK(cfg.data.num_workers == 3 && cfg.autoencoder.dead_tokens_threshold == 10000000);
     CHECK(isnan(cfg.autoencoder.auxk_coef));
+
+    /* YAML's tags, anchors and merge keys (values as PyYAML gives them) */
+    mlsae_run_config_defaults(&cfg);
+    t = "autoencoder:\n  k: !!int \"16\"\n  standardize: !!bool \"false\"\n"
+        "  lr: !!float 1e-3\nseed: &s 5\nthreads: *s\n"
+        "trainer:\n  default_root_dir: !!str 123\n"
+        "data:\n  <<: [{batch_size: 3, max_length: 64}, {batch_size: 9, num_workers: 2}]\n"
+        "  max_length: 128\n";
+    rc = mlsae_run_config_load_yaml_text(&cfg, t, strlen(t), "tags.yaml", &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    CHECK(cfg.autoencoder.k == 16 && cfg.autoencoder.standardize == 0);
+    CHECK(cfg.autoencoder.lr == 1e-3 && cfg.seed == 5 && cfg.threads == 5);
+    CHECK(strcmp(cfg.trainer.default_root_dir, "123") == 0);
+    /* explicit keys win over merged ones, the earlier merged mapping over later */
+    CHECK(cfg.data.max_length == 128 && cfg.data.batch_size == 3 && cfg.data.num_workers == 2);
+    mlsae_run_config_defaults(&cfg);
+    t = "trainer:\n  default_root_dir: ! 7\n";
+    rc = mlsae_run_config_load_yaml_text(&cfg, t, strlen(t), "t.yaml", &err);
+    CHECKF(rc == 0 && strcmp(cfg.trainer.default_root_dir, "7") == 0, "%s", err.msg);
 }
 
 /* Load text expecting failure; check the message holds `want`, and that the
@@ -218,6 +252,27 @@ static void test_yaml_errors(void)
     expect_yaml_error("seed: 1\nmodle_name: x\n", "bad.yaml:2:1: unknown key 'modle_name' (did you mean 'model_name'?)");
     expect_yaml_error("autoencoder:\n  max_length: 5\n", "2:3: unknown key 'autoencoder.max_length' (did you mean 'data.max_length'?)");
     expect_yaml_error("zzz: 1\n", "bad.yaml:1:1: unknown key 'zzz'");
+    /* YAML keys are unique, in every mapping (PyYAML would keep the last) */
+    expect_yaml_error("data:\n  max_length: 5\ndata:\n  batch_size: 2\n",
+                      "bad.yaml:3:1: duplicate key 'data' (first at line 1, column 1)");
+    expect_yaml_error("autoencoder:\n  k: 3\n  lr: 0.1\n  k: 4\n",
+                      "bad.yaml:4:3: duplicate key 'k' (first at line 2, column 3)");
+    expect_yaml_error("data: {batch_size: 1, batch_size: 2}\n",
+                      "bad.yaml:1:23: duplicate key 'batch_size' (first at line 1, column 8)");
+    expect_yaml_error("seed: 1\n\"seed\": 2\n", "bad.yaml:2:1: duplicate key 'seed'");
+    expect_yaml_error("data.max_length: 5\ndata:\n  max_length: 6\n",
+                      "bad.yaml:3:3: data.max_length: duplicate key");
+    expect_yaml_error("data:\n  <<: {batch_size: 1}\n  <<: {max_length: 2}\n",
+                      "bad.yaml:3:3: duplicate key '<<'");
+    /* tags: the core scalar ones only */
+    expect_yaml_error("seed: !foo 5\n", "bad.yaml:1:7: seed: unsupported tag '!foo'");
+    expect_yaml_error("seed: !!binary aGk=\n", "seed: unsupported tag 'tag:yaml.org,2002:binary'");
+    expect_yaml_error("autoencoder:\n  k: !!str 5\n",
+                      "2:6: autoencoder.k: expected an integer, got the string '5'");
+    expect_yaml_error("autoencoder: !!set {k: 5}\n", "1:14: unsupported tag");
+    expect_yaml_error("layers: !!omap [{a: 1}]\n", "layers: unsupported tag");
+    expect_yaml_error("data:\n  <<: 5\n", "bad.yaml:2:7: <<: a merge key takes a mapping");
+    expect_yaml_error("data:\n  <<: {bogus: 1}\n", "unknown key 'data.bogus'");
     /* wrong types */
     expect_yaml_error("autoencoder:\n  k: 2.5\n", "bad.yaml:2:6: autoencoder.k: expected an integer, got the fraction '2.5'");
     expect_yaml_error("autoencoder:\n  k: \"32\"\n", "2:6: autoencoder.k: expected an integer, got the string '32'");
@@ -248,7 +303,7 @@ static void test_yaml_errors(void)
     expect_yaml_error("autoencoder:\n  k: 99999999999999999999999\n", "autoencoder.k: expected an integer");
     expect_yaml_error("layers: [-1]\n", "layers: must be >= 0");
     /* structure */
-    expect_yaml_error("seed: 1\nseed: 2\n", "bad.yaml:2:1: seed: duplicate key");
+    expect_yaml_error("seed: 1\nseed: 2\n", "bad.yaml:2:1: duplicate key 'seed' (first at line 1, column 1)");
     expect_yaml_error("- 1\n- 2\n", "bad.yaml:1:1: expected a mapping of options, got a list");
     expect_yaml_error("seed: 1\n---\nseed: 2\n", "bad.yaml:3: only one YAML document is allowed");
     expect_yaml_error("autoencoder:\n  k: 1\n k: 2\n", "bad.yaml:3:");

@@ -66,11 +66,12 @@ expect_error "both id sources" "exactly one" --model "$MODEL" --ids 1 --ids-file
 expect_error "bad threads" "--threads" --model "$MODEL" --ids 1 --threads 0 --out "$out"
 expect_error "unknown option" "--bogus" --model "$MODEL" --ids 1 --bogus --out "$out"
 
-# a broken model: config missing a field, then a weight with the wrong shape
+# a broken model: config missing a field (HF's default, 44 layers, then
+# lacks weights), then a weight with the wrong shape
 mkdir -p "$TMP/bad"
 cp "$MODEL/model.safetensors" "$TMP/bad/"
 grep -v '"num_hidden_layers"' "$MODEL/config.json" > "$TMP/bad/config.json"
-expect_error "config missing field" "'num_hidden_layers' is missing" --model "$TMP/bad" --ids 1 --out "$out"
+expect_error "config missing field" "missing tensor 'gpt_neox.layers.3.input_layernorm.weight'" --model "$TMP/bad" --ids 1 --out "$out"
 sed 's/"hidden_size": 32/"hidden_size": "32"/' "$MODEL/config.json" > "$TMP/bad/config.json"
 expect_error "config wrong type" "hidden_size" --model "$TMP/bad" --ids 1 --out "$out"
 echo '{"hidden_size": 32,' > "$TMP/bad/config.json"

@@ -7,6 +7,7 @@
 #include "hub/hub.h"
 #include "model/neox.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,25 +66,32 @@ static void test_config(void)
     mlsae_error err = {{0}};
     CHECK(mlsae_neox_config_parse(good_config, "config.json", &c, &err) == 0);
     CHECK(c.head_dim == 8 && c.rot_dims == 4 && c.eos_token_id == 0 && c.pad_token_id == -1);
-    const char *required[] = {"hidden_size", "num_attention_heads", "num_hidden_layers",
-                              "intermediate_size", "vocab_size", "max_position_embeddings",
-                              "rotary_pct", "rotary_emb_base", "layer_norm_eps",
-                              "use_parallel_residual"};
-    for (size_t i = 0; i < sizeof required / sizeof *required; i++) {
-        char label[96];
-        snprintf(label, sizeof label, "missing %s", required[i]);
-        expect_config_error(edit_config(required[i], NULL), required[i], label);
+    /* a missing key takes HF GPTNeoXConfig's default */
+    const char *keys[] = {"max_position_embeddings", "rotary_pct", "rotary_emb_base",
+                          "layer_norm_eps", "use_parallel_residual",
+                          "hidden_act"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        int rc = mlsae_neox_config_parse(edit_config(keys[i], NULL), "config.json", &c, &err);
+        CHECKF(rc == 0, "without %s: %s", keys[i], err.msg);
     }
     expect_config_error(edit_config("hidden_size", "\"16\""), "hidden_size", "string hidden_size");
     expect_config_error(edit_config("hidden_size", "16.5"), "hidden_size", "real hidden_size");
     expect_config_error(edit_config("num_hidden_layers", "-2"), "num_hidden_layers", "negative layers");
     expect_config_error(edit_config("rotary_pct", "\"a\""), "rotary_pct", "string rotary_pct");
+    expect_config_error(edit_config("rotary_pct", "null"), "rotary_pct", "null rotary_pct");
     expect_config_error(edit_config("use_parallel_residual", "1"), "use_parallel_residual",
                         "integer bool");
     expect_config_error(edit_config("layer_norm_eps", "null"), "layer_norm_eps", "null eps");
     expect_config_error(edit_config("num_attention_heads", "3"), "num_attention_heads",
                         "heads do not divide");
     expect_config_error(edit_config("hidden_act", "\"relu\""), "hidden_act", "relu");
+    /* products of the sizes: each field in range, the model not */
+    expect_config_error("{\"hidden_size\": 1024, \"num_attention_heads\": 8, \"vocab_size\": 16,"
+                        " \"intermediate_size\": 1073741824, \"num_hidden_layers\": 1073741824}",
+                        "implausibly large", "parameter count overflows");
+    expect_config_error("{\"hidden_size\": 1073741824, \"num_attention_heads\": 1,"
+                        " \"vocab_size\": 16, \"num_hidden_layers\": 1}",
+                        "implausibly large", "hidden_size^2 too large");
     expect_config_error("{\"hidden_size\": 16,", "JSON", "truncated JSON");
     expect_config_error("[1, 2]", "object", "not an object");
     expect_config_error("", "JSON", "empty file");
@@ -108,6 +116,61 @@ static void test_config(void)
     close = strstr(alias, "\"default\"");
     memcpy(close, "\"linear\" ", 9);
     expect_config_error(alias, "rope_type", "scaled rope");
+}
+
+/* HF GPTNeoXConfig's defaults and refusals (tests/gen/gen_neox_defaults.py,
+ * from transformers' configuration_gpt_neox.py): "{}" gives every default,
+ * and each recorded case is accepted or refused as transformers does, with
+ * the same resolved values. */
+static void test_hf_defaults(void)
+{
+    json_error_t je;
+    json_t *fx = json_load_file(tu_fixture("model/neox_hf_defaults.json"), 0, &je);
+    CHECKF(fx != NULL, "neox_hf_defaults.json: %s", je.text);
+    if (!fx) return;
+    json_t *d = json_object_get(fx, "defaults");
+    mlsae_neox_config c;
+    mlsae_error err = {{0}};
+    /* {} alone: 64 heads divide 6144 */
+    CHECKF(mlsae_neox_config_parse("{}", "config.json", &c, &err) == 0, "%s", err.msg);
+#define DI(key) ((int)json_integer_value(json_object_get(d, key)))
+#define DR(key) json_number_value(json_object_get(d, key))
+    CHECK(c.vocab_size == DI("vocab_size") && c.hidden_size == DI("hidden_size"));
+    CHECK(c.n_layers == DI("num_hidden_layers") && c.n_heads == DI("num_attention_heads"));
+    CHECK(c.intermediate_size == DI("intermediate_size"));
+    CHECK(c.max_positions == DI("max_position_embeddings"));
+    CHECK(c.layer_norm_eps == DR("layer_norm_eps") && c.rotary_pct == DR("rotary_pct"));
+    CHECK(c.rotary_base == DR("rotary_emb_base"));
+    CHECK(c.use_parallel_residual == json_is_true(json_object_get(d, "use_parallel_residual")));
+    CHECK(c.attention_bias == json_is_true(json_object_get(d, "attention_bias")));
+    CHECK(c.tie_word_embeddings == json_is_true(json_object_get(d, "tie_word_embeddings")));
+    CHECK(c.bos_token_id == DI("bos_token_id") && c.eos_token_id == DI("eos_token_id"));
+    CHECK(json_is_null(json_object_get(d, "pad_token_id")) && c.pad_token_id == -1);
+#undef DI
+#undef DR
+    size_t i;
+    json_t *cs;
+    json_array_foreach(json_object_get(fx, "cases"), i, cs) {
+        const char *text = json_string_value(json_array_get(cs, 0));
+        int want = json_is_true(json_array_get(cs, 1));
+        int rc = mlsae_neox_config_parse(text, "config.json", &c, &err);
+        CHECKF((rc == 0) == want, "case %zu: HF %s, we %s (%s)", i, want ? "accepts" : "refuses",
+               rc == 0 ? "accept" : "refuse", rc ? err.msg : "");
+        json_t *v = json_array_get(cs, 2);
+        if (rc == 0 && want) {
+            CHECKF(c.rotary_pct == json_number_value(json_object_get(v, "rotary_pct")) &&
+                   c.rotary_base == json_number_value(json_object_get(v, "rotary_emb_base")) &&
+                   c.layer_norm_eps == json_number_value(json_object_get(v, "layer_norm_eps")) &&
+                   c.use_parallel_residual ==
+                       json_is_true(json_object_get(v, "use_parallel_residual")) &&
+                   c.max_positions ==
+                       json_integer_value(json_object_get(v, "max_position_embeddings")) &&
+                   c.eos_token_id == json_integer_value(json_object_get(v, "eos_token_id")),
+                   "case %zu: values differ from transformers'", i);
+        }
+        if (rc) printf("  HF case %zu -> %s\n", i, err.msg);
+    }
+    json_decref(fx);
 }
 
 /* Copy the tensors of src/model.safetensors to dst, dropping `drop`, giving
@@ -309,6 +372,7 @@ int main(void)
         return 1;
     }
     test_config();
+    test_hf_defaults();
     test_weights();
     test_random_model();
     test_hub();

@@ -132,6 +132,44 @@ int main(void)
                       "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, -1,
                       "data_offsets");
     expect_open_error("array.safetensors", "[1,2,3]", 0, -1, "not a JSON object");
+    /* sizes that wrap: 2^61 x 2 elements x 4 bytes = 2^64 -> 0, and siblings
+     * (2^62 x 4, one I64 dimension 2^61 x 8, a product past INT64_MAX) */
+    expect_open_error("wrap.safetensors",
+                      "{\"inputs\":{\"dtype\":\"F32\",\"shape\":[2305843009213693952,1,1,1,2],"
+                      "\"data_offsets\":[0,0]}}", 0, -1, "overflows");
+    expect_open_error("wrap4.safetensors",
+                      "{\"x\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],"
+                      "\"data_offsets\":[0,0]}}", 0, -1, "overflows");
+    expect_open_error("wrap8.safetensors",
+                      "{\"x\":{\"dtype\":\"I64\",\"shape\":[2305843009213693952],"
+                      "\"data_offsets\":[0,0]}}", 0, -1, "overflows");
+    expect_open_error("numel.safetensors",
+                      "{\"x\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296],"
+                      "\"data_offsets\":[0,0]}}", 0, -1, "invalid shape");
+    expect_open_error("bigoff.safetensors",
+                      "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],"
+                      "\"data_offsets\":[9223372036854775800,9223372036854775807]}}", 8, -1,
+                      "'x'");
+    /* the data section must be tiled exactly: no gap before the first tensor,
+     * none between two, no bytes after the last */
+    expect_open_error("gapfirst.safetensors",
+                      "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
+                      -1, "gap of 4 bytes");
+    expect_open_error("gapmid.safetensors",
+                      "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                      "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", 16,
+                      -1, "'y': gap");
+    expect_open_error("tail.safetensors", ok, 9, -1, "1 bytes after the last");
+    expect_open_error("tailempty.safetensors", "{}", 3, -1, "3 bytes after the last");
+    {
+        /* empty tensors anywhere in the order still tile */
+        const char *p = tmp("empty_ok.safetensors");
+        write_raw(p, "{\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[8,8]},"
+                     "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"z\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 8, -1);
+        CHECKF(mlsae_st_open(p, &st, &err) == 0, "%s", err.msg);
+        if (st) mlsae_st_close(st);
+    }
 
     /* ---- sharded index ---- */
     {
@@ -171,6 +209,17 @@ int main(void)
         fclose(fp);
         CHECK(mlsae_st_open(pi, &st, &err) == -1);
         CHECKF(strstr(err.msg, "'w9'"), "%s", err.msg);
+        /* one tensor name in two shards is ambiguous */
+        w = mlsae_st_writer_new();
+        mlsae_st_writer_add(w, "w0", MLSAE_DT_F32, 1, s3, x1, &err);
+        CHECK(mlsae_st_writer_save(w, p1, &err) == 0);
+        mlsae_st_writer_free(w);
+        fp = fopen(pi, "w");
+        fprintf(fp, "{\"weight_map\":{\"w0\":\"model-00001-of-00002.safetensors\","
+                    "\"w1\":\"model-00002-of-00002.safetensors\"}}");
+        fclose(fp);
+        CHECK(mlsae_st_open(pi, &st, &err) == -1);
+        CHECKF(strstr(err.msg, "'w0' is also in"), "%s", err.msg);
     }
     return tu_finish("test_safetensors");
 }

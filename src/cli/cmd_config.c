@@ -2,6 +2,8 @@
 #include "config.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "hub/hub.h"
+#include "model/neox_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,9 +58,28 @@ int cmd_config(int argc, char **argv)
         if (mlsae_run_config_write_yaml(cfg, stdout, &err) != 0) status = cli_error("config", "%s", err.msg);
         goto done;
     }
+    /* the checks that need the model, when it is here without a download */
+    char *model_dir = NULL;
+    int local = mlsae_model_find_local(cfg->model_name, &model_dir, &err);
+    mlsae_neox_config mc;
+    if (local < 0 ||
+        (local == 0 && (mlsae_neox_config_load(model_dir, &mc, &err) ||
+                        mlsae_run_config_check_model(cfg, mc.hidden_size, mc.n_layers, &err) ||
+                        mlsae_run_config_check_context(cfg, mc.max_positions, model_dir, &err)))) {
+        free(model_dir);
+        status = cli_error("config", "%s", err.msg);
+        goto done;
+    }
     mlsae_run_derived d;
     mlsae_run_config_derive(cfg, &d);
     printf("configuration OK\n");
+    if (local == 0)
+        printf("model:                    checked against %s (d_model %d, %d layers, context %d)\n",
+               model_dir, mc.hidden_size, mc.n_layers, mc.max_positions);
+    else
+        printf("model:                    not checked (%s is not available locally; train and "
+               "test check it right after loading it)\n", cfg->model_name);
+    free(model_dir);
     printf("tokens per micro-batch:   %lld (batch_size %lld x max_length %lld)\n",
            (long long)d.tokens_per_micro_batch, (long long)cfg->data.batch_size,
            (long long)cfg->data.max_length);

@@ -109,7 +109,8 @@ static int read_input(const options *o, char **data, size_t *n, const char **nam
     }
     const char *path = (o->file && strcmp(o->file, "-") != 0) ? o->file : "/dev/stdin";
     *name = (o->file && strcmp(o->file, "-") != 0) ? o->file : "stdin";
-    if (mlsae_read_file(path, data, n, &err) != 0) return cli_error("tokenize", "%s", err.msg);
+    if (mlsae_read_file_or_stream(path, data, n, &err) != 0)
+        return cli_error("tokenize", "%s", err.msg);
     return 0;
 }
 
@@ -214,7 +215,7 @@ static int run_jsonl(const mlsae_tokenizer *tok, const options *o)
     const char *name = from_file ? o->file : "stdin";
     mlsae_line_reader *lines;
     mlsae_error err;
-    if (mlsae_line_reader_open(from_file ? o->file : "/dev/stdin", &lines, &err) != 0)
+    if (mlsae_line_reader_open_stream(from_file ? o->file : "/dev/stdin", &lines, &err) != 0)
         return cli_error("tokenize", "%s", err.msg);
     json_t *docs[JSONL_CHUNK];
     const char *texts[JSONL_CHUNK];

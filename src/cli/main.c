@@ -75,23 +75,9 @@ static void usage(FILE *out)
             "Start with 'mlsae demo' (no downloads needed).\n");
 }
 
-/* libgomp busy-waits between parallel regions by default, which costs many
- * times the run time as soon as anything else wants the cores (measured on 2
- * cores with one busy process beside a training run: 72 s spinning, 3.6 s
- * passive; 4.0 s vs 4.4 s on an idle machine). libgomp reads its wait policy
- * once, when it is loaded, so the tool re-executes itself with
- * OMP_WAIT_POLICY=passive unless the user chose a policy. */
-static void prefer_passive_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default policy */
-}
-
+/* The OpenMP wait policy is set before main, in omp_policy.c. */
 int main(int argc, char **argv)
 {
-    prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -28,6 +28,58 @@ static int find_resume(int argc, char **argv, char *out, size_t n)
     return found;
 }
 
+/* 1 when the checkpoint directory sits in <out>/checkpoints/. */
+static int in_checkpoints_dir(const char *ckpt)
+{
+    char tmp[MLSAE_CONFIG_STR_MAX];
+    snprintf(tmp, sizeof tmp, "%s", ckpt);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '/') tmp[--len] = '\0';
+    char *slash = strrchr(tmp, '/');
+    if (!slash) return 0;
+    *slash = '\0';
+    const char *parent = strrchr(tmp, '/');
+    return strcmp(parent ? parent + 1 : tmp, "checkpoints") == 0;
+}
+
+/* A resumed run (its run.yaml was read first): the options given now may
+ * change only what can change mid-run, and the output goes where the
+ * command line says (--out or a --config file), else to the run holding
+ * the checkpoint; never to the directory recorded in a copied run.yaml. */
+static int resume_checks(const char *cmd, int argc, char **argv, const char *resume,
+                         const char *saved_yaml, mlsae_run_config *cfg)
+{
+    mlsae_run_config *saved = malloc(sizeof *saved), *given = malloc(sizeof *given);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    mlsae_error err;
+    int n_rest = 0, status = 0;
+    if (!saved || !given || !rest) {
+        status = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    mlsae_run_config_defaults(saved);
+    if (mlsae_run_config_load_yaml(saved, saved_yaml, &err) ||
+        mlsae_run_config_from_args(given, argc, argv, rest, &n_rest, &err)) {
+        status = cli_error(cmd, "%s", err.msg);
+        goto done;
+    }
+    if (!given->trainer.default_root_dir[0]) {
+        cfg->trainer.default_root_dir[0] = '\0';
+        if (!in_checkpoints_dir(resume)) {
+            status = cli_error(cmd, "--resume %s: this checkpoint is not in a run's "
+                               "<out>/checkpoints/ directory; give --out DIR for the resumed run's "
+                               "output", resume);
+            goto done;
+        }
+    }
+    if (mlsae_run_config_reconcile(saved, cfg, resume, &err)) status = cli_error(cmd, "%s", err.msg);
+done:
+    free(saved);
+    free(given);
+    free(rest);
+    return status;
+}
+
 int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg,
                    const char *const *extra, int *extra_seen)
 {
@@ -60,6 +112,8 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
     int n_rest = 0, status = 0;
     if (mlsae_run_config_from_args_base(cfg, base, n_args, args, rest, &n_rest, &err) != 0) {
         status = cli_error(cmd, "%s", err.msg);
+    } else if (n_args > argc && resume_checks(cmd, argc, argv, resume, saved, cfg)) {
+        status = 1;
     } else {
         for (int i = 0; i < n_rest && !status; i++) {
             int known = 0;

@@ -330,12 +330,27 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err)
     const mlsae_autoencoder_config *ae = &cfg->autoencoder;
     if (ae->auxk != MLSAE_CONFIG_NONE && ae->auxk < 1)
         return mlsae_fail(err, "autoencoder.auxk: must be >= 1 or null");
+    /* The tokens of a micro-batch index int arrays (rows x positions). */
+    if (cfg->data.batch_size * cfg->data.max_length > ((int64_t)1 << 30))
+        return mlsae_fail(err, "data.batch_size * data.max_length = %lld tokens per micro-batch "
+                          "is too large (at most 2^30)",
+                          (long long)(cfg->data.batch_size * cfg->data.max_length));
     /* Products used to derive step counts must not overflow. */
     double per_step = (double)cfg->data.batch_size * (double)cfg->data.max_length *
                       (double)cfg->trainer.accumulate_grad_batches;
     if (per_step > 9.0e15)
         return mlsae_fail(err, "data.batch_size * data.max_length * "
                                "trainer.accumulate_grad_batches is too large (%.3g)", per_step);
+    return 0;
+}
+
+int mlsae_run_config_check_context(const mlsae_run_config *cfg, int64_t max_positions,
+                                   const char *model, mlsae_error *err)
+{
+    if (cfg->data.max_length > max_positions)
+        return mlsae_fail(err, "data.max_length: %lld tokens is longer than the model's context "
+                          "(%s: max_position_embeddings %lld)", (long long)cfg->data.max_length,
+                          model, (long long)max_positions);
     return 0;
 }
 

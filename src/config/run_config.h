@@ -176,6 +176,24 @@ int mlsae_run_config_validate(const mlsae_run_config *cfg, mlsae_error *err);
 /* Checks that need the model: n_latents = expansion_factor * d_model must
  * fit an int32, k <= n_latents, auxk <= n_latents, every layer index <
  * n_model_layers. Errors name the option and both numbers. */
+/* Resuming: `saved` is the configuration the run was made with (defaults +
+ * its run.yaml), `now` the effective one of the resumed invocation. Options
+ * that only set the budget (data.max_tokens, trainer.max_steps), logging,
+ * validation and checkpoint cadence, the output directory, device, threads,
+ * project and run names may differ (the new values apply); any other
+ * difference (sizes, k, the optimizer, the model, the data and its order,
+ * the seed) is an error naming the option and both values. `where` names
+ * the checkpoint in messages. */
+int mlsae_run_config_reconcile(const mlsae_run_config *saved, const mlsae_run_config *now,
+                               const char *where, mlsae_error *err);
+/* 1 when the option (its full key) may change on resume. */
+int mlsae_run_config_resume_mutable(const char *key);
+
+/* data.max_length against the model's context (config.json
+ * max_position_embeddings): a longer sequence is refused, naming both. */
+int mlsae_run_config_check_context(const mlsae_run_config *cfg, int64_t max_positions,
+                                   const char *model, mlsae_error *err);
+
 int mlsae_run_config_check_model(const mlsae_run_config *cfg, int64_t d_model,
                                  int64_t n_model_layers, mlsae_error *err);
 

@@ -105,7 +105,7 @@ static const mlsae_option options[] = {
     {"data.name", "", MLSAE_OPT_STRING, F(data.name), "null", 1, NONE_RANGE, 0, "NAME",
      "subset of a Hub dataset (null: none)", NULL},
     {"data.max_length", "max-length", MLSAE_OPT_INT, F(data.max_length), "2048", 0, 1, 1048576,
-     0, "N", "tokens per sequence (capped at the model's context length)", NULL},
+     0, "N", "tokens per sequence (at most the model's context)", NULL},
     {"data.batch_size", "batch-size", MLSAE_OPT_INT, F(data.batch_size), "1", 0, 1, 1048576, 0,
      "N", "sequences per micro-batch", NULL},
     {"data.max_tokens", "max-tokens", MLSAE_OPT_REAL, F(data.max_tokens), "1000000000.0", 0, 0,

@@ -23,7 +23,67 @@ typedef struct load_ctx {
     unsigned char *seen; /* per option: already set by this file */
     const mlsae_option *opts;
     size_t n_opts;
+    /* nodes written with an explicit tag: their start offsets and tags */
+    size_t *tag_at;
+    char **tag;
+    size_t n_tags;
 } load_ctx;
+
+#define TAG_PREFIX "tag:yaml.org,2002:"
+
+/* The explicit tag of a node ("!" for the non-specific one), or NULL when
+ * the node has none (libyaml's document gives untagged nodes a default). */
+static const char *explicit_tag(const load_ctx *c, const yaml_node_t *n)
+{
+    for (size_t i = 0; i < c->n_tags; i++)
+        if (c->tag_at[i] == n->start_mark.index) return c->tag[i];
+    return NULL;
+}
+
+static int add_tag(load_ctx *c, size_t at, const yaml_char_t *tag)
+{
+    size_t *na = realloc(c->tag_at, (c->n_tags + 1) * sizeof *na);
+    if (!na) return -1;
+    c->tag_at = na;
+    char **nt = realloc(c->tag, (c->n_tags + 1) * sizeof *nt);
+    if (!nt) return -1;
+    c->tag = nt;
+    c->tag[c->n_tags] = strdup((const char *)tag);
+    if (!c->tag[c->n_tags]) return -1;
+    c->tag_at[c->n_tags++] = at;
+    return 0;
+}
+
+/* The document API forgets which tags were written: collect them from the
+ * event stream (a syntax error is left to the document loader). */
+static int scan_tags(load_ctx *c, const char *text, size_t len)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return -1;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) break;
+        const yaml_char_t *tag = NULL;
+        if (ev.type == YAML_SCALAR_EVENT) tag = ev.data.scalar.tag;
+        else if (ev.type == YAML_SEQUENCE_START_EVENT) tag = ev.data.sequence_start.tag;
+        else if (ev.type == YAML_MAPPING_START_EVENT) tag = ev.data.mapping_start.tag;
+        if (tag && add_tag(c, ev.start_mark.index, tag)) rc = -1;
+        int end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end || rc) break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+static void free_tags(load_ctx *c)
+{
+    for (size_t i = 0; i < c->n_tags; i++) free(c->tag[i]);
+    free(c->tag);
+    free(c->tag_at);
+}
 
 static int fail_at(load_ctx *c, const yaml_node_t *node, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -142,6 +202,21 @@ static int apply_value(load_ctx *c, const mlsae_option *opt, yaml_node_t *key_no
     if (c->seen[index]) return fail_at(c, key_node, opt->key, "duplicate key");
     c->seen[index] = 1;
     char why[512];
+    const char *tag = explicit_tag(c, value);
+    int tagged_str = 0;
+    if (tag) {
+        /* YAML's core tags; the non-specific "!" makes a plain scalar a string */
+        const char *core = strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0
+                               ? tag + strlen(TAG_PREFIX) : NULL;
+        int ok = value->type == YAML_SCALAR_NODE
+                     ? (strcmp(tag, "!") == 0 ||
+                        (core && (!strcmp(core, "str") || !strcmp(core, "int") ||
+                                  !strcmp(core, "float") || !strcmp(core, "bool") ||
+                                  !strcmp(core, "null"))))
+                     : core && !strcmp(core, value->type == YAML_SEQUENCE_NODE ? "seq" : "map");
+        if (!ok) return fail_at(c, value, opt->key, "unsupported tag '%s'", tag);
+        tagged_str = strcmp(tag, "!") == 0 || (core && !strcmp(core, "str"));
+    }
     if (opt->type == MLSAE_OPT_LAYERS && value->type == YAML_SEQUENCE_NODE)
         return set_layers_from_sequence(c, opt, value);
     if (value->type != YAML_SCALAR_NODE)
@@ -151,21 +226,146 @@ static int apply_value(load_ctx *c, const mlsae_option *opt, yaml_node_t *key_no
     const char *text = (const char *)value->data.scalar.value;
     if (strlen(text) != value->data.scalar.length)
         return fail_at(c, value, opt->key, "contains a NUL character");
-    if (opt->type == MLSAE_OPT_LAYERS && !is_plain_null(value))
+    if (opt->type == MLSAE_OPT_LAYERS && !(is_plain_null(value) && !tagged_str))
         return fail_at(c, value, opt->key, "expected a list of layer indices (e.g. [0, 1, 2]) or null, got '%s'", text);
-    int quoted = value->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
+    /* a quoted scalar is a string unless a tag says otherwise (!!int "5") */
+    int quoted = tag ? tagged_str : value->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
     if (mlsae_run_config_set_text(c->cfg, opt, text, quoted, why, sizeof why) != 0)
         return fail_at(c, value, opt->key, "%s", why);
     return 0;
 }
 
-static int apply_mapping(load_ctx *c, yaml_node_t *map, const char *prefix)
+/* The key/value pairs of a mapping as YAML defines them: keys unique (a
+ * duplicate is an error), and the merge key "<<" (a mapping or a list of
+ * mappings, as PyYAML reads it) adding the pairs of those mappings whose
+ * keys the mapping does not have itself, the earlier mapping winning. */
+typedef struct pair_list {
+    yaml_node_t **k, **v;
+    size_t n, cap;
+} pair_list;
+
+static const char *pl_find(const pair_list *pl, const char *name, size_t *at)
 {
+    for (size_t i = 0; i < pl->n; i++)
+        if (strcmp((const char *)pl->k[i]->data.scalar.value, name) == 0) {
+            if (at) *at = i;
+            return name;
+        }
+    return NULL;
+}
+
+static int pl_add(load_ctx *c, pair_list *pl, yaml_node_t *k, yaml_node_t *v)
+{
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? 2 * pl->cap : 16;
+        yaml_node_t **nk = realloc(pl->k, cap * sizeof *nk), **nv;
+        if (!nk) return mlsae_fail(c->err, "%s: out of memory", c->name);
+        pl->k = nk;
+        nv = realloc(pl->v, cap * sizeof *nv);
+        if (!nv) return mlsae_fail(c->err, "%s: out of memory", c->name);
+        pl->v = nv;
+        pl->cap = cap;
+    }
+    pl->k[pl->n] = k;
+    pl->v[pl->n++] = v;
+    return 0;
+}
+
+static int is_merge_key(const load_ctx *c, const yaml_node_t *k)
+{
+    const char *tag = explicit_tag(c, k);
+    if (tag) return strcmp(tag, TAG_PREFIX "merge") == 0;
+    return k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           strcmp((const char *)k->data.scalar.value, "<<") == 0;
+}
+
+static int mapping_pairs(load_ctx *c, yaml_node_t *map, pair_list *out, int depth)
+{
+    if (depth > 16) return fail_at(c, map, NULL, "merge keys nested too deeply");
+    const char *tag = explicit_tag(c, map);
+    if (tag && strcmp(tag, TAG_PREFIX "map") != 0)
+        return fail_at(c, map, NULL, "unsupported tag '%s'", tag);
+    yaml_node_t *merge = NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         if (!k || !v) return mlsae_fail(c->err, "%s: malformed YAML document", c->name);
         if (k->type != YAML_SCALAR_NODE) return fail_at(c, k, NULL, "keys must be names, got %s", node_kind(k));
+        const char *ktag = explicit_tag(c, k);
+        if (ktag && strcmp(ktag, TAG_PREFIX "str") != 0 && strcmp(ktag, "!") != 0 &&
+            !is_merge_key(c, k))
+            return fail_at(c, k, NULL, "unsupported tag '%s' on a key", ktag);
+        const char *name = (const char *)k->data.scalar.value;
+        if (strlen(name) != k->data.scalar.length) return fail_at(c, k, NULL, "key contains a NUL character");
+        size_t first;
+        if (is_merge_key(c, k)) {
+            if (merge)
+                return fail_at(c, k, NULL, "duplicate key '<<' (first at line %zu, column %zu)",
+                               (size_t)merge->start_mark.line + 1, (size_t)merge->start_mark.column + 1);
+            merge = k;
+            continue;
+        }
+        if (pl_find(out, name, &first)) {
+            const yaml_node_t *f = out->k[first];
+            return fail_at(c, k, NULL, "duplicate key '%s' (first at line %zu, column %zu); YAML "
+                           "keys are unique", name, (size_t)f->start_mark.line + 1,
+                           (size_t)f->start_mark.column + 1);
+        }
+        if (pl_add(c, out, k, v)) return -1;
+    }
+    if (!merge) return 0;
+    yaml_node_t *mv = NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++)
+        if (yaml_document_get_node(c->doc, p->key) == merge) mv = yaml_document_get_node(c->doc, p->value);
+    yaml_node_t *one[1] = {mv};
+    yaml_node_t **src = one;
+    size_t n_src = 1;
+    yaml_node_t **items = NULL;
+    if (mv->type == YAML_SEQUENCE_NODE) {
+        n_src = (size_t)(mv->data.sequence.items.top - mv->data.sequence.items.start);
+        items = calloc(n_src ? n_src : 1, sizeof *items);
+        if (!items) return mlsae_fail(c->err, "%s: out of memory", c->name);
+        for (size_t i = 0; i < n_src; i++)
+            items[i] = yaml_document_get_node(c->doc, mv->data.sequence.items.start[i]);
+        src = items;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n_src && rc == 0; i++) {
+        if (!src[i] || src[i]->type != YAML_MAPPING_NODE) {
+            rc = fail_at(c, src[i] ? src[i] : mv, "<<",
+                         "a merge key takes a mapping or a list of mappings");
+            break;
+        }
+        pair_list sub = {0};
+        rc = mapping_pairs(c, src[i], &sub, depth + 1);
+        for (size_t j = 0; rc == 0 && j < sub.n; j++)
+            if (!pl_find(out, (const char *)sub.k[j]->data.scalar.value, NULL))
+                rc = pl_add(c, out, sub.k[j], sub.v[j]);
+        free(sub.k);
+        free(sub.v);
+    }
+    free(items);
+    return rc;
+}
+
+static int apply_pair(load_ctx *c, yaml_node_t *k, yaml_node_t *v, const char *prefix);
+
+static int apply_mapping(load_ctx *c, yaml_node_t *map, const char *prefix)
+{
+    pair_list pl = {0};
+    int rc = mapping_pairs(c, map, &pl, 0);
+    for (size_t i = 0; rc == 0 && i < pl.n; i++) {
+        yaml_node_t *k = pl.k[i], *v = pl.v[i];
+        rc = apply_pair(c, k, v, prefix);
+    }
+    free(pl.k);
+    free(pl.v);
+    return rc;
+}
+
+static int apply_pair(load_ctx *c, yaml_node_t *k, yaml_node_t *v, const char *prefix)
+{
+    {
         const char *name = (const char *)k->data.scalar.value;
         char full[256];
         if (snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", name) >= (int)sizeof full)
@@ -180,7 +380,7 @@ static int apply_mapping(load_ctx *c, yaml_node_t *map, const char *prefix)
         if (opt) {
             if (apply_value(c, opt, k, v) != 0) return -1;
         } else if (is_section) {
-            if (is_plain_null(v)) continue; /* an empty section */
+            if (is_plain_null(v) && !explicit_tag(c, v)) return 0; /* an empty section */
             if (v->type != YAML_MAPPING_NODE)
                 return fail_at(c, v, full, "expected a mapping of %s options, got %s", full, node_kind(v));
             if (apply_mapping(c, v, full) != 0) return -1;
@@ -232,8 +432,8 @@ int mlsae_run_config_load_yaml_text(mlsae_run_config *cfg, const char *text, siz
         size_t n_opts;
         const mlsae_option *opts = mlsae_run_config_options(&n_opts);
         unsigned char *seen = calloc(n_opts, 1);
-        load_ctx c = {cfg, &doc, name, err, seen, opts, n_opts};
-        if (!seen) rc = mlsae_fail(err, "%s: out of memory", name);
+        load_ctx c = {cfg, &doc, name, err, seen, opts, n_opts, NULL, NULL, 0};
+        if (!seen || scan_tags(&c, text, len)) rc = mlsae_fail(err, "%s: out of memory", name);
         else if (root->type != YAML_MAPPING_NODE)
             rc = fail_at(&c, root, NULL, "expected a mapping of options, got %s", node_kind(root));
         else {
@@ -249,6 +449,7 @@ int mlsae_run_config_load_yaml_text(mlsae_run_config *cfg, const char *text, siz
             }
         }
         free(seen);
+        free_tags(&c);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "core/atomic_file.h"
+#include "core/input_file.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,10 +85,11 @@ int mlsae_write_file_atomic(const char *path, const void *data, size_t n, mlsae_
     return mlsae_atomic_commit(&af, err);
 }
 
-int mlsae_read_file(const char *path, char **data, size_t *n, mlsae_error *err)
+static int read_input(const char *path, int allow_stream, char **data, size_t *n,
+                      mlsae_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return mlsae_fail_errno(err, "%s: cannot open", path);
+    FILE *fp = mlsae_fopen_input(path, allow_stream, err);
+    if (!fp) return -1;
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
@@ -117,6 +119,16 @@ int mlsae_read_file(const char *path, char **data, size_t *n, mlsae_error *err)
     *data = buf;
     if (n) *n = len;
     return 0;
+}
+
+int mlsae_read_file(const char *path, char **data, size_t *n, mlsae_error *err)
+{
+    return read_input(path, 0, data, n, err);
+}
+
+int mlsae_read_file_or_stream(const char *path, char **data, size_t *n, mlsae_error *err)
+{
+    return read_input(path, 1, data, n, err);
 }
 
 int mlsae_mkdir_p(const char *path, mlsae_error *err)

@@ -25,8 +25,11 @@ void mlsae_atomic_abort(mlsae_atomic_file *af);
 /* Whole-buffer convenience: write data to path atomically. */
 int mlsae_write_file_atomic(const char *path, const void *data, size_t n, mlsae_error *err);
 
-/* Read a whole file into a NUL-terminated malloc'd buffer. */
+/* Read a whole file into a NUL-terminated malloc'd buffer. A regular file
+ * only (core/input_file.h): a FIFO or a directory is an error, never a hang. */
 int mlsae_read_file(const char *path, char **data, size_t *n, mlsae_error *err);
+/* The same, also reading a FIFO, a pipe or a terminal (standard input). */
+int mlsae_read_file_or_stream(const char *path, char **data, size_t *n, mlsae_error *err);
 
 /* mkdir -p */
 int mlsae_mkdir_p(const char *path, mlsae_error *err);

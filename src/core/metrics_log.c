@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 struct mlsae_metrics_log {
@@ -383,6 +384,14 @@ int mlsae_metrics_log_write(mlsae_metrics_log *log, const json_t *row, mlsae_err
         free(text);
     }
     if (fflush(log->fp) != 0 || ferror(log->fp))
+        return mlsae_fail_errno(err, "%s: write failed", log->path);
+    return 0;
+}
+
+int mlsae_metrics_log_sync(mlsae_metrics_log *log, mlsae_error *err)
+{
+    if (!log || !log->fp) return 0;
+    if (fflush(log->fp) != 0 || ferror(log->fp) || fsync(fileno(log->fp)) != 0)
         return mlsae_fail_errno(err, "%s: write failed", log->path);
     return 0;
 }

@@ -46,6 +46,9 @@ int mlsae_metrics_log_open(mlsae_metrics_log **log, const char *path,
 int mlsae_metrics_log_write(mlsae_metrics_log *log, const json_t *row, mlsae_error *err);
 
 /* Close (log may be NULL); reports a failed final flush. */
+/* Rows written so far on stable storage (fflush + fsync): call before
+ * publishing a checkpoint that claims to cover them. */
+int mlsae_metrics_log_sync(mlsae_metrics_log *log, mlsae_error *err);
 int mlsae_metrics_log_close(mlsae_metrics_log *log, mlsae_error *err);
 
 /* Set row[key] = value as a JSON real, or null when value is NaN or

@@ -2,6 +2,8 @@
 #include "core/safetensors.h"
 #include "core/paths.h"
 #include "core/atomic_file.h"
+#include "core/checked_size.h"
+#include "core/input_file.h"
 #include "core/fp16.h"
 #include "core/torch_archive.h"
 
@@ -59,23 +61,21 @@ struct mlsae_safetensors {
 
 typedef struct { uint64_t begin, end; size_t idx; } range;
 
+/* By begin, then end (empty tensors first at a shared offset). */
 static int range_cmp(const void *a, const void *b)
 {
     const range *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end ? 1 : 0;
 }
 
 static int shape_numel(const int64_t *shape, int ndim, int64_t *numel)
 {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) return -1;
-        if (shape[i] != 0 && n > INT64_MAX / shape[i]) return -1;
-        n *= shape[i];
-    }
-    *numel = n;
-    return 0;
+    return mlsae_numel_i64(shape, ndim, numel);
 }
+
+/* The largest header the safetensors reference accepts (100 MB). */
+#define ST_MAX_HEADER ((uint64_t)100000000)
 
 /* Map one file and append its tensors. */
 static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
@@ -89,8 +89,8 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
     if (!f->path) return mlsae_fail(err, "%s: out of memory", path);
     st->n_files++;
 
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return mlsae_fail_errno(err, "%s: cannot open", path);
+    int fd = mlsae_open_input(path, 0, err);
+    if (fd < 0) return -1;
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         close(fd);
@@ -119,6 +119,9 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
         return mlsae_fail(err, "%s: header length %llu runs past the end of the file (%zu bytes)",
                           path, (unsigned long long)hlen, f->size);
     if (hlen == 0) return mlsae_fail(err, "%s: empty safetensors header", path);
+    if (hlen > ST_MAX_HEADER)
+        return mlsae_fail(err, "%s: header length %llu exceeds the %llu-byte limit", path,
+                          (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
 
     json_error_t jerr;
     json_t *root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
@@ -195,7 +198,13 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
             break;
         }
         uint64_t b = (uint64_t)json_integer_value(jb), e = (uint64_t)json_integer_value(je);
-        uint64_t want = (uint64_t)t->numel * mlsae_dtype_size(t->dtype);
+        uint64_t want;
+        if (mlsae_mul_u64((uint64_t)t->numel, mlsae_dtype_size(t->dtype), &want) ||
+            want > SIZE_MAX) {
+            rc = mlsae_fail(err, "%s: tensor '%s': shape x %s size overflows", path, key,
+                            mlsae_dtype_name(t->dtype));
+            break;
+        }
         if (e - b != want) {
             rc = mlsae_fail(err, "%s: tensor '%s': data_offsets span %llu bytes but %s%s needs %llu",
                             path, key, (unsigned long long)(e - b), mlsae_dtype_name(t->dtype),
@@ -207,6 +216,11 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
                             "data (%llu bytes; file truncated?)", path, key,
                             (unsigned long long)b, (unsigned long long)e,
                             (unsigned long long)data_size);
+            break;
+        }
+        const mlsae_st_tensor *dup = mlsae_st_find(st, key);
+        if (dup) {
+            rc = mlsae_fail(err, "%s: tensor '%s' is also in %s", path, key, dup->file);
             break;
         }
         t->name = strdup(key);
@@ -224,14 +238,28 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
         st->n_tensors++;
     }
     if (rc == 0) {
+        /* The tensors tile the data section exactly, as the safetensors
+         * reference requires: no overlap, no gap, nothing after the last. */
         qsort(ranges, n_ranges, sizeof *ranges, range_cmp);
-        for (size_t i = 1; i < n_ranges; i++)
-            if (ranges[i].begin < ranges[i - 1].end) {
+        uint64_t at = 0;
+        for (size_t i = 0; i < n_ranges && rc == 0; i++) {
+            const char *name = st->tensors[ranges[i].idx].name;
+            if (ranges[i].begin < at)
                 rc = mlsae_fail(err, "%s: tensors '%s' and '%s' overlap in the data section",
-                                path, st->tensors[ranges[i - 1].idx].name,
-                                st->tensors[ranges[i].idx].name);
-                break;
-            }
+                                path, st->tensors[ranges[i - 1].idx].name, name);
+            else if (ranges[i].begin > at)
+                rc = mlsae_fail(err, "%s: tensor '%s': gap of %llu bytes before its data_offsets "
+                                "[%llu, %llu] (the tensors must tile the data section)", path,
+                                name, (unsigned long long)(ranges[i].begin - at),
+                                (unsigned long long)ranges[i].begin,
+                                (unsigned long long)ranges[i].end);
+            at = ranges[i].end;
+        }
+        if (rc == 0 && at != data_size)
+            rc = mlsae_fail(err, "%s: %llu bytes after the last tensor's data (the data section "
+                            "is %llu bytes, the tensors cover %llu)", path,
+                            (unsigned long long)(data_size - at), (unsigned long long)data_size,
+                            (unsigned long long)at);
     }
     free(ranges);
     json_decref(root);
@@ -297,7 +325,11 @@ static int ends_with(const char *s, const char *suffix)
 static int load_index(mlsae_safetensors *st, const char *index_path, mlsae_error *err)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(index_path, JSON_REJECT_DUPLICATES, &jerr);
+    char *text = NULL;
+    size_t text_len = 0;
+    if (mlsae_read_file(index_path, &text, &text_len, err)) return -1;
+    json_t *root = json_loadb(text, text_len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (!root)
         return mlsae_fail(err, "%s: not valid JSON (line %d: %s)", index_path, jerr.line, jerr.text);
     json_t *map = json_object_get(root, "weight_map");
@@ -360,7 +392,7 @@ int mlsae_st_open(const char *path, mlsae_safetensors **out, mlsae_error *err)
         for (size_t i = 0; rc == 1 && i < sizeof names / sizeof names[0]; i++) {
             char *p = mlsae_path_join_new(path, names[i]);
             if (!p) rc = mlsae_fail(err, "out of memory");
-            else if (mlsae_is_file(p))
+            else if (access(p, F_OK) == 0) /* not a regular file: the loader says so */
                 rc = ends_with(p, ".index.json") ? load_index(st, p, err) : load_any(st, p, err);
             free(p);
         }
@@ -543,7 +575,9 @@ int mlsae_st_writer_add(mlsae_st_writer *w, const char *name, mlsae_dtype dtype,
         if (strcmp(w->t[i].name, name) == 0)
             return mlsae_fail(err, "tensor '%s' added twice", name);
     int64_t numel;
-    if (shape_numel(shape, ndim, &numel) != 0)
+    size_t nbytes;
+    if (shape_numel(shape, ndim, &numel) != 0 || (uint64_t)numel > SIZE_MAX ||
+        mlsae_mul_size((size_t)numel, mlsae_dtype_size(dtype), &nbytes))
         return mlsae_fail(err, "tensor '%s': invalid shape", name);
     if (w->n == w->cap) {
         size_t cap = w->cap ? 2 * w->cap : 8;
@@ -559,7 +593,7 @@ int mlsae_st_writer_add(mlsae_st_writer *w, const char *name, mlsae_dtype dtype,
     t->ndim = ndim;
     memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     t->data = data;
-    t->nbytes = (size_t)numel * mlsae_dtype_size(dtype);
+    t->nbytes = nbytes;
     w->n++;
     return 0;
 }

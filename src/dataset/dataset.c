@@ -1,6 +1,7 @@
 /* Dataset reading: file resolution and documents from JSONL / text files. */
 #include "config.h"
 #include "dataset/dataset.h"
+#include "core/input_file.h"
 
 #include <dirent.h>
 #include <glob.h>
@@ -40,8 +41,13 @@ static enum file_kind kind_of(const char *path)
     return KIND_UNKNOWN;
 }
 
+/* Shards are regular files: a FIFO would block the reader (stat does not). */
 static int add_file(mlsae_dataset *ds, const char *path, mlsae_error *err)
 {
+    struct stat sb;
+    if (stat(path, &sb) != 0) return mlsae_fail_errno(err, "%s: cannot read dataset", path);
+    if (!S_ISREG(sb.st_mode))
+        return mlsae_fail(err, "%s: not a regular file (%s)", path, mlsae_file_type_name(sb.st_mode));
     if (ds->n_files == ds->cap_files) {
         size_t cap = ds->cap_files ? ds->cap_files * 2 : 8;
         char **f = realloc(ds->files, cap * sizeof *f);
@@ -76,7 +82,9 @@ static int add_directory(mlsae_dataset *ds, const char *dir, mlsae_error *err)
         }
         snprintf(p, n, "%s/%s", dir, e->d_name);
         struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) rc = add_file(ds, p, err);
+        /* subdirectories are not searched; any other entry named like a
+         * shard must be one */
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) rc = add_file(ds, p, err);
         free(p);
     }
     closedir(d);

@@ -1,6 +1,7 @@
 /* Line reader over plain or zstd-compressed files (see line_reader.h). */
 #include "config.h"
 #include "dataset/line_reader.h"
+#include "core/input_file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@ struct mlsae_line_reader {
     uint64_t line_no, bytes;
 };
 
-int mlsae_line_reader_open(const char *path, mlsae_line_reader **out, mlsae_error *err)
+static int open_reader(const char *path, int allow_stream, mlsae_line_reader **out,
+                       mlsae_error *err)
 {
     *out = NULL;
     mlsae_line_reader *r = calloc(1, sizeof *r);
@@ -42,13 +44,23 @@ int mlsae_line_reader_open(const char *path, mlsae_line_reader **out, mlsae_erro
         mlsae_line_reader_close(r);
         return mlsae_fail(err, "%s: out of memory", path);
     }
-    r->fp = fopen(path, "rb");
+    r->fp = mlsae_fopen_input(path, allow_stream, err);
     if (!r->fp) {
         mlsae_line_reader_close(r);
-        return mlsae_fail_errno(err, "%s: cannot open", path);
+        return -1;
     }
     *out = r;
     return 0;
+}
+
+int mlsae_line_reader_open(const char *path, mlsae_line_reader **out, mlsae_error *err)
+{
+    return open_reader(path, 0, out, err);
+}
+
+int mlsae_line_reader_open_stream(const char *path, mlsae_line_reader **out, mlsae_error *err)
+{
+    return open_reader(path, 1, out, err);
 }
 
 void mlsae_line_reader_close(mlsae_line_reader *r)

@@ -12,6 +12,9 @@ typedef struct mlsae_line_reader mlsae_line_reader;
 
 /* Open path; it is decompressed when its name ends in ".zst". */
 int mlsae_line_reader_open(const char *path, mlsae_line_reader **out, mlsae_error *err);
+/* mlsae_line_reader_open takes regular files only (a FIFO given as a shard
+ * is an error, not a hang); this also reads FIFOs and pipes (stdin). */
+int mlsae_line_reader_open_stream(const char *path, mlsae_line_reader **out, mlsae_error *err);
 /* The next line without its "\n" (a final line without one is returned too).
  * *line stays valid until the next call. Returns 1 for a line, 0 at the end,
  * -1 on error (I/O, corrupt or truncated zstd stream: the message names the

@@ -61,7 +61,9 @@ static int load_group(mlsae_seq_builder *b, mlsae_error *err)
         if (mlsae_ids_reserve(&b->tokens, b->doc_ids[i].len + 1) != 0)
             return mlsae_fail(err, "out of memory for the tokens of a group");
         b->tokens.data[b->tokens.len++] = b->eos;
-        memcpy(b->tokens.data + b->tokens.len, b->doc_ids[i].data, b->doc_ids[i].len * sizeof(int32_t));
+        if (b->doc_ids[i].len) /* an empty document has no ids (and maybe no buffer) */
+            memcpy(b->tokens.data + b->tokens.len, b->doc_ids[i].data,
+                   b->doc_ids[i].len * sizeof(int32_t));
         b->tokens.len += b->doc_ids[i].len;
     }
     size_t L = b->cfg.max_length;

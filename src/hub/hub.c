@@ -183,6 +183,18 @@ int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
     return rc;
 }
 
+int mlsae_model_find_local(const char *name, char **dir_out, mlsae_error *err)
+{
+    *dir_out = NULL;
+    if (!name || !*name) return mlsae_fail(err, "no model given");
+    if (mlsae_is_dir(name)) {
+        *dir_out = strdup(name);
+        return *dir_out ? 0 : mlsae_fail(err, "out of memory");
+    }
+    if (!is_repo_id(name)) return mlsae_fail(err, "%s: no such model directory", name);
+    return mlsae_hub_find_cached(name, dir_out, NULL, err);
+}
+
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err)
 {
     return mlsae_model_resolve_revision(name, NULL, dir_out, err);

@@ -35,6 +35,9 @@ int mlsae_hub_find_cached(const char *repo_id, char **dir_out, char **where_out,
 
 /* *dir_out: a malloc'd path to a directory holding config.json. */
 int mlsae_model_resolve(const char *name, char **dir_out, mlsae_error *err);
+/* The same without downloading: 0 with *dir_out, 1 when the model is not
+ * available locally (not cached), -1 on an error. */
+int mlsae_model_find_local(const char *name, char **dir_out, mlsae_error *err);
 
 /* The same at a revision (NULL or "": main): a branch or tag is looked up
  * as refs/{rev} -> commit -> snapshots/{commit}/ (the layout

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "model/neox_config.h"
 #include "core/atomic_file.h"
+#include "core/checked_size.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -10,10 +11,29 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int get_int(json_t *root, const char *origin, const char *key, int *out, mlsae_error *err)
+/* HF GPTNeoXConfig's defaults (transformers' configuration_gpt_neox.py), for
+ * every key a config.json may leave out. */
+#define HF_VOCAB_SIZE 50432
+#define HF_HIDDEN_SIZE 6144
+#define HF_NUM_HIDDEN_LAYERS 44
+#define HF_NUM_ATTENTION_HEADS 64
+#define HF_INTERMEDIATE_SIZE 24576
+#define HF_MAX_POSITION_EMBEDDINGS 2048
+#define HF_LAYER_NORM_EPS 1e-5
+#define HF_ROTARY_PCT 0.25
+#define HF_ROTARY_EMB_BASE 10000.0
+#define HF_BOS_TOKEN_ID 0
+#define HF_EOS_TOKEN_ID 2
+
+/* Integer field in 1..2^30, or dflt when absent. */
+static int get_int(json_t *root, const char *origin, const char *key, int dflt, int *out,
+                   mlsae_error *err)
 {
     json_t *v = json_object_get(root, key);
-    if (!v) return mlsae_fail(err, "%s: field '%s' is missing", origin, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
     if (!json_is_integer(v)) return mlsae_fail(err, "%s: field '%s' must be an integer", origin, key);
     json_int_t i = json_integer_value(v);
     if (i <= 0 || i > 1 << 30)
@@ -22,31 +42,31 @@ static int get_int(json_t *root, const char *origin, const char *key, int *out, 
     return 0;
 }
 
-/* First of `keys` present in root (or in root.rope_parameters for the
- * rope_* ones); numbers only. */
+/* A number: rope_parameters.<nested> (or rope_scaling.<nested>) first, as
+ * transformers takes it, then the first of `keys` present at the top level,
+ * else dflt. null counts as absent only inside rope_parameters. */
 static int get_number_alias(json_t *root, const char *origin, const char *const *keys,
-                            const char *nested, double *out, mlsae_error *err)
+                            const char *nested, double dflt, double *out, mlsae_error *err)
 {
+    const char *objs[] = {"rope_parameters", "rope_scaling"};
+    for (int i = 0; i < 2; i++) {
+        json_t *rp = json_object_get(root, objs[i]);
+        json_t *v = rp && json_is_object(rp) ? json_object_get(rp, nested) : NULL;
+        if (!v || json_is_null(v)) continue;
+        if (!json_is_number(v))
+            return mlsae_fail(err, "%s: field '%s.%s' must be a number", origin, objs[i], nested);
+        *out = json_number_value(v);
+        return 0;
+    }
     for (const char *const *k = keys; *k; k++) {
         json_t *v = json_object_get(root, *k);
-        if (!v || json_is_null(v)) continue;
+        if (!v) continue;
         if (!json_is_number(v)) return mlsae_fail(err, "%s: field '%s' must be a number", origin, *k);
         *out = json_number_value(v);
         return 0;
     }
-    json_t *rp = json_object_get(root, "rope_parameters");
-    if (rp && json_is_object(rp)) {
-        json_t *v = json_object_get(rp, nested);
-        if (v) {
-            if (!json_is_number(v))
-                return mlsae_fail(err, "%s: field 'rope_parameters.%s' must be a number", origin,
-                                  nested);
-            *out = json_number_value(v);
-            return 0;
-        }
-    }
-    return mlsae_fail(err, "%s: field '%s' is missing (also looked for %s%srope_parameters.%s)",
-                      origin, keys[0], keys[1] ? keys[1] : "", keys[1] ? ", " : "", nested);
+    *out = dflt;
+    return 0;
 }
 
 static int get_bool(json_t *root, const char *origin, const char *key, int required, int dflt,
@@ -63,13 +83,18 @@ static int get_bool(json_t *root, const char *origin, const char *key, int requi
     return 0;
 }
 
-/* Optional token id: integer, null, or (eos) a list whose first entry counts. */
-static int get_token_id(json_t *root, const char *origin, const char *key, int *out,
+/* Optional token id: integer, null (-1), or (eos) a list whose first entry
+ * counts; dflt when absent. */
+static int get_token_id(json_t *root, const char *origin, const char *key, int dflt, int *out,
                         mlsae_error *err)
 {
     json_t *v = json_object_get(root, key);
     *out = -1;
-    if (!v || json_is_null(v)) return 0;
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (json_is_null(v)) return 0;
     if (json_is_array(v) && json_array_size(v) > 0) v = json_array_get(v, 0);
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1 << 30)
         return mlsae_fail(err, "%s: field '%s' must be a non-negative integer or null", origin, key);
@@ -141,6 +166,20 @@ int mlsae_neox_config_validate(mlsae_neox_config *c, const char *origin, mlsae_e
                           origin, c->rot_dims);
     if ((long long)c->vocab_size * c->hidden_size > (1LL << 40))
         return mlsae_fail(err, "%s: vocab_size x hidden_size is implausibly large", origin);
+    /* The parameter count, as the loader sums it: every product checked, and
+     * the total kept under 2^40 floats so that byte offsets fit with room. */
+    int64_t d = c->hidden_size, per_layer = 0, total = 0, t;
+    int ok = !mlsae_mul_nonneg_i64(4 * d, d, &per_layer) && /* qkv 3d x d, dense d x d */
+             !mlsae_mul_nonneg_i64(2 * d, c->intermediate_size, &t) &&
+             !__builtin_add_overflow(per_layer, t + 10 * d, &per_layer) &&
+             !mlsae_mul_nonneg_i64(per_layer, c->n_layers, &total) &&
+             !__builtin_add_overflow(total, 2 * (int64_t)c->vocab_size * d + 2 * d, &total) &&
+             total <= ((int64_t)1 << 40);
+    if (!ok)
+        return mlsae_fail(err, "%s: fields 'hidden_size' %d, 'intermediate_size' %d, "
+                          "'num_hidden_layers' %d and 'vocab_size' %d give an implausibly large "
+                          "model (over 2^40 parameters)", origin, c->hidden_size,
+                          c->intermediate_size, c->n_layers, c->vocab_size);
     return 0;
 }
 
@@ -160,31 +199,32 @@ int mlsae_neox_config_parse(const char *text, const char *origin, mlsae_neox_con
         mlsae_fail(err, "%s: not a JSON object", origin);
         goto done;
     }
-    if (get_int(root, origin, "hidden_size", &c.hidden_size, err) ||
-        get_int(root, origin, "num_attention_heads", &c.n_heads, err) ||
-        get_int(root, origin, "num_hidden_layers", &c.n_layers, err) ||
-        get_int(root, origin, "intermediate_size", &c.intermediate_size, err) ||
-        get_int(root, origin, "vocab_size", &c.vocab_size, err) ||
-        get_int(root, origin, "max_position_embeddings", &c.max_positions, err) ||
-        get_number_alias(root, origin, pct_keys, "partial_rotary_factor", &c.rotary_pct, err) ||
-        get_number_alias(root, origin, base_keys, "rope_theta", &c.rotary_base, err))
+    if (get_int(root, origin, "hidden_size", HF_HIDDEN_SIZE, &c.hidden_size, err) ||
+        get_int(root, origin, "num_attention_heads", HF_NUM_ATTENTION_HEADS, &c.n_heads, err) ||
+        get_int(root, origin, "num_hidden_layers", HF_NUM_HIDDEN_LAYERS, &c.n_layers, err) ||
+        get_int(root, origin, "intermediate_size", HF_INTERMEDIATE_SIZE, &c.intermediate_size,
+                err) ||
+        get_int(root, origin, "vocab_size", HF_VOCAB_SIZE, &c.vocab_size, err) ||
+        get_int(root, origin, "max_position_embeddings", HF_MAX_POSITION_EMBEDDINGS,
+                &c.max_positions, err) ||
+        get_number_alias(root, origin, pct_keys, "partial_rotary_factor", HF_ROTARY_PCT,
+                         &c.rotary_pct, err) ||
+        get_number_alias(root, origin, base_keys, "rope_theta", HF_ROTARY_EMB_BASE,
+                         &c.rotary_base, err))
         goto done;
     json_t *eps = json_object_get(root, "layer_norm_eps");
-    if (!eps) {
-        mlsae_fail(err, "%s: field 'layer_norm_eps' is missing", origin);
-        goto done;
-    }
-    if (!json_is_number(eps)) {
+    c.layer_norm_eps = HF_LAYER_NORM_EPS;
+    if (eps && !json_is_number(eps)) {
         mlsae_fail(err, "%s: field 'layer_norm_eps' must be a number", origin);
         goto done;
     }
-    c.layer_norm_eps = json_number_value(eps);
-    if (get_bool(root, origin, "use_parallel_residual", 1, 1, &c.use_parallel_residual, err) ||
+    if (eps) c.layer_norm_eps = json_number_value(eps);
+    if (get_bool(root, origin, "use_parallel_residual", 0, 1, &c.use_parallel_residual, err) ||
         get_bool(root, origin, "attention_bias", 0, 1, &c.attention_bias, err) ||
         get_bool(root, origin, "tie_word_embeddings", 0, 0, &c.tie_word_embeddings, err) ||
-        get_token_id(root, origin, "bos_token_id", &c.bos_token_id, err) ||
-        get_token_id(root, origin, "eos_token_id", &c.eos_token_id, err) ||
-        get_token_id(root, origin, "pad_token_id", &c.pad_token_id, err) ||
+        get_token_id(root, origin, "bos_token_id", HF_BOS_TOKEN_ID, &c.bos_token_id, err) ||
+        get_token_id(root, origin, "eos_token_id", HF_EOS_TOKEN_ID, &c.eos_token_id, err) ||
+        get_token_id(root, origin, "pad_token_id", -1, &c.pad_token_id, err) ||
         check_supported(root, origin, err) || mlsae_neox_config_validate(&c, origin, err))
         goto done;
     *cfg = c;

@@ -23,12 +23,22 @@ typedef struct mlsae_neox_config {
     int rot_dims;              /* int(head_dim * rotary_pct), as HF truncates */
 } mlsae_neox_config;
 
-/* Parse a config.json text; `origin` names it in messages. Required fields:
- * hidden_size, num_attention_heads, num_hidden_layers, intermediate_size,
- * vocab_size, max_position_embeddings, layer_norm_eps, use_parallel_residual,
- * rotary_pct (or partial_rotary_factor, or rope_parameters.partial_rotary_factor)
- * and rotary_emb_base (or rope_theta, or rope_parameters.rope_theta).
- * A missing or ill-typed field is a one-line error naming origin and field. */
+/* Parse a config.json text; `origin` names it in messages. Every key may be
+ * absent and then takes HF GPTNeoXConfig's default (transformers'
+ * configuration_gpt_neox.py): vocab_size 50432, hidden_size 6144,
+ * num_hidden_layers 44, num_attention_heads 64, intermediate_size 24576,
+ * max_position_embeddings 2048, layer_norm_eps 1e-5, use_parallel_residual
+ * true, attention_bias true, tie_word_embeddings false, rotary_pct 0.25,
+ * rotary_emb_base 10000, bos_token_id 0, eos_token_id 2, pad_token_id none.
+ * rotary_pct / rotary_emb_base are read as transformers does:
+ * rope_parameters (or rope_scaling) .partial_rotary_factor / .rope_theta
+ * first, then rotary_pct or partial_rotary_factor / rotary_emb_base or
+ * rope_theta. Refused, as HF refuses them: a value of the wrong type
+ * (a string, a real for an integer, 1 for a boolean, null for a number),
+ * hidden_size not a multiple of num_attention_heads; and what this
+ * implementation cannot run (hidden_act other than "gelu", rope types other
+ * than "default", sizes out of 1..2^30). Each is a one-line error naming
+ * origin and the file's key. */
 int mlsae_neox_config_parse(const char *json_text, const char *origin, mlsae_neox_config *cfg,
                             mlsae_error *err);
 /* Read <path> (a config.json file, or a directory holding one). */

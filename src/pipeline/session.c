@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/paths.h"
+#include "dataset/dataset.h"
 #include "hub/hub.h"
 #include "sae/checkpoint.h"
 #include "sae/mlsae.h"
@@ -50,6 +51,26 @@ static int open_backends(mlsae_session *s, const mlsae_run_config *cfg, mlsae_er
     if (is_cpu(model_be) && is_cpu(s->sae_be)) mlsae_backend_close(model_be);
     else s->be = model_be;
     return 0;
+}
+
+/* The dataset's files listed and their types checked (no reading), so that a
+ * bad data.path fails before the caller writes any output. */
+static int preflight_data(const mlsae_run_config *cfg, mlsae_error *err)
+{
+    if (!cfg->data.path[0]) return 0;
+    const char *src[1] = {cfg->data.path};
+    mlsae_dataset *ds = NULL;
+    if (mlsae_dataset_open(src, 1, &ds, err)) return -1;
+    mlsae_dataset_close(ds);
+    return 0;
+}
+
+int mlsae_session_check_data(const mlsae_session *s, const mlsae_run_config *cfg,
+                             mlsae_error *err)
+{
+    const mlsae_neox_config *mc = mlsae_neox_get_config(s->model);
+    if (mlsae_run_config_check_context(cfg, mc->max_positions, s->model_dir, err)) return -1;
+    return preflight_data(cfg, err);
 }
 
 int mlsae_session_open(mlsae_session *s, const mlsae_run_config *cfg, int need_logits,

@@ -57,6 +57,12 @@ int mlsae_session_open_weights(mlsae_session *s, const mlsae_run_config *cfg, in
  * backend; layers are cfg's when it names as many, else 0..n_layers-1. */
 int mlsae_session_open_activations(mlsae_session *s, const mlsae_run_config *cfg, int d_model,
                                    int n_layers, mlsae_error *err);
+/* For a command that streams cfg's data through the model: data.max_length
+ * within the model's context, and data.path's files listed and their types
+ * checked (nothing read), so that a bad run fails before any output exists.
+ * Commands that take a prompt instead (the viewer) skip it. */
+int mlsae_session_check_data(const mlsae_session *s, const mlsae_run_config *cfg,
+                             mlsae_error *err);
 void mlsae_session_close(mlsae_session *s);
 
 /* Open the session for a trained SAE checkpoint (plain or -tfm) and load

@@ -185,6 +185,7 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
     mlsae_stream_summary sum_local;
     mlsae_stream_summary *sum = summary ? summary : &sum_local;
     memset(sum, 0, sizeof *sum);
+    if (mlsae_session_check_data(s, cfg, err)) return -1;
     double t0 = mlsae_monotonic_seconds(NULL);
     uint64_t budget = opt->max_tokens;
     if (budget == 0) {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 
 #include "core/atomic_file.h"
 #include "core/safetensors.h"
+#include "core/checked_size.h"
+#include "sae/validate.h"
 
 #define CONFIG_FILE "config.json"
 #define MODEL_FILE "model.safetensors"
@@ -88,6 +91,13 @@ static int write_model(mlsae_sae *sae, const char *stage, mlsae_error *err)
         goto done;
     }
     if (mlsae_sae_get_params(sae, h.enc, h.dec, h.bias, h.last_nonzero, err)) goto done;
+    /* never publish weights that loading would refuse */
+    if (mlsae_validate_f32(path, "encoder.weight", h.enc, nd, 0, err) ||
+        mlsae_validate_f32(path, "decoder.weight", h.dec, nd, 0, err) ||
+        mlsae_validate_f32(path, "pre_encoder_bias", h.bias, (size_t)c->n_inputs, 0, err)) {
+        mlsae_error_prefix(err, "not writing the checkpoint");
+        goto done;
+    }
     int64_t s_enc[2] = {c->n_latents, c->n_inputs}, s_dec[2] = {c->n_inputs, c->n_latents};
     int64_t s_b[1] = {c->n_inputs}, s_ln[1] = {c->n_latents};
     if (mlsae_st_writer_add(w, "encoder.weight", MLSAE_DT_F32, 2, s_enc, h.enc, err) ||
@@ -103,6 +113,15 @@ done:
     free_host(&h);
     return rc;
 }
+
+/* The training state's float tensors; index % 3 == 2 are [n_inputs], 3, 4
+ * and 7 decoder-shaped, the rest encoder-shaped; 1, 4, 5 are second moments. */
+static const char *const names_state[9] = {
+    "adam.encoder.weight.exp_avg",   "adam.encoder.weight.exp_avg_sq",
+    "adam.pre_encoder_bias.exp_avg", "adam.decoder.weight.exp_avg",
+    "adam.decoder.weight.exp_avg_sq", "adam.pre_encoder_bias.exp_avg_sq",
+    "grad.encoder.weight",           "grad.decoder.weight",
+    "grad.pre_encoder_bias"};
 
 static int meta_real(mlsae_st_writer *w, const char *key, double v, mlsae_error *err)
 {
@@ -129,21 +148,21 @@ static int write_state(mlsae_sae *sae, const char *stage, const mlsae_ckpt_resum
     if (mlsae_sae_get_adam(sae, a[0], a[1], a[3], a[4], a[2], a[5], err) ||
         mlsae_sae_get_grads(sae, a[6], a[7], a[8], err))
         goto done;
+    for (int i = 0; i < 9; i++)
+        if (mlsae_validate_f32(path, names_state[i], a[i], i % 3 == 2 ? d : nd,
+                               i == 1 || i == 4 || i == 5, err)) {
+            mlsae_error_prefix(err, "not writing the training state");
+            goto done;
+        }
     mlsae_sae_counters cn;
     mlsae_sae_get_counters(sae, &cn);
     int64_t counters[5] = {cn.step, cn.micro_batch, cn.pending, cn.bias_pending,
                            resume->data_position};
     int64_t s_enc[2] = {c->n_latents, c->n_inputs}, s_dec[2] = {c->n_inputs, c->n_latents};
     int64_t s_b[1] = {c->n_inputs}, s_c[1] = {5}, s_u[1] = {(int64_t)resume->user_state_len};
-    static const char *names[9] = {
-        "adam.encoder.weight.exp_avg",   "adam.encoder.weight.exp_avg_sq",
-        "adam.pre_encoder_bias.exp_avg", "adam.decoder.weight.exp_avg",
-        "adam.decoder.weight.exp_avg_sq", "adam.pre_encoder_bias.exp_avg_sq",
-        "grad.encoder.weight",           "grad.decoder.weight",
-        "grad.pre_encoder_bias"};
     for (int i = 0; i < 9; i++) {
         const int64_t *shape = i % 3 == 2 ? s_b : (i == 3 || i == 4 || i == 7) ? s_dec : s_enc;
-        if (mlsae_st_writer_add(w, names[i], MLSAE_DT_F32, i % 3 == 2 ? 1 : 2, shape, a[i], err))
+        if (mlsae_st_writer_add(w, names_state[i], MLSAE_DT_F32, i % 3 == 2 ? 1 : 2, shape, a[i], err))
             goto done;
     }
     if (mlsae_st_writer_add(w, "counters", MLSAE_DT_I64, 1, s_c, counters, err)) goto done;
@@ -189,6 +208,50 @@ static char *clean_dir(const char *dir)
     return p;
 }
 
+static void remove_flat_dir(const char *path);
+
+/* "<dir>.tmp.<pid>" and "<dir>.old.<pid>" beside dir whose process is gone
+ * (a run killed while saving): removed. A live pid's are left alone. */
+static void remove_stale_stages(const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy) return;
+    char *slash = strrchr(copy, '/');
+    const char *parent = ".", *base = copy;
+    if (slash) {
+        *slash = '\0';
+        parent = slash == copy ? "/" : copy;
+        base = slash + 1;
+    }
+    size_t bl = strlen(base);
+    DIR *dp = opendir(parent);
+    if (!dp) {
+        free(copy);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, bl) != 0) continue;
+        const char *rest = name + bl;
+        if (strncmp(rest, ".tmp.", 5) != 0 && strncmp(rest, ".old.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(rest + 5, &end, 10);
+        if (*end || end == rest + 5 || errno || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        size_t n = strlen(parent) + strlen(name) + 2;
+        char *p = malloc(n);
+        if (!p) break;
+        snprintf(p, n, "%s/%s", parent, name);
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_flat_dir(p);
+        free(p);
+    }
+    closedir(dp);
+    free(copy);
+}
+
 int mlsae_ckpt_stage_begin(const char *dir, char **stage, mlsae_error *err)
 {
     *stage = NULL;
@@ -210,6 +273,7 @@ int mlsae_ckpt_stage_begin(const char *dir, char **stage, mlsae_error *err)
         return mlsae_fail(err, "checkpoint: out of memory");
     }
     snprintf(s, n, "%s.tmp.%ld", d, (long)getpid());
+    remove_stale_stages(d);
     free(d);
     mlsae_ckpt_stage_abort(s); /* a leftover from a crashed run with the same pid */
     /* the parent must exist; the staging directory itself must be new */
@@ -478,7 +542,8 @@ static int read_config_with(const char *dir, mlsae_safetensors *st, mlsae_sae_co
         /* Lightning module hyper-parameters */
         int64_t ef;
         if (get_int(&r, "expansion_factor", 1, 0, &ef, NULL) < 0) goto done;
-        if (ef * n_inputs_t != n_latents_t) {
+        int64_t ef_n;
+        if (mlsae_mul_nonneg_i64(ef, n_inputs_t, &ef_n) || ef_n != n_latents_t) {
             mlsae_fail(err, "%s: expansion_factor %lld x n_inputs %d != n_latents %d", path,
                        (long long)ef, n_inputs_t, n_latents_t);
             goto done;
@@ -492,11 +557,19 @@ static int read_config_with(const char *dir, mlsae_safetensors *st, mlsae_sae_co
         if (int_range(&r, "accumulate_grad_batches", acc, 1, INT_MAX,
                       &cfg->accumulate_grad_batches))
             goto done;
+        int64_t tokens;
+        if (dtt < 0 || batch_size < 1 || max_length < 1 ||
+            mlsae_mul_nonneg_i64(batch_size, max_length, &tokens)) {
+            mlsae_fail(err, "%s: dead_tokens_threshold %lld, batch_size %lld, max_length %lld: "
+                       "must be >= 0, >= 1, >= 1 with a product that fits 64 bits", path,
+                       (long long)dtt, (long long)batch_size, (long long)max_length);
+            goto done;
+        }
         g = get_int(&r, "dead_steps_threshold", 0, 1, &v, &is_null);
         if (g < 0) goto done;
         cfg->dead_steps_threshold = (g == 0 && !is_null)
                                         ? v
-                                        : mlsae_dead_steps_threshold(dtt, batch_size * max_length,
+                                        : mlsae_dead_steps_threshold(dtt, tokens,
                                                                      (int)acc);
         g = get_real(&r, "lr", 0, &x);
         if (g < 0) goto done;
@@ -583,12 +656,15 @@ int mlsae_ckpt_load(const char *dir, mlsae_backend *be, mlsae_sae **out, mlsae_e
     snprintf(name, sizeof name, "%slast_nonzero", pre);
     if (mlsae_st_find(st, name) && mlsae_st_read_i64(st, name, 1, s_ln, h.last_nonzero, err))
         goto done;
-    for (size_t i = 0; i < nd; i++)
-        if (!isfinite(h.enc[i]) || !isfinite(h.dec[i])) {
-            mlsae_fail(err, "%s: non-finite weight in %sencoder/decoder at element %zu",
-                       mlsae_st_path(st), pre, i);
-            goto done;
-        }
+    snprintf(name, sizeof name, "%sencoder.weight", pre);
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.enc, nd, 0, err)) goto done;
+    snprintf(name, sizeof name, "%sdecoder.weight", pre);
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.dec, nd, 0, err)) goto done;
+    snprintf(name, sizeof name, "%spre_encoder_bias", pre);
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.bias, (size_t)d, 0, err)) goto done;
+    snprintf(name, sizeof name, "%slast_nonzero", pre);
+    if (mlsae_validate_i64_nonneg(mlsae_st_path(st), name, h.last_nonzero, (size_t)n, err))
+        goto done;
     if (mlsae_sae_create(&cfg, be, 0, &sae, err)) goto done;
     if (mlsae_sae_set_params(sae, h.enc, h.dec, h.bias, h.last_nonzero, err)) goto done;
     *out = sae;
@@ -641,12 +717,6 @@ int mlsae_ckpt_load_state(mlsae_sae *sae, const char *dir, mlsae_ckpt_resume_out
         mlsae_fail(err, "%s: not an mlsae training state (metadata 'format')", mlsae_st_path(st));
         goto done;
     }
-    static const char *names[9] = {
-        "adam.encoder.weight.exp_avg",   "adam.encoder.weight.exp_avg_sq",
-        "adam.pre_encoder_bias.exp_avg", "adam.decoder.weight.exp_avg",
-        "adam.decoder.weight.exp_avg_sq", "adam.pre_encoder_bias.exp_avg_sq",
-        "grad.encoder.weight",           "grad.decoder.weight",
-        "grad.pre_encoder_bias"};
     int64_t s_enc[2] = {c->n_latents, c->n_inputs}, s_dec[2] = {c->n_inputs, c->n_latents};
     int64_t s_b[1] = {c->n_inputs};
     for (int i = 0; i < 9; i++) {
@@ -656,14 +726,14 @@ int mlsae_ckpt_load_state(mlsae_sae *sae, const char *dir, mlsae_ckpt_resume_out
             goto done;
         }
         const int64_t *shape = i % 3 == 2 ? s_b : (i == 3 || i == 4 || i == 7) ? s_dec : s_enc;
-        if (mlsae_st_read_f32(st, names[i], i % 3 == 2 ? 1 : 2, shape, a[i], err)) goto done;
+        if (mlsae_st_read_f32(st, names_state[i], i % 3 == 2 ? 1 : 2, shape, a[i], err) ||
+            mlsae_validate_f32(mlsae_st_path(st), names_state[i], a[i], i % 3 == 2 ? d : nd,
+                               i == 1 || i == 4 || i == 5, err))
+            goto done;
     }
     int64_t counters[5], s_c[1] = {5};
     if (mlsae_st_read_i64(st, "counters", 1, s_c, counters, err)) goto done;
-    if (counters[0] < 0 || counters[1] < 0 || counters[2] < 0 || counters[4] < 0) {
-        mlsae_fail(err, "%s: negative counter", mlsae_st_path(st));
-        goto done;
-    }
+    if (mlsae_validate_counters(mlsae_st_path(st), counters, err)) goto done;
     double acc, coef, lr, b1, b2, eps;
     if (meta_double(st, "accumulate_grad_batches", &acc, err) ||
         meta_double(st, "auxk_coef", &coef, err) || meta_double(st, "lr", &lr, err) ||

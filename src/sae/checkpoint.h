@@ -16,7 +16,9 @@
  *
  * Writes are atomic: files go to "<dir>.tmp.<pid>/", which then replaces
  * <dir> in one rename (exchange), so a crash or a full disk never leaves a
- * half checkpoint under <dir>. */
+ * half checkpoint under <dir>. Staging directories of runs killed while
+ * saving ("<dir>.tmp.<pid>", "<dir>.old.<pid>" whose process no longer
+ * exists) are removed by the next save to <dir>. */
 #ifndef MLSAE_SAE_CHECKPOINT_H
 #define MLSAE_SAE_CHECKPOINT_H
 

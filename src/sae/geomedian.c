@@ -28,7 +28,14 @@ int mlsae_geometric_median_reduced(const float *points, size_t n, int d, int max
         return mlsae_fail(err, "geometric median: out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        for (int j = 0; j < d; j++) curr[j] += points[i * d + j];
+        for (int j = 0; j < d; j++) {
+            if (!isfinite(points[i * d + j])) {
+                mlsae_fail(err, "geometric median: non-finite input at vector %zu, element %d", i,
+                           j);
+                goto fail;
+            }
+            curr[j] += points[i * d + j];
+        }
     curr[d] = (double)n;
     if (sum_f64 && sum_f64(curr, (size_t)d + 1, err)) goto fail;
     const double n_all = curr[d];

@@ -4,7 +4,8 @@
  * stopping once ||c - c_prev|| < tol. Computed on the host in double.
  *
  * The reference divides by zero when the estimate lands exactly on a point
- * (and returns NaN); here the iteration stops at that point instead. */
+ * (and returns NaN); here the iteration stops at that point instead, so
+ * the median of coincident points (e.g. all zero) is that point. */
 #ifndef MLSAE_SAE_GEOMEDIAN_H
 #define MLSAE_SAE_GEOMEDIAN_H
 
@@ -12,7 +13,7 @@
 #include "core/status.h"
 
 /* points [n, d] row-major; out [d]. Returns the number of iterations run,
- * or -1 (out of memory, n == 0). */
+ * or -1 (out of memory, n == 0, a NaN or infinite coordinate). */
 int mlsae_geometric_median(const float *points, size_t n, int d, int max_iter, double tol,
                            float *out, mlsae_error *err);
 

@@ -87,7 +87,12 @@ typedef struct mlsae_sae_train_metrics {
  * bookkeeping and AuxK; loss / accumulate_grad_batches and its gradient
  * (accumulated); decoder rows renormalised, then the gradient's component
  * along each decoder row removed; every accumulate_grad_batches micro-batches
- * an Adam step, then the gradients are reset. m may be NULL. */
+ * an Adam step, then the gradients are reset. m may be NULL.
+ * Errors (message "micro-batch I: ...", I the zero-based index in the run)
+ * stop before the Adam step: a NaN or infinite input, a layer whose inputs
+ * are all equal (its variance, the normalised MSE's divisor, is 0), or a
+ * non-finite loss. The run must not go on after one (the accumulated
+ * gradients may hold the NaN); the last checkpoint stays valid. */
 int mlsae_sae_train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
                                mlsae_sae_train_metrics *m, mlsae_error *err);
 /* Take the Adam step now if micro-batches have accumulated since the last

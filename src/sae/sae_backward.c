@@ -126,8 +126,21 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     for (int l = 0; l < n_layers && !rc; l++) {
         const double *sl = sums + 3 + 4 * l;
         const double nl_all = sl[3];
+        if (!isfinite(sl[0]) || !isfinite(sl[1])) {
+            free(sums);
+            return mlsae_fail(err, "layer %d: non-finite input (NaN or infinity in the "
+                              "activations)", l);
+        }
         double var = (sl[1] - sl[0] * sl[0] / nl_all) / (nl_all - 1);
         if (var < 0) var = 0;
+        /* The normalised MSE divides by this variance: with every input of
+         * the layer equal (e.g. all positions masked to zero) it is 0/0. */
+        if (!(var > 0)) {
+            free(sums);
+            return mlsae_fail(err, "layer %d: all %.0f inputs are equal (zero variance), so the "
+                              "normalised MSE is undefined (are all positions masked?)", l,
+                              nl_all);
+        }
         mse_sum += sl[2] / nl_all / var;
         double alpha = 2.0 * s / ((double)n_layers * nl_all * var);
         rc = core->axpby(be, n_l, (float)-(alpha + beta), mlsae_ref_add(e, l * n_l), 1.0f,

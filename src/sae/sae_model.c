@@ -4,6 +4,7 @@
 #include "sae/sae_internal.h"
 #include "backend/lowp.h"
 #include "core/rng.h"
+#include "core/checked_size.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,7 +32,11 @@ void mlsae_sae_config_default(mlsae_sae_config *cfg, int n_inputs, int expansion
 int64_t mlsae_dead_steps_threshold(int64_t dead_tokens_threshold, int64_t tokens_per_micro_batch,
                                    int accumulate_grad_batches)
 {
-    int64_t per_step = tokens_per_micro_batch * (accumulate_grad_batches > 0 ? accumulate_grad_batches : 1);
+    int64_t per_step;
+    /* a product past int64 exceeds any threshold: floor division gives 0 */
+    if (mlsae_mul_nonneg_i64(tokens_per_micro_batch,
+                             accumulate_grad_batches > 0 ? accumulate_grad_batches : 1, &per_step))
+        return tokens_per_micro_batch < 0 ? dead_tokens_threshold : 0;
     return per_step > 0 ? dead_tokens_threshold / per_step : dead_tokens_threshold;
 }
 
@@ -56,7 +61,8 @@ int mlsae_sae_config_check(const mlsae_sae_config *c, mlsae_error *err)
     if (!(c->lr >= 0) || !isfinite(c->lr)) return mlsae_fail(err, "lr: must be finite, >= 0");
     if (!(c->beta1 >= 0 && c->beta1 < 1)) return mlsae_fail(err, "beta1: must be in [0, 1)");
     if (!(c->beta2 >= 0 && c->beta2 < 1)) return mlsae_fail(err, "beta2: must be in [0, 1)");
-    if (!(c->adam_eps >= 0)) return mlsae_fail(err, "adam eps: must be >= 0");
+    if (!(c->adam_eps >= 0) || !isfinite(c->adam_eps))
+        return mlsae_fail(err, "adam eps: must be finite, >= 0");
     if (!isfinite(c->auxk_coef)) return mlsae_fail(err, "auxk_coef: not finite");
     if (c->precision != MLSAE_PRECISION_32 && c->precision != MLSAE_PRECISION_BF16_MIXED &&
         c->precision != MLSAE_PRECISION_16_MIXED)

@@ -6,6 +6,7 @@
 #include "sae/geomedian.h"
 #include "sae/sae_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #define GEOMEDIAN_MAX_ITER 100
@@ -77,8 +78,20 @@ int mlsae_sae_flush_step(mlsae_sae *sae, int *stepped, mlsae_error *err)
     return 0;
 }
 
+static int train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                            mlsae_sae_train_metrics *m, mlsae_error *err);
+
+/* Every failure names the micro-batch: its zero-based index in the run. */
 int mlsae_sae_train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
                                mlsae_sae_train_metrics *m, mlsae_error *err)
+{
+    if (train_microbatch(sae, x, n_layers, rows_per_layer, m, err))
+        return mlsae_error_prefix(err, "micro-batch %lld", (long long)sae->micro_batch);
+    return 0;
+}
+
+static int train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_layer,
+                            mlsae_sae_train_metrics *m, mlsae_error *err)
 {
     if (n_layers < 1 || rows_per_layer < 1 || (int64_t)n_layers * rows_per_layer > INT32_MAX / 2)
         return mlsae_fail(err, "sae: bad micro-batch shape %d layers x %d rows", n_layers,
@@ -92,6 +105,10 @@ int mlsae_sae_train_microbatch(mlsae_sae *sae, mlsae_ref x, int n_layers, int ro
     sae->last_rows_per_layer = rows_per_layer;
     double mse, aux;
     if (sae_backward_pass(sae, x, n_layers, rows_per_layer, &mse, &aux, 1, err)) return -1;
+    /* A non-finite loss (a NaN input, or weights gone non-finite) stops the
+     * run before Adam can spread it into the weights. */
+    if (!isfinite(mse) || !isfinite(aux))
+        return mlsae_fail(err, "non-finite loss (loss/mse %g, loss/auxk %g)", mse, aux);
     /* hooks after every backward: unit decoder rows, then drop the gradient's
      * component along them */
     SAE_CALL(sae, err, "decoder norm", be->ops->sae.normalize_rows(be, sae_ref(sae->dec), n, d));

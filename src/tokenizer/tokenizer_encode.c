@@ -54,7 +54,9 @@ static int encode_piece(void *vctx, const char *piece, size_t n)
     if (n <= CACHE_MAX_PIECE && mlsae_strmap_get(&ws->cache, piece, n, &hit)) {
         size_t off = (size_t)(hit >> 24), count = (size_t)(hit & 0xFFFFFF);
         if (mlsae_ids_reserve(c->out, count) != 0) return -1;
-        memcpy(c->out->data + c->out->len, ws->cache_ids.data + off, count * sizeof(int32_t));
+        /* count 0: a piece none of whose bytes is in the vocabulary (no unk token) */
+        if (count)
+            memcpy(c->out->data + c->out->len, ws->cache_ids.data + off, count * sizeof(int32_t));
         c->out->len += count;
         return 0;
     }
@@ -68,7 +70,9 @@ static int encode_piece(void *vctx, const char *piece, size_t n)
     }
     size_t count = c->out->len - before;
     if (mlsae_ids_reserve(&ws->cache_ids, count) != 0) return -1;
-    memcpy(ws->cache_ids.data + ws->cache_ids.len, c->out->data + before, count * sizeof(int32_t));
+    if (count)
+        memcpy(ws->cache_ids.data + ws->cache_ids.len, c->out->data + before,
+               count * sizeof(int32_t));
     uint64_t value = ((uint64_t)ws->cache_ids.len << 24) | count;
     ws->cache_ids.len += count;
     return mlsae_strmap_put(&ws->cache, piece, n, value);

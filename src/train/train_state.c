@@ -86,6 +86,11 @@ int mlsae_train_checkpoint_load(const char *dir, mlsae_backend *be, mlsae_sae **
     mlsae_ckpt_resume_out ro = {0};
     int rc = mlsae_ckpt_load_state(*sae, dir, &ro, err);
     if (!rc) rc = mlsae_train_state_decode(ro.user_state, ro.user_state_len, st, dir, err);
+    /* the pipeline's count and the SAE's data position are the same number */
+    if (!rc && (st->micro_batches < 0 || st->micro_batches != ro.data_position))
+        rc = mlsae_fail(err, "%s: the pipeline state counts %lld micro-batches, the training "
+                        "state %lld", dir, (long long)st->micro_batches,
+                        (long long)ro.data_position);
     free(ro.user_state);
     if (rc) {
         mlsae_sae_free(*sae);

@@ -414,6 +414,15 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
     return 1;
 }
 
+/* The metrics rows written so far reach the disk before the checkpoint
+ * that covers them is published (a resumed run drops rows past it). */
+static int save_checkpoint(trainer *t, mlsae_error *err)
+{
+    if (t->rank != 0) return 0; /* rank 0 alone writes (train_dist.h) */
+    if (t->log && mlsae_metrics_log_sync(t->log, err)) return -1;
+    return mlsae_train_checkpoint_save(t->sae, t->ckpt_dir, t->cfg, &t->st, err);
+}
+
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                 mlsae_train_summary *summary, mlsae_error *err)
 {
@@ -475,7 +484,9 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         trainer_free(&t);
         return -1;
     }
-    if (!t.acts.st && mlsae_session_load_lens(&t.s, cfg, NULL, err)) goto done;
+    if (!t.acts.st && (mlsae_session_check_data(&t.s, cfg, err) ||
+                       mlsae_session_load_lens(&t.s, cfg, NULL, err)))
+        goto done;
 
     if (resuming) {
         if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.sae_be, &t.sae, &t.st,
@@ -626,17 +637,20 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             step = m.step;
             if (log_every > 0 && step % log_every == 0 && log_train_row(&t, x, &m, err))
                 goto done;
-            if (ckpt_every > 0 && step % ckpt_every == 0 && t.rank == 0) {
-                t.st.data = t.pos;
-                if (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err)) goto done;
-            }
         }
         double c4 = mlsae_monotonic_seconds(NULL);
         summary->save_s += c4 - c3;
         if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t.st.micro_batches % val_every == 0 &&
             validate(&t, step, err))
             goto done;
-        summary->validate_s += mlsae_monotonic_seconds(NULL) - c4;
+        double c5 = mlsae_monotonic_seconds(NULL);
+        summary->validate_s += c5 - c4;
+        /* after this micro-batch's validation: a checkpoint covers its rows */
+        if (m.stepped && ckpt_every > 0 && step % ckpt_every == 0) {
+            t.st.data = t.pos;
+            if (save_checkpoint(&t, err)) goto done;
+            summary->save_s += mlsae_monotonic_seconds(NULL) - c5;
+        }
         if (t.progress_on) {
             mlsae_progress_set(&t.progress, "loss", m.loss_total);
             mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
@@ -651,8 +665,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
          * parallel: their sum over the ranks, train_dist.h). */
         t.st.data = t.pos;
         if (mlsae_sae_reduce_grads(t.sae, err)) goto done;
-        if (t.rank == 0 && mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err))
-            goto done;
+        if (save_checkpoint(&t, err)) goto done;
         summary->interrupted = 1;
         msg(&t, "interrupted: checkpoint written to %s (resume with --resume %s)", t.ckpt_dir,
             t.ckpt_dir);
@@ -670,9 +683,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
              t.st.micro_batches % val_every != 0) && validate(&t, step, err))
             goto done;
         t.st.data = t.pos;
-        if (t.rank == 0 && (mlsae_train_checkpoint_save(t.sae, t.ckpt_dir, cfg, &t.st, err) ||
-                            mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)))
-            goto done;
+        if (save_checkpoint(&t, err)) goto done;
+        if (t.rank == 0 && mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)) goto done;
     }
     if (t.progress_on) mlsae_progress_finish(&t.progress);
     t.progress_on = 0;

@@ -1,0 +1,77 @@
+/* Helpers for the libFuzzer targets (tests/fuzz/README.md): inputs written
+ * to files in one private temporary directory, since the readers under test
+ * take paths; splitting an input into parts. */
+#ifndef MLSAE_FUZZ_UTIL_H
+#define MLSAE_FUZZ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A directory of this process, created on first use, removed at exit. */
+static char fuzz_dir_path[256];
+
+static void fuzz_dir_remove(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir_path);
+    if (system(cmd)) { /* best effort */ }
+}
+
+static const char *fuzz_dir(void)
+{
+    if (!fuzz_dir_path[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/mlsae-fuzz-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(fuzz_dir_path)) abort();
+        atexit(fuzz_dir_remove);
+    }
+    return fuzz_dir_path;
+}
+
+/* Write data to <fuzz_dir>/<name>; returns the path (static buffer per slot). */
+static const char *fuzz_write(const char *name, const void *data, size_t n)
+{
+    static char paths[4][512];
+    static int slot;
+    char *p = paths[slot++ % 4];
+    snprintf(p, 512, "%s/%s", fuzz_dir(), name);
+    FILE *fp = fopen(p, "wb");
+    if (!fp) abort();
+    if (n && fwrite(data, 1, n, fp) != n) abort();
+    fclose(fp);
+    return p;
+}
+
+/* The k-th part of data split at "\n--8<--\n" (k from 0); *n its length.
+ * Missing parts are empty. */
+static const uint8_t *fuzz_part(const uint8_t *data, size_t size, int k, size_t *n)
+{
+    static const char sep[] = "\n--8<--\n";
+    const size_t sl = sizeof sep - 1;
+    const uint8_t *start = data, *end = data + size;
+    for (int i = 0;; i++) {
+        const uint8_t *next = NULL;
+        for (const uint8_t *p = start; p + sl <= end; p++)
+            if (memcmp(p, sep, sl) == 0) {
+                next = p;
+                break;
+            }
+        if (i == k) {
+            *n = (size_t)((next ? next : end) - start);
+            return start;
+        }
+        if (!next) {
+            *n = 0;
+            return end;
+        }
+        start = next + sl;
+    }
+}
+
+#endif
