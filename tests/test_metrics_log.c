@@ -51,10 +51,24 @@ static void test_shortest(void)
         {0.1, "0.1"}, {2.0, "2.0"}, {1e-5, "1e-05"}, {1.0 / 3.0, "0.3333333333333333"},
         {1e16, "1e+16"}, {-0.25, "-0.25"}, {0.0, "0.0"}, {NAN, "nan"}, {-INFINITY, "-inf"},
         {0.03125, "0.03125"}, {123456789.0, "123456789.0"},
+        /* round numbers whose %g form is exponential: repr writes them fixed */
+        {50.0, "50.0"}, {110.0, "110.0"}, {40960.0, "40960.0"}, {1e15, "1000000000000000.0"},
+        {1.2345678901234568e17, "1.2345678901234568e+17"}, {1e-4, "0.0001"},
+        {0.0001234, "0.0001234"}, {1.5e-5, "1.5e-05"}, {-0.0, "-0.0"},
+        {0.30000000000000004, "0.30000000000000004"}, {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mlsae_format_double_shortest(cases[i].v, buf, sizeof buf);
         CHECKF(strcmp(buf, cases[i].s) == 0, "%s vs %s", buf, cases[i].s);
+    }
+    struct { float v; const char *s; } fcases[] = {
+        {0.052083332f, "0.052083332"}, {50.0f, "50.0"}, {0.1f, "0.1"}, {1e16f, "1e+16"},
+        {3.4028235e38f, "3.4028235e+38"}, {1.5e-5f, "1.5e-05"},
+    };
+    for (size_t i = 0; i < sizeof fcases / sizeof fcases[0]; i++) {
+        mlsae_format_float_shortest(fcases[i].v, buf, sizeof buf);
+        CHECKF(strcmp(buf, fcases[i].s) == 0, "float %s vs %s", buf, fcases[i].s);
     }
     json_t *r = json_object();
     CHECK(mlsae_metrics_row_set(r, "a", INFINITY) == 0 && json_is_null(json_object_get(r, "a")));

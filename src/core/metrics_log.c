@@ -19,7 +19,11 @@ struct mlsae_metrics_log {
     int have_header; /* CSV: the header line is in the file */
 };
 
-void mlsae_format_double_shortest(double v, char *buf, size_t n)
+/* Python's repr (and numpy's float32 repr with is_float): the fewest
+ * significant digits that read back as v, written in fixed notation when the
+ * decimal exponent is in [-4, 16), else as d.ddde+XX; a whole number in fixed
+ * notation ends in ".0". */
+static void format_shortest(double v, int is_float, char *buf, size_t n)
 {
     if (isnan(v)) {
         snprintf(buf, n, "nan");
@@ -29,14 +33,32 @@ void mlsae_format_double_shortest(double v, char *buf, size_t n)
         snprintf(buf, n, v > 0 ? "inf" : "-inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, n, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
+    const int max_prec = is_float ? 9 : 17;
+    int prec = 1;
+    for (; prec < max_prec; prec++) {
+        snprintf(buf, n, "%.*e", prec - 1, v);
+        if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
     }
-    if (!strpbrk(buf, ".en")) {
+    snprintf(buf, n, "%.*e", prec - 1, v);
+    const char *e = strchr(buf, 'e');
+    int exp10 = e && v != 0 ? atoi(e + 1) : 0;
+    if (exp10 < -4 || exp10 >= 16) return; /* already d.ddde+XX, as repr */
+    int decimals = prec - 1 - exp10;
+    snprintf(buf, n, "%.*f", decimals > 0 ? decimals : 0, v);
+    if (!strchr(buf, '.')) {
         size_t len = strlen(buf);
         if (len + 3 <= n) memcpy(buf + len, ".0", 3);
     }
+}
+
+void mlsae_format_double_shortest(double v, char *buf, size_t n)
+{
+    format_shortest(v, 0, buf, n);
+}
+
+void mlsae_format_float_shortest(float v, char *buf, size_t n)
+{
+    format_shortest((double)v, 1, buf, n);
 }
 
 int mlsae_metrics_row_set(json_t *row, const char *key, double value)

@@ -58,5 +58,7 @@ int mlsae_metrics_row_set(json_t *row, const char *key, double value);
 /* Shortest decimal text of a double that reads back exactly, with ".0" for
  * integral values (Python's repr); "nan"/"inf"/"-inf" for non-finite. */
 void mlsae_format_double_shortest(double v, char *buf, size_t n);
+/* The same for a float32 value, as numpy writes float32 (0.052083332). */
+void mlsae_format_float_shortest(float v, char *buf, size_t n);
 
 #endif

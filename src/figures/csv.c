@@ -71,11 +71,7 @@ void mlsae_csv_real_f32(mlsae_csv *c, float v)
     sep(c);
     if (!isfinite(v)) return;
     char buf[64];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) break;
-    }
-    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
+    mlsae_format_float_shortest(v, buf, sizeof buf);
     put(c, buf, strlen(buf));
 }
 
