@@ -374,6 +374,10 @@ static void test_bad_requests(int max_positions)
     bad("/api/py/prompt/logits-steer", "{\"prompt\": \"a b\", \"layer\": 0, \"latent\": -1, \"factor\": 1}", 422, "latent");
     bad("/api/py/prompt/logits-steer", "{\"prompt\": \"a b\", \"layer\": 0, \"latent\": 1}", 422, "factor");
     bad("/api/py/prompt/logits-steer", "{\"prompt\": \"a b\", \"layer\": 0, \"latent\": 1, \"factor\": \"x\"}", 422, "factor");
+    /* beyond float32, or large enough to overflow the steered residual */
+    bad("/api/py/prompt/logits-steer", "{\"prompt\": \"a b\", \"layer\": 0, \"latent\": 1, \"factor\": 1e39}", 422, "factor");
+    bad("/api/py/prompt/logits-steer", "{\"prompt\": \"a b\", \"layer\": 0, \"latent\": 1, \"factor\": -1e308}", 422, "factor");
+    bad("/api/py/examples", "{\"layer\": 0, \"latent\": 1e30}", 422, "latent");
     bad("/api/py/examples", "{\"layer\": 0}", 422, "latent");
     bad("/api/py/examples", "{\"layer\": 3, \"latent\": 0}", 422, "layer");
     bad("/api/py/examples", "{\"layer\": 0, \"latent\": 64}", 422, "latent");

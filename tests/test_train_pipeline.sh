@@ -92,6 +92,11 @@ one_line_error "layer out of range" $? "$tmp/e3.err" "layer"
 one_line_error "k > n_latents" $? "$tmp/e4.err" "k"
 "$bin" test --checkpoint "$tmp/nope" $common > /dev/null 2> "$tmp/e5.err"
 one_line_error "test: missing checkpoint" $? "$tmp/e5.err" "nope"
+"$bin" test --checkpoint "$sae" $common --csv "$data/t.csv" > /dev/null 2> "$tmp/e6.err"
+one_line_error "test: --csv under a file, refused before the run" $? "$tmp/e6.err" "not a directory"
+"$bin" test --checkpoint "$sae" $common --csv "$tmp" > /dev/null 2> "$tmp/e7.err"
+one_line_error "test: --csv naming a directory" $? "$tmp/e7.err" "is a directory"
+grep -q "^test " "$tmp/e7.err" && { echo "FAIL: test ran before refusing its --csv"; fail=1; }
 
 # 5. a write that fails (file size limit, as a full disk would) leaves no
 #    checkpoint behind as the latest, and says so in one line

@@ -101,6 +101,12 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
     args[n_args++] = argv[0];
     if (find_resume(argc, argv, resume, sizeof resume)) {
         struct stat sb;
+        if (stat(resume, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            free(args);
+            free(rest);
+            return cli_error(cmd, "--resume %s: no checkpoint directory there (a run's "
+                             "checkpoints are in OUT/checkpoints/last)", resume);
+        }
         snprintf(saved, sizeof saved, "%s/run.yaml", resume);
         if (stat(saved, &sb) == 0) {
             args[n_args++] = "--config";

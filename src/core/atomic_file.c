@@ -154,3 +154,26 @@ int mlsae_mkdir_p(const char *path, mlsae_error *err)
         return mlsae_fail(err, "%s: not a directory", path);
     return 0;
 }
+
+int mlsae_check_output_file(const char *path, mlsae_error *err)
+{
+    if (!path || !*path) return mlsae_fail(err, "no output file given");
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return mlsae_fail(err, "%s: is a directory, not a file to write", path);
+    char *dir = strdup(path);
+    if (!dir) return mlsae_fail(err, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    int rc = 0;
+    if (stat(dir, &sb) != 0)
+        rc = mlsae_fail_errno(err, "%s: cannot write into %s", path, dir);
+    else if (!S_ISDIR(sb.st_mode))
+        rc = mlsae_fail(err, "%s: %s is not a directory", path, dir);
+    else if (access(dir, W_OK) != 0)
+        rc = mlsae_fail_errno(err, "%s: cannot write into %s", path, dir);
+    free(dir);
+    return rc;
+}

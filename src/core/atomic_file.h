@@ -34,4 +34,10 @@ int mlsae_read_file_or_stream(const char *path, char **data, size_t *n, mlsae_er
 /* mkdir -p */
 int mlsae_mkdir_p(const char *path, mlsae_error *err);
 
+/* Whether path can be written later by mlsae_atomic_open: its directory
+ * exists and is writable, and path is not a directory. For commands that
+ * compute for a long time before writing: checked first, so a bad output path
+ * fails at once. */
+int mlsae_check_output_file(const char *path, mlsae_error *err);
+
 #endif

@@ -107,7 +107,8 @@ int mlsae_test(const mlsae_run_config *cfg, const char *sae_dir, const char *csv
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (mlsae_session_check_data(&s, cfg, err)) goto done;
+    if (mlsae_session_check_data(&s, cfg, err) || mlsae_check_output_file(csv_path, err))
+        goto done;
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int n = s.n_layers;
     mlsae_run_derived derived;

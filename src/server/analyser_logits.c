@@ -127,7 +127,9 @@ static int spliced(mlsae_analyser *a, const char *prompt, size_t len, int64_t la
     if (latent >= a->n_latents || latent < -1)
         return mlsae_fault_set(f, 422, "latent", "latent %lld is out of range 0..%d",
                                (long long)latent, a->n_latents - 1);
-    if (!isfinite(factor)) return mlsae_fault_set(f, 422, "factor", "factor must be finite");
+    if (!isfinite(factor) || !isfinite((float)factor))
+        return mlsae_fault_set(f, 422, "factor", "factor must be a finite float32 number "
+                               "(|factor| <= 3.4e38)");
     pthread_mutex_lock(&a->lock);
     mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
     int rc = r ? mlsae_analyser_run_logits(a, r, f) : f->status;
@@ -152,6 +154,18 @@ static int spliced(mlsae_analyser *a, const char *prompt, size_t len, int64_t la
         }
     }
     if (!rc) rc = logits_from(a, r, (int)layer, h, after, f);
+    if (!rc) {
+        /* a steering vector too large for float32 arithmetic overflows the
+         * residual: no table would be meaningful */
+        const size_t nl = (size_t)r->n_tokens * (size_t)a->vocab;
+        for (size_t i = 0; i < nl && !rc; i++)
+            if (!isfinite(after[i]))
+                rc = mlsae_fault_set(f, 422, latent < 0 ? "layer" : "factor",
+                                     "the %s logits are not finite (%s)",
+                                     latent < 0 ? "reconstructed" : "steered",
+                                     latent < 0 ? "the reconstruction overflowed"
+                                                : "factor too large for float32");
+    }
     if (!rc) {
         json_t *mx = max_logits(a, after, r->n_tokens, ix);
         json_t *ch = logit_changes(a, r->logits, after, r->n_tokens, ix, change);

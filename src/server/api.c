@@ -103,6 +103,9 @@ static int get_int(json_t *root, const char *name, int64_t *out, mlsae_reply *re
             *out = (int64_t)d;
             return 0;
         }
+        if (isfinite(d) && d == floor(d))
+            return bad_field(rep, name, "int_parsing_size",
+                             "Input should be an integer within range: %s", name);
         return bad_field(rep, name, "int_from_float",
                          "Input should be a valid integer, got a number with a fractional part: %s",
                          name);
