@@ -14,7 +14,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0
 for t in safetensors st_index neox_config tokenizer_json tokenizer_encode run_config_yaml \
-         dataset checkpoint; do
+         dataset checkpoint torch_archive server_request; do
     bin=tests/fuzz/fuzz_$t
     [ -x "$bin" ] || { echo "$bin missing: ./configure CC=clang --enable-fuzzing && make"; exit 1; }
     mkdir -p "$work/$t" "$work/crashes/$t"

@@ -8,7 +8,7 @@ build=$(dirname "$MLSAE_BIN")/tests/fuzz
 src="$MLSAE_TEST_SRCDIR/fuzz"
 fail=0
 for t in safetensors st_index neox_config tokenizer_json tokenizer_encode run_config_yaml \
-         dataset checkpoint; do
+         dataset checkpoint torch_archive server_request; do
     dirs="$src/corpus/$t"
     [ -d "$src/regressions/$t" ] && dirs="$dirs $src/regressions/$t"
     if out=$("$build/replay_$t" $dirs 2>&1); then
