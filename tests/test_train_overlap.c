@@ -191,19 +191,7 @@ int main(void)
 
     mlsae_error err;
     mlsae_neox_config mc;
-    memset(&mc, 0, sizeof mc);
-    mc.hidden_size = 32;
-    mc.n_layers = 2;
-    mc.n_heads = 2;
-    mc.intermediate_size = 64;
-    mc.vocab_size = 50304;
-    mc.max_positions = 2048;
-    mc.rotary_pct = 0.25;
-    mc.rotary_base = 10000;
-    mc.layer_norm_eps = 1e-5;
-    mc.use_parallel_residual = 1;
-    mc.attention_bias = 1;
-    mc.pad_token_id = -1;
+    tu_small_neox_config(&mc, 32, 64, 2048);
     if (mlsae_neox_config_validate(&mc, "test", &err) ||
         mlsae_neox_write_random(model_dir, &mc, 7, MLSAE_DT_F32, &err)) {
         fprintf(stderr, "cannot write the model: %s\n", err.msg);

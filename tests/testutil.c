@@ -1,5 +1,6 @@
 #include "config.h"
 #include "testutil.h"
+#include "model/neox_config.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -111,4 +112,22 @@ float tu_normal(tu_rng *r)
     double u1 = ((double)(splitmix(&r->s) >> 11) + 1.0) / 9007199254740993.0;
     double u2 = (double)(splitmix(&r->s) >> 11) / 9007199254740992.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void tu_small_neox_config(struct mlsae_neox_config *mc, int hidden, int intermediate,
+                          int max_positions)
+{
+    memset(mc, 0, sizeof *mc);
+    mc->hidden_size = hidden;
+    mc->n_layers = 2;
+    mc->n_heads = 2;
+    mc->intermediate_size = intermediate;
+    mc->vocab_size = 50304;
+    mc->max_positions = max_positions;
+    mc->rotary_pct = 0.25;
+    mc->rotary_base = 10000;
+    mc->layer_norm_eps = 1e-5;
+    mc->use_parallel_residual = 1;
+    mc->attention_bias = 1;
+    mc->pad_token_id = -1;
 }

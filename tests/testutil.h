@@ -65,4 +65,11 @@ typedef struct { uint64_t s; } tu_rng;
 float tu_uniform(tu_rng *r, float lo, float hi);
 float tu_normal(tu_rng *r);
 
+/* A small Pythia-like GPT-NeoX configuration (2 layers, 2 heads, parallel
+ * residual, rotary_pct 0.25, Pythia's 50304 vocabulary rows) of the given
+ * width, MLP width and context, for tests that write random models. */
+struct mlsae_neox_config;
+void tu_small_neox_config(struct mlsae_neox_config *mc, int hidden, int intermediate,
+                          int max_positions);
+
 #endif

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/safetensors.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A directory of this process, created on first use, removed at exit. */
@@ -72,6 +74,34 @@ static const uint8_t *fuzz_part(const uint8_t *data, size_t size, int k, size_t 
         }
         start = next + sl;
     }
+}
+
+/* Write the input as <fuzz_dir>/name and open it with the tensor reader
+ * (core/safetensors.h: safetensors, or a torch.save archive by its zip
+ * signature): either it opens with every tensor inside its data (each byte
+ * touched, each tensor read back converting floats and integers) or it fails
+ * cleanly. */
+static inline int fuzz_tensor_file(const char *name, const uint8_t *data, size_t size)
+{
+    const char *p = fuzz_write(name, data, size);
+    mlsae_safetensors *st;
+    mlsae_error err;
+    if (mlsae_st_open(p, &st, &err)) return 0;
+    for (size_t i = 0; i < mlsae_st_count(st); i++) {
+        const mlsae_st_tensor *t = mlsae_st_at(st, i);
+        if (t->nbytes > ((size_t)1 << 24)) continue;
+        volatile unsigned char sum = 0;
+        for (size_t b = 0; b < t->nbytes; b++) sum ^= ((const unsigned char *)t->data)[b];
+        float *f = malloc((size_t)t->numel * sizeof *f + 1);
+        int64_t *q = malloc((size_t)t->numel * sizeof *q + 1);
+        if (f) mlsae_st_read_f32(st, t->name, t->ndim, t->shape, f, &err);
+        if (q) mlsae_st_read_i64(st, t->name, t->ndim, t->shape, q, &err);
+        free(f);
+        free(q);
+    }
+    mlsae_st_metadata(st, "format");
+    mlsae_st_close(st);
+    return 0;
 }
 
 #endif
