@@ -36,6 +36,14 @@ static void usage(FILE *out)
             "micro-batch of N x batch_size sequences, the result of one process with\n"
             "batch_size x N. Rank 0 writes every file; --resume needs the same N.\n"
             "\n"
+            "Sweeps (the reference's SweepConfig): several values for\n"
+            "--autoencoder.expansion_factor and/or --autoencoder.k, e.g.\n"
+            "  mlsae train ... --autoencoder.expansion_factor 32 64 128 --autoencoder.k 16 32 64\n"
+            "train every combination on the same batches from ONE transformer pass per batch.\n"
+            "Each SAE gets <out>/mlsae-<model>-x<E>-k<K>/, holding what a single run with\n"
+            "that --out holds (config, metrics, checkpoints/last, the SAE); <out>/sweep.json\n"
+            "lists them, and --resume <out> resumes them all. One model per command.\n"
+            "\n"
             "--activations FILE trains on saved activations instead (no model, no validation):\n"
             "a safetensors file with 'inputs' F32 [n_batches, n_layers, batch, pos, d_model],\n"
             "one micro-batch per entry, in order; batch and pos are the file's. --init DIR\n"
@@ -113,10 +121,22 @@ int cmd_train(int argc, char **argv)
                    "MPI (including waits for the other ranks)\n", ranks,
                    (unsigned long long)cs.calls, cs.bytes / 1e6, cs.seconds);
         }
-        if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
-        printf("checkpoint: %s\n", sum.checkpoint_dir);
-        printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);
-        printf("config:     %s/config.yaml\n", sum.out_dir);
+        if (sum.sweep) {
+            for (int i = 0; i < sum.n_members; i++) {
+                const mlsae_train_member_summary *m = &sum.members[i];
+                printf("member:     %s/%s: memory %.1f MiB, sae %.2f s, validation %.2f s, "
+                       "checkpoints+logs %.2f s, last loss %.6g\n", sum.out_dir, m->name,
+                       m->memory_bytes / 1048576.0, m->sae_s, m->validate_s, m->save_s,
+                       m->last_loss);
+            }
+            printf("sweep:      %s/sweep.json (%d SAEs; resume with --resume %s)\n", sum.out_dir,
+                   sum.n_members, sum.out_dir);
+        } else {
+            if (!sum.interrupted) printf("sae:        %s\n", sum.sae_dir);
+            printf("checkpoint: %s\n", sum.checkpoint_dir);
+            printf("metrics:    %s/metrics.jsonl\n", sum.out_dir);
+            printf("config:     %s/config.yaml\n", sum.out_dir);
+        }
     }
     free(cfg);
     mlsae_comm_finalize();

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "cli/run_args.h"
 #include "cli/commands.h"
+#include "train/sweep.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static int resume_checks(const char *cmd, int argc, char **argv, const char *res
     }
     if (!given->trainer.default_root_dir[0]) {
         cfg->trainer.default_root_dir[0] = '\0';
-        if (!in_checkpoints_dir(resume)) {
+        if (!in_checkpoints_dir(resume) && !mlsae_sweep_is_root(resume)) {
             status = cli_error(cmd, "--resume %s: this checkpoint is not in a run's "
                                "<out>/checkpoints/ directory; give --out DIR for the resumed run's "
                                "output", resume);
@@ -89,7 +90,7 @@ int cli_run_config(const char *cmd, int argc, char **argv, mlsae_run_config *cfg
 int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_config *base,
                         mlsae_run_config *cfg, const char *const *extra, int *extra_seen)
 {
-    char resume[MLSAE_CONFIG_STR_MAX], saved[MLSAE_CONFIG_STR_MAX + 16];
+    char resume[MLSAE_CONFIG_STR_MAX], saved[MLSAE_CONFIG_STR_MAX + 300];
     char **args = calloc((size_t)argc + 3, sizeof *args);
     char **rest = calloc((size_t)argc + 3, sizeof *rest);
     if (!args || !rest) {
@@ -108,6 +109,24 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
                              "checkpoints are in OUT/checkpoints/last)", resume);
         }
         snprintf(saved, sizeof saved, "%s/run.yaml", resume);
+        if (mlsae_sweep_is_root(resume)) {
+            /* a sweep (train/sweep.h): its first member's options; the
+             * trainer checks every member's */
+            mlsae_sweep_member members[MLSAE_CONFIG_MAX_MEMBERS];
+            int n = 0;
+            mlsae_error err;
+            if (mlsae_sweep_read(resume, members, &n, &err)) {
+                free(args);
+                free(rest);
+                return cli_error(cmd, "%s", err.msg);
+            }
+            if (snprintf(saved, sizeof saved, "%s/%s/checkpoints/last/run.yaml", resume,
+                         members[0].name) >= (int)sizeof saved) {
+                free(args);
+                free(rest);
+                return cli_error(cmd, "--resume %s: path too long", resume);
+            }
+        }
         if (stat(saved, &sb) == 0) {
             args[n_args++] = "--config";
             args[n_args++] = saved;

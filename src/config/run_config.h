@@ -66,6 +66,23 @@ typedef struct mlsae_trainer_config {
     int64_t checkpoint_every_n_steps; /* optimizer steps between checkpoints (64); 0 = at end */
 } mlsae_trainer_config;
 
+/* A training sweep, the reference's SweepConfig (mlsae/trainer/config.py):
+ * several values given on the command line for autoencoder.expansion_factor
+ * and/or autoencoder.k ("--autoencoder.k 16 32 64"); mlsae train trains the
+ * product of the lists from one transformer pass (train/trainer.h). n_* = 0:
+ * no list, the scalar of autoencoder.* applies (which then holds the list's
+ * first value). The lists are not options of the table: YAML files,
+ * run.yaml, equality and reconciliation ignore them. */
+#define MLSAE_CONFIG_MAX_SWEEP 16   /* values per list */
+#define MLSAE_CONFIG_MAX_MEMBERS 64 /* SAEs per sweep (the lists' product) */
+
+typedef struct mlsae_sweep_config {
+    int n_expansion_factor;
+    int64_t expansion_factor[MLSAE_CONFIG_MAX_SWEEP];
+    int n_k;
+    int64_t k[MLSAE_CONFIG_MAX_SWEEP];
+} mlsae_sweep_config;
+
 typedef struct mlsae_run_config {
     mlsae_autoencoder_config autoencoder;
     mlsae_data_config data;
@@ -84,6 +101,7 @@ typedef struct mlsae_run_config {
     char init[MLSAE_CONFIG_STR_MAX];          /* MLSAE checkpoint to start from; "" = none */
     char lens[MLSAE_CONFIG_STR_MAX];          /* tuned lens directory; "" = the HF cache's */
     char lens_inverse[MLSAE_CONFIG_SHORT_STR_MAX]; /* "reference" or "exact" */
+    mlsae_sweep_config sweep;                 /* command-line lists; see above */
 } mlsae_run_config;
 
 /* ---- the option table ----------------------------------------------------- */
@@ -142,7 +160,13 @@ int mlsae_run_config_load_yaml_text(mlsae_run_config *cfg, const char *text, siz
  * "--no-key"; "--config FILE" is skipped (see mlsae_run_config_from_args).
  * Arguments that are not run options (positional ones, other flags, all
  * after "--") are appended to rest[] in order when rest is non-NULL (room
- * for argc entries; *n_rest counts them); when rest is NULL they are errors. */
+ * for argc entries; *n_rest counts them); when rest is NULL they are errors.
+ * Values after an option's value ("--autoencoder.k 16 32 64": the words up
+ * to the next one starting with '-') form a sweep list (cfg->sweep; the
+ * scalar gets the first value) for autoencoder.expansion_factor and
+ * autoencoder.k; several model_name values are refused (a sweep shares one
+ * transformer: one model per command), and so is a list for any other
+ * option, naming it. Giving such an option again replaces its list. */
 int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, char **rest,
                                 int *n_rest, mlsae_error *err);
 

@@ -28,6 +28,53 @@ static int is_bool_word(const char *s)
     return 0;
 }
 
+/* The words after an option's value (up to the next one starting with '-'):
+ * a sweep list for autoencoder.expansion_factor and autoencoder.k (see
+ * run_config.h), an error for any other option. *i moves past them. */
+static int take_list(mlsae_run_config *cfg, const mlsae_option *opt, const char *flag, int argc,
+                     char **argv, int *i, mlsae_error *err)
+{
+    int64_t *list = NULL;
+    int *n = NULL;
+    if (strcmp(opt->key, "autoencoder.expansion_factor") == 0) {
+        list = cfg->sweep.expansion_factor;
+        n = &cfg->sweep.n_expansion_factor;
+    } else if (strcmp(opt->key, "autoencoder.k") == 0) {
+        list = cfg->sweep.k;
+        n = &cfg->sweep.n_k;
+    }
+    if (n) *n = 0; /* given again: the new value or list replaces the old */
+    int j = *i + 1;
+    if (j >= argc || argv[j][0] == '-') return 0;
+    if (strcmp(opt->key, "model_name") == 0)
+        return mlsae_fail(err, "option --%s: several models ('%s', '%s', ...): the SAEs of a sweep "
+                          "share one transformer pass, so a sweep trains on one model; run one "
+                          "model per command", flag, cfg->model_name, argv[j]);
+    if (!list)
+        return mlsae_fail(err, "option --%s takes one value, got also '%s' (lists are sweeps, "
+                          "allowed only for autoencoder.expansion_factor and autoencoder.k)",
+                          flag, argv[j]);
+    int64_t *field = (int64_t *)((char *)cfg + opt->offset);
+    const int64_t first = *field;
+    list[(*n)++] = first;
+    for (; j < argc && argv[j][0] != '-'; j++) {
+        char why[512];
+        if (*n == MLSAE_CONFIG_MAX_SWEEP)
+            return mlsae_fail(err, "option --%s: at most %d values in a sweep list", flag,
+                              MLSAE_CONFIG_MAX_SWEEP);
+        if (mlsae_run_config_set_text(cfg, opt, argv[j], 0, why, sizeof why) != 0)
+            return mlsae_fail(err, "option --%s: %s", flag, why);
+        for (int q = 0; q < *n; q++)
+            if (list[q] == *field)
+                return mlsae_fail(err, "option --%s: %lld is listed twice", flag,
+                                  (long long)*field);
+        list[(*n)++] = *field;
+    }
+    *field = first;
+    *i = j - 1;
+    return 0;
+}
+
 int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, char **rest,
                                 int *n_rest, mlsae_error *err)
 {
@@ -79,13 +126,18 @@ int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, ch
             rest[kept++] = argv[i];
             continue;
         }
+        int explicit_value = value != NULL;
         if (negated) {
             value = "false";
         } else if (!value) {
+            explicit_value = 1;
             if (opt->type == MLSAE_OPT_BOOL) {
                 /* "--standardize" alone means true; "--standardize false" also works */
                 if (i + 1 < argc && is_bool_word(argv[i + 1])) value = argv[++i];
-                else value = "true";
+                else {
+                    value = "true";
+                    explicit_value = 0;
+                }
             } else {
                 if (i + 1 >= argc) return mlsae_fail(err, "option %s needs a value", a);
                 value = argv[++i];
@@ -96,6 +148,7 @@ int mlsae_run_config_parse_args(mlsae_run_config *cfg, int argc, char **argv, ch
          * ("null", "~", "") is null (e.g. --auxk null), where allowed. */
         if (mlsae_run_config_set_text(cfg, opt, value, 0, why, sizeof why) != 0)
             return mlsae_fail(err, "option --%s: %s", flag, why);
+        if (explicit_value && take_list(cfg, opt, flag, argc, argv, &i, err)) return -1;
     }
     if (n_rest) *n_rest = kept;
     return 0;

@@ -53,6 +53,12 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
 void mlsae_sae_free(mlsae_sae *sae);
 const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae);
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae);
+/* Bytes the SAE holds now: on its backend the parameters, gradients, Adam
+ * moments and dead-latent state, the workspace of its largest micro-batch so
+ * far (workspaces only grow: after training this is the peak), the AuxK
+ * tables and the packed low-precision encoder; plus its host-side masks.
+ * Computed from the sizes it allocated (sae_model.c, sae_forward.c). */
+size_t mlsae_sae_memory_bytes(const mlsae_sae *sae);
 /* Change the configuration; n_inputs and n_latents must stay the same. */
 int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err);
 /* Change only the precision of the encoder product (mlsae_precision, from

@@ -268,6 +268,21 @@ int mlsae_sae_create(const mlsae_sae_config *cfg, mlsae_backend *be, uint64_t se
 const mlsae_sae_config *mlsae_sae_get_config(const mlsae_sae *sae) { return &sae->cfg; }
 mlsae_backend *mlsae_sae_backend(const mlsae_sae *sae) { return sae->be; }
 
+size_t mlsae_sae_memory_bytes(const mlsae_sae *sae)
+{
+    const size_t n = (size_t)sae->cfg.n_latents, d = (size_t)sae->cfg.n_inputs;
+    const size_t k = (size_t)sae->cfg.k, auxk = sae->cfg.auxk > 0 ? (size_t)sae->cfg.auxk : 1;
+    /* the buffers of mlsae_sae_create, sae_reserve_rows, sae_reserve_cand,
+     * sae_reserve_aux_pre and pack_encoder, in floats (4 bytes each) */
+    size_t f = 8 * n * d + 5 * d + 6 * n + (size_t)sae->chunk_rows * n;
+    f += (size_t)sae->rows_cap * (7 * d + 6 + 3 * k + 3 * auxk);
+    f += (size_t)sae->cand_cap * (4 * d + 1);
+    f += sae->aux_pre_cap;
+    if (sae->enc_lp) f += mlsae_lowp_packed_elems((int)n, (int)d);
+    if (sae->xin_lp) f += (size_t)sae->chunk_rows * d;
+    return f * 4 + 2 * n * sizeof(int32_t);
+}
+
 int mlsae_sae_set_config(mlsae_sae *sae, const mlsae_sae_config *cfg, mlsae_error *err)
 {
     if (cfg->n_inputs != sae->cfg.n_inputs || cfg->n_latents != sae->cfg.n_latents)

@@ -41,6 +41,7 @@
 #include "pipeline/comm.h"
 #include "pipeline/prefetch.h"
 #include "pipeline/session.h"
+#include "train/sweep.h"
 #include "train/train_dist.h"
 #include "train/train_state.h"
 
@@ -51,6 +52,10 @@ void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)
         return;
     }
     const char *ck = cfg->trainer.checkpoint_path;
+    if (ck[0] && mlsae_sweep_is_root(ck)) { /* a sweep's directory (sweep.h) */
+        snprintf(out, n, "%s", ck);
+        return;
+    }
     if (ck[0]) {
         /* <out>/checkpoints/<name> -> <out> */
         char tmp[MLSAE_CONFIG_STR_MAX];
@@ -73,22 +78,33 @@ void mlsae_train_out_dir(const mlsae_run_config *cfg, char *out, size_t n)
     snprintf(out, n, "out");
 }
 
-static void sae_name(const char *model_name, long long expansion_factor, long long k, char *out,
-                     size_t n)
-{
-    size_t len = strlen(model_name);
-    while (len > 1 && model_name[len - 1] == '/') len--;
-    size_t start = len;
-    while (start > 0 && model_name[start - 1] != '/') start--;
-    snprintf(out, n, "mlsae-%.*s-x%lld-k%lld", (int)(len - start), model_name + start,
-             expansion_factor, k);
-}
-
 void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n)
 {
-    sae_name(cfg->model_name, (long long)cfg->autoencoder.expansion_factor,
-             (long long)cfg->autoencoder.k, out, n);
+    mlsae_sweep_name(cfg->model_name, cfg->autoencoder.expansion_factor, cfg->autoencoder.k,
+                     out, n);
 }
+
+/* dst = "a/b" (b NULL: "a"), or an error naming the path when it does not
+ * fit. */
+static int join(char *dst, size_t n, const char *a, const char *b, mlsae_error *err)
+{
+    int w = b ? snprintf(dst, n, "%s/%s", a, b) : snprintf(dst, n, "%s", a);
+    if (w < 0 || (size_t)w >= n) return mlsae_fail(err, "%s/%s: path too long", a, b ? b : "");
+    return 0;
+}
+
+/* One SAE of the run (a sweep has several, sweep.h): its configuration,
+ * its files and its share of the time. */
+typedef struct member {
+    const mlsae_run_config *cfg; /* the run's, or its own (own_cfg) in a sweep */
+    mlsae_run_config *own_cfg;
+    mlsae_sae *sae;
+    mlsae_metrics_log *log;
+    char out_dir[3400], ckpt_dir[3500], sae_dir[4096];
+    char label[32];              /* "x<E>k<K>" on the progress line of a sweep */
+    mlsae_train_member_summary *sum;
+    double val_sum[3][MLSAE_CONFIG_MAX_LAYERS]; /* validation accumulators */
+} member;
 
 /* Everything the loop holds; freed in one place. */
 typedef struct trainer {
@@ -96,7 +112,9 @@ typedef struct trainer {
     mlsae_run_derived derived;
     const mlsae_train_io *io;
     mlsae_session s;
-    mlsae_sae *sae;
+    member *mb;                /* the SAEs: one, or a sweep's */
+    int n_mb;
+    int sweep;                 /* several SAEs: <out>/<name>/ each (sweep.h) */
     mlsae_loader *loader;      /* the dataset, through the transformer; or */
     mlsae_activations acts;    /* saved activations (data.activations) */
     int64_t act_next;          /* the next micro-batch of acts */
@@ -110,7 +128,7 @@ typedef struct trainer {
     mlsae_train_state st;
     mlsae_progress progress;
     int progress_on;
-    char out_dir[3072], ckpt_dir[4096], sae_dir[4096];
+    char out_dir[3072];
     const char *sources[1];
     int rank, ranks;           /* data parallel: this process, all (1: alone) */
     int rows_all;              /* sequences of the last global micro-batch */
@@ -129,9 +147,9 @@ static void msg(trainer *t, const char *fmt, ...)
     else fprintf(t->io->out, "%s\n", buf);
 }
 
-static int sae_from_config(trainer *t, mlsae_error *err)
+static int sae_from_config(trainer *t, member *mb, mlsae_error *err)
 {
-    const mlsae_run_config *cfg = t->cfg;
+    const mlsae_run_config *cfg = mb->cfg;
     mlsae_sae_config sc;
     mlsae_sae_config_default(&sc, t->s.d_model, (int)cfg->autoencoder.expansion_factor);
     sc.k = (int)cfg->autoencoder.k;
@@ -143,18 +161,18 @@ static int sae_from_config(trainer *t, mlsae_error *err)
     sc.lr = (float)cfg->autoencoder.lr;
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
     if (mlsae_sae_config_check(&sc, err)) return -1;
-    return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &t->sae, err);
+    return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &mb->sae, err);
 }
 
 /* The SAE of cfg->init: its shape and thresholds (config.json), with the
  * trainer's options (lr, auxk_coef, accumulation) and a new optimizer. A
  * shape option given on top that disagrees with the checkpoint is an error:
  * silently training another shape than asked would be a guess. */
-static int sae_from_init(trainer *t, mlsae_error *err)
+static int sae_from_init(trainer *t, member *mb, mlsae_error *err)
 {
-    const mlsae_run_config *cfg = t->cfg;
-    if (mlsae_ckpt_load(cfg->init, t->s.sae_be, &t->sae, err)) return -1;
-    mlsae_sae_config sc = *mlsae_sae_get_config(t->sae);
+    const mlsae_run_config *cfg = mb->cfg;
+    if (mlsae_ckpt_load(cfg->init, t->s.sae_be, &mb->sae, err)) return -1;
+    mlsae_sae_config sc = *mlsae_sae_get_config(mb->sae);
     if (sc.n_inputs != t->s.d_model)
         return mlsae_fail(err, "%s: d_model %d of the activations does not match n_inputs %d of "
                           "%s", cfg->data.activations[0] ? cfg->data.activations : cfg->model_name,
@@ -184,21 +202,21 @@ static int sae_from_init(trainer *t, mlsae_error *err)
     sc.auxk_coef = isnan(a->auxk_coef) ? 0.0f : (float)a->auxk_coef;
     sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
     if (dtt_given) sc.dead_steps_threshold = t->derived.dead_steps_threshold;
-    return mlsae_sae_set_config(t->sae, &sc, err);
+    return mlsae_sae_set_config(mb->sae, &sc, err);
 }
 
 /* trainer.precision on the SAE (fresh or resumed: checkpoints do not
  * record it); the transformer's is set by the session. */
-static int apply_precision(trainer *t, mlsae_error *err)
+static int apply_precision(trainer *t, member *mb, mlsae_error *err)
 {
     mlsae_precision prec = MLSAE_PRECISION_32;
     if (mlsae_precision_parse(t->cfg->trainer.precision, &prec))
         return mlsae_fail(err, "trainer.precision '%s': not computed", t->cfg->trainer.precision);
-    if (prec != MLSAE_PRECISION_32)
+    if (prec != MLSAE_PRECISION_32 && mb == t->mb)
         msg(t, "precision %s: SAE encoder and transformer products with %s",
             mlsae_precision_name(prec),
             mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
-    return mlsae_sae_set_precision(t->sae, prec, err);
+    return mlsae_sae_set_precision(mb->sae, prec, err);
 }
 
 static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
@@ -227,15 +245,15 @@ static json_t *row_header(trainer *t, int64_t step)
     return row;
 }
 
-static int log_train_row(trainer *t, mlsae_ref x, const mlsae_sae_train_metrics *m,
+static int log_train_row(trainer *t, member *mb, mlsae_ref x, const mlsae_sae_train_metrics *m,
                          mlsae_error *err)
 {
     mlsae_sae_layer_metrics layers[MLSAE_CONFIG_MAX_LAYERS];
     double dead_rel = 0;
-    if (mlsae_sae_last_metrics(t->sae, x, layers,
-                               (double)t->cfg->autoencoder.dead_tokens_threshold, &dead_rel, err))
+    if (mlsae_sae_last_metrics(mb->sae, x, layers,
+                               (double)mb->cfg->autoencoder.dead_tokens_threshold, &dead_rel, err))
         return -1;
-    if (!t->log) return 0; /* not rank 0 */
+    if (!mb->log) return 0; /* not rank 0 */
     json_t *row = row_header(t, m->step);
     if (!row) return mlsae_fail(err, "out of memory");
     mlsae_metrics_row_set(row, "loss/total", m->loss_total);
@@ -244,14 +262,15 @@ static int log_train_row(trainer *t, mlsae_ref x, const mlsae_sae_train_metrics 
     mlsae_metrics_row_set(row, "train/dead/abs", m->dead_fraction);
     mlsae_metrics_row_set(row, "train/dead/rel", dead_rel);
     mlsae_layer_log_train(row, "train/", t->s.layers, t->s.n_layers, layers);
-    int rc = mlsae_metrics_log_write(t->log, row, err);
+    int rc = mlsae_metrics_log_write(mb->log, row, err);
     json_decref(row);
     return rc;
 }
 
 /* Validation (SPEC §5): the first limit_val_batches batches of the training
  * data, as the reference validates on its train split; per-layer averages
- * over the batches of loss delta, logit MSE and KL. */
+ * over the batches of loss delta, logit MSE and KL. Every SAE of a sweep is
+ * validated on the same transformer pass of each batch. */
 static int validate(trainer *t, int64_t step, mlsae_error *err)
 {
     const mlsae_run_config *cfg = t->cfg;
@@ -263,53 +282,68 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
     mlsae_loader *vl = NULL;
     if (open_loader(t, &vl, NULL, err)) return -1;
     const int n = t->s.n_layers;
-    double sum[3][MLSAE_CONFIG_MAX_LAYERS] = {{0}};
+    for (int i = 0; i < t->n_mb; i++) memset(t->mb[i].val_sum, 0, sizeof t->mb[i].val_sum);
     int64_t n_batches = 0;
     int rc = 0;
     mlsae_batch b;
-    while (cfg->trainer.limit_val_batches == MLSAE_CONFIG_NONE ||
-           n_batches < cfg->trainer.limit_val_batches) {
+    while (rc == 0 && (cfg->trainer.limit_val_batches == MLSAE_CONFIG_NONE ||
+                       n_batches < cfg->trainer.limit_val_batches)) {
         int got = mlsae_loader_next(vl, &b, err);
         if (got <= 0) {
             rc = got;
             break;
         }
-        mlsae_sae_forward_out fo;
-        mlsae_ref recons, true_path;
-        mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
-        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
-            mlsae_sae_forward(t->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo, NULL,
-                              err) ||
-            mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
-            mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
-            mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq, dl,
-                                   err)) {
+        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err)) {
             rc = -1;
             break;
         }
-        for (int l = 0; l < n; l++) {
-            sum[0][l] += dl[l].loss_delta;
-            sum[1][l] += dl[l].logit_mse;
-            sum[2][l] += dl[l].kl;
+        for (int i = 0; i < t->n_mb && rc == 0; i++) {
+            member *mb = &t->mb[i];
+            double c0 = mlsae_monotonic_seconds(NULL);
+            mlsae_sae_forward_out fo;
+            mlsae_ref recons, true_path;
+            mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
+            if (mlsae_sae_forward(mb->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo,
+                                  NULL, err) ||
+                mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
+                mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
+                mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq,
+                                       dl, err)) {
+                rc = -1;
+                break;
+            }
+            for (int l = 0; l < n; l++) {
+                mb->val_sum[0][l] += dl[l].loss_delta;
+                mb->val_sum[1][l] += dl[l].logit_mse;
+                mb->val_sum[2][l] += dl[l].kl;
+            }
+            mb->sum->validate_s += mlsae_monotonic_seconds(NULL) - c0;
         }
-        n_batches++;
+        if (rc == 0) n_batches++;
     }
     mlsae_loader_close(vl);
     if (rc < 0) return mlsae_error_prefix(err, "validation");
     if (n_batches == 0) return 0;
-    json_t *row = row_header(t, step);
-    if (!row) return mlsae_fail(err, "out of memory");
-    for (int l = 0; l < n; l++)
-        for (int q = 0; q < 3; q++) sum[q][l] /= (double)n_batches;
-    mlsae_layer_log_values(row, "val/loss/delta/", t->s.layers, n, sum[0]);
-    mlsae_layer_log_values(row, "val/logit/mse/", t->s.layers, n, sum[1]);
-    mlsae_layer_log_values(row, "val/logit/kldiv/", t->s.layers, n, sum[2]);
-    rc = mlsae_metrics_log_write(t->log, row, err);
-    json_decref(row);
-    double avg = 0;
-    for (int l = 0; l < n; l++) avg += sum[0][l];
-    msg(t, "validation at step %lld: mean loss delta %.4f over %lld batches", (long long)step,
-        avg / n, (long long)n_batches);
+    for (int i = 0; i < t->n_mb && rc == 0; i++) {
+        member *mb = &t->mb[i];
+        json_t *row = row_header(t, step);
+        if (!row) return mlsae_fail(err, "out of memory");
+        for (int l = 0; l < n; l++)
+            for (int q = 0; q < 3; q++) mb->val_sum[q][l] /= (double)n_batches;
+        mlsae_layer_log_values(row, "val/loss/delta/", t->s.layers, n, mb->val_sum[0]);
+        mlsae_layer_log_values(row, "val/logit/mse/", t->s.layers, n, mb->val_sum[1]);
+        mlsae_layer_log_values(row, "val/logit/kldiv/", t->s.layers, n, mb->val_sum[2]);
+        rc = mlsae_metrics_log_write(mb->log, row, err);
+        json_decref(row);
+        double avg = 0;
+        for (int l = 0; l < n; l++) avg += mb->val_sum[0][l];
+        if (t->sweep)
+            msg(t, "validation of %s at step %lld: mean loss delta %.4f over %lld batches",
+                mb->sum->name, (long long)step, avg / n, (long long)n_batches);
+        else
+            msg(t, "validation at step %lld: mean loss delta %.4f over %lld batches",
+                (long long)step, avg / n, (long long)n_batches);
+    }
     return rc;
 }
 
@@ -322,8 +356,13 @@ static void trainer_free(trainer *t)
     if (t->downstream) mlsae_downstream_free(t->downstream);
     mlsae_eval_buffers_free(&t->eval);
     if (t->x) t->s.sae_be->ops->core.free(t->s.sae_be, t->x);
-    if (t->sae) mlsae_sae_free(t->sae);
-    if (t->log) mlsae_metrics_log_close(t->log, NULL);
+    for (int i = 0; t->mb && i < t->n_mb; i++) {
+        if (t->mb[i].sae) mlsae_sae_free(t->mb[i].sae);
+        if (t->mb[i].log) mlsae_metrics_log_close(t->mb[i].log, NULL);
+        free(t->mb[i].own_cfg);
+    }
+    free(t->mb);
+    t->mb = NULL;
     mlsae_session_close(&t->s);
 }
 
@@ -419,8 +458,166 @@ static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_err
 static int save_checkpoint(trainer *t, mlsae_error *err)
 {
     if (t->rank != 0) return 0; /* rank 0 alone writes (train_dist.h) */
-    if (t->log && mlsae_metrics_log_sync(t->log, err)) return -1;
-    return mlsae_train_checkpoint_save(t->sae, t->ckpt_dir, t->cfg, &t->st, err);
+    for (int i = 0; i < t->n_mb; i++) {
+        member *mb = &t->mb[i];
+        double c0 = mlsae_monotonic_seconds(NULL);
+        if (mb->log && mlsae_metrics_log_sync(mb->log, err)) return -1;
+        if (mlsae_train_checkpoint_save(mb->sae, mb->ckpt_dir, mb->cfg, &t->st, err)) return -1;
+        mb->sum->save_s += mlsae_monotonic_seconds(NULL) - c0;
+    }
+    return 0;
+}
+
+/* The SAEs of the run: one with the run's configuration, or a sweep's,
+ * each with its own configuration (sweep.h). A sweep resumed from its
+ * directory takes its members from sweep.json; lists given again must name
+ * the same members. */
+static int make_members(trainer *t, mlsae_train_summary *summary, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = t->cfg;
+    mlsae_sweep_member list[MLSAE_CONFIG_MAX_MEMBERS], given[MLSAE_CONFIG_MAX_MEMBERS];
+    int n = 0, n_given = 0;
+    if (mlsae_sweep_members(cfg, given, &n_given, err)) return -1;
+    const int resume_sweep = cfg->trainer.checkpoint_path[0] &&
+                             mlsae_sweep_is_root(cfg->trainer.checkpoint_path);
+    if (resume_sweep) {
+        if (mlsae_sweep_read(cfg->trainer.checkpoint_path, list, &n, err)) return -1;
+        int same = n_given == n;
+        for (int i = 0; same && i < n; i++) same = strcmp(list[i].name, given[i].name) == 0;
+        if (n_given > 1 && !same)
+            return mlsae_fail(err, "--resume %s: the sweep's members are those of its sweep.json "
+                              "(%d SAEs, the first %s); drop the expansion_factor and k lists",
+                              cfg->trainer.checkpoint_path, n, list[0].name);
+    } else {
+        memcpy(list, given, sizeof list[0] * (size_t)n_given);
+        n = n_given;
+    }
+    t->sweep = n > 1 || resume_sweep;
+    if (t->sweep && cfg->init[0])
+        return mlsae_fail(err, "init: %s fixes the SAE's expansion_factor and k; a sweep cannot "
+                          "start from it", cfg->init);
+    t->mb = calloc((size_t)n, sizeof *t->mb);
+    if (!t->mb) return mlsae_fail(err, "out of memory");
+    t->n_mb = n;
+    summary->n_members = n;
+    for (int i = 0; i < n; i++) {
+        member *mb = &t->mb[i];
+        mb->sum = &summary->members[i];
+        snprintf(mb->label, sizeof mb->label, "x%lldk%lld", (long long)list[i].expansion_factor,
+                 (long long)list[i].k);
+        if (!t->sweep) {
+            mb->cfg = cfg;
+            if (join(mb->out_dir, sizeof mb->out_dir, t->out_dir, NULL, err)) return -1;
+        } else {
+            if (!(mb->own_cfg = malloc(sizeof *mb->own_cfg)))
+                return mlsae_fail(err, "out of memory");
+            if (mlsae_sweep_member_config(cfg, t->out_dir, &list[i], mb->own_cfg, err))
+                return -1;
+            mb->cfg = mb->own_cfg;
+            memcpy(mb->sum->name, list[i].name, sizeof mb->sum->name);
+            if (join(mb->out_dir, sizeof mb->out_dir, t->out_dir, list[i].name, err)) return -1;
+        }
+        if (join(mb->ckpt_dir, sizeof mb->ckpt_dir, mb->out_dir, "checkpoints/last", err))
+            return -1;
+    }
+    return 0;
+}
+
+/* A sweep's member resumed from <sweep>/<name>/checkpoints/last: its
+ * run.yaml against its configuration now, as the command line checks a
+ * single run's. */
+static int reconcile_member(const member *mb, mlsae_error *err)
+{
+    char path[MLSAE_CONFIG_STR_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.yaml", mb->cfg->trainer.checkpoint_path);
+    mlsae_run_config *saved = malloc(sizeof *saved);
+    if (!saved) return mlsae_fail(err, "out of memory");
+    mlsae_run_config_defaults(saved);
+    int rc = mlsae_run_config_load_yaml(saved, path, err) ||
+             mlsae_run_config_reconcile(saved, mb->cfg, mb->cfg->trainer.checkpoint_path, err);
+    free(saved);
+    return rc ? -1 : 0;
+}
+
+/* Load or create member mb's SAE; on resume its training state must be the
+ * first member's (a sweep's members stop and checkpoint together). */
+static int open_member(trainer *t, member *mb, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = mb->cfg;
+    const int resuming = cfg->trainer.checkpoint_path[0] != 0;
+    if (mlsae_run_config_check_model(cfg, t->s.d_model, t->s.n_model_layers, err)) return -1;
+    if (resuming) {
+        mlsae_train_state st;
+        if (t->sweep && reconcile_member(mb, err)) return -1;
+        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t->s.sae_be, &mb->sae, &st,
+                                        err))
+            return -1;
+        const mlsae_sae_config *sc = mlsae_sae_get_config(mb->sae);
+        if (sc->n_inputs != t->s.d_model)
+            return mlsae_fail(err, "%s: checkpoint has n_inputs %d but the model's d_model is %d",
+                              cfg->trainer.checkpoint_path, sc->n_inputs, t->s.d_model);
+        if (mb == t->mb) {
+            t->st = st;
+        } else if (memcmp(&st.data, &t->st.data, sizeof st.data) != 0 ||
+                   st.micro_batches != t->st.micro_batches || st.tokens != t->st.tokens ||
+                   st.ranks != t->st.ranks) {
+            return mlsae_fail(err, "%s: stopped at micro-batch %lld, but %s at %lld: the members "
+                              "of a sweep resume from the same batch (resume them one by one "
+                              "with --resume DIR/checkpoints/last)",
+                              cfg->trainer.checkpoint_path, (long long)st.micro_batches,
+                              t->mb[0].cfg->trainer.checkpoint_path,
+                              (long long)t->st.micro_batches);
+        }
+    } else if (cfg->init[0] ? sae_from_init(t, mb, err) : sae_from_config(t, mb, err)) {
+        return -1;
+    }
+    if (apply_precision(t, mb, err)) return -1;
+    if (mlsae_train_dist_attach(mb->sae, resuming ? (t->st.ranks > 0 ? t->st.ranks : 1) : 0,
+                                cfg->data.batch_size, cfg->trainer.checkpoint_path, err))
+        return -1;
+    /* named by the SAE's own shape (an --init or resumed SAE has its own) */
+    const mlsae_sae_config *sc = mlsae_sae_get_config(mb->sae);
+    char name[768];
+    mlsae_sweep_name(cfg->model_name, sc->n_latents / sc->n_inputs, sc->k, name, sizeof name);
+    if (!t->sweep && join(mb->sum->name, sizeof mb->sum->name, name, NULL, err)) return -1;
+    return join(mb->sae_dir, sizeof mb->sae_dir, mb->out_dir, name, err);
+}
+
+/* Rank 0: member mb's directories, config.yaml and metrics log. */
+static int member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
+{
+    char path[4300];
+    if (mlsae_mkdir_p(mb->out_dir, err)) return -1;
+    snprintf(path, sizeof path, "%s/checkpoints", mb->out_dir);
+    if (mlsae_mkdir_p(path, err)) return -1;
+    /* the effective configuration, for the record */
+    char *yaml = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
+    int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
+              mlsae_write_file_atomic(path, yaml, len, err);
+    free(yaml);
+    if (bad) return -1;
+    mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
+                                    (double)t->st.micro_batches};
+    snprintf(path, sizeof path, "%s/metrics.jsonl", mb->out_dir);
+    return mlsae_metrics_log_open(&mb->log, path, &lo, err);
+}
+
+/* A sweep member's last metrics row: its memory and its time. A single
+ * run's metrics stay as they were. */
+static int log_member_summary(trainer *t, member *mb, int64_t step, mlsae_error *err)
+{
+    if (!t->sweep || !mb->log) return 0;
+    json_t *row = row_header(t, step);
+    if (!row) return mlsae_fail(err, "out of memory");
+    mlsae_metrics_row_set(row, "sweep/memory_bytes", (double)mb->sum->memory_bytes);
+    mlsae_metrics_row_set(row, "sweep/sae_seconds", mb->sum->sae_s);
+    mlsae_metrics_row_set(row, "sweep/validate_seconds", mb->sum->validate_s);
+    mlsae_metrics_row_set(row, "sweep/save_seconds", mb->sum->save_s);
+    int rc = mlsae_metrics_log_write(mb->log, row, err);
+    json_decref(row);
+    return rc;
 }
 
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
@@ -470,14 +667,16 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         mlsae_run_config_derive(cfg, &t.derived);
     }
     mlsae_train_out_dir(cfg, t.out_dir, sizeof t.out_dir);
-    snprintf(t.ckpt_dir, sizeof t.ckpt_dir, "%s/checkpoints/last", t.out_dir);
     const int resuming = cfg->trainer.checkpoint_path[0] != 0;
     const int need_logits = cfg->trainer.limit_val_batches != 0;
     int64_t step = 0;
     double t0 = mlsae_monotonic_seconds(NULL);
 
-    char path[4300];
     int rc = -1;
+    if (make_members(&t, summary, err)) {
+        trainer_free(&t);
+        return -1;
+    }
     if (t.acts.st ? mlsae_session_open_activations(&t.s, cfg, t.acts.d_model, t.acts.n_layers,
                                                    err)
                   : mlsae_session_open(&t.s, cfg, need_logits, err)) {
@@ -488,65 +687,33 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                        mlsae_session_load_lens(&t.s, cfg, NULL, err)))
         goto done;
 
-    if (resuming) {
-        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t.s.sae_be, &t.sae, &t.st,
-                                        err))
-            goto done;
-        const mlsae_sae_config *sc = mlsae_sae_get_config(t.sae);
-        if (sc->n_inputs != t.s.d_model) {
-            mlsae_fail(err, "%s: checkpoint has n_inputs %d but the model's d_model is %d",
-                       cfg->trainer.checkpoint_path, sc->n_inputs, t.s.d_model);
-            goto done;
-        }
-        t.act_next = (int64_t)t.st.data.batches;
-        if (t.acts.st && t.act_next > t.acts.n_batches) {
-            mlsae_fail(err, "%s: the run to resume has consumed %lld micro-batches, the file has "
-                       "%lld", cfg->data.activations, (long long)t.act_next,
-                       (long long)t.acts.n_batches);
-            goto done;
-        }
-    } else if (cfg->init[0] ? sae_from_init(&t, err) : sae_from_config(&t, err)) {
+    for (int i = 0; i < t.n_mb; i++)
+        if (open_member(&t, &t.mb[i], err)) goto done;
+    t.act_next = (int64_t)t.st.data.batches;
+    if (resuming && t.acts.st && t.act_next > t.acts.n_batches) {
+        mlsae_fail(err, "%s: the run to resume has consumed %lld micro-batches, the file has "
+                   "%lld", cfg->data.activations, (long long)t.act_next,
+                   (long long)t.acts.n_batches);
         goto done;
     }
-    if (apply_precision(&t, err)) goto done;
-    if (mlsae_train_dist_attach(t.sae, resuming ? (t.st.ranks > 0 ? t.st.ranks : 1) : 0,
-                                cfg->data.batch_size, cfg->trainer.checkpoint_path, err))
-        goto done;
     t.st.ranks = t.ranks;
 
-    {
-        /* named by the SAE's own shape (an --init or resumed SAE has its own) */
-        const mlsae_sae_config *sc = mlsae_sae_get_config(t.sae);
-        char name[768];
-        sae_name(cfg->model_name, (long long)(sc->n_latents / sc->n_inputs), (long long)sc->k,
-                 name, sizeof name);
-        snprintf(t.sae_dir, sizeof t.sae_dir, "%s/%s", t.out_dir, name);
-    }
-
-    /* nothing is written before the model, the data and the SAE are known
+    /* nothing is written before the model, the data and the SAEs are known
      * good, on every rank (a rank that failed never arrives here: it ends
      * the run, train_dist.h); and only by rank 0 */
     if (mlsae_comm_barrier(err)) goto done;
-    if (t.rank == 0 && mlsae_mkdir_p(t.out_dir, err)) goto done;
-    snprintf(path, sizeof path, "%s/checkpoints", t.out_dir);
-    if (t.rank == 0 && mlsae_mkdir_p(path, err)) goto done;
-
-    /* the effective configuration, for the record */
-    if (t.rank == 0) {
-        char *yaml = NULL;
-        size_t len = 0;
-        snprintf(path, sizeof path, "%s/config.yaml", t.out_dir);
-        int bad = mlsae_run_config_to_yaml(cfg, &yaml, &len, err) ||
-                  mlsae_write_file_atomic(path, yaml, len, err);
-        free(yaml);
-        if (bad) goto done;
+    if (t.rank == 0 && t.sweep) {
+        mlsae_sweep_member list[MLSAE_CONFIG_MAX_MEMBERS];
+        for (int i = 0; i < t.n_mb; i++) {
+            memcpy(list[i].name, t.mb[i].sum->name, sizeof list[i].name);
+            list[i].expansion_factor = t.mb[i].cfg->autoencoder.expansion_factor;
+            list[i].k = t.mb[i].cfg->autoencoder.k;
+        }
+        if (mlsae_mkdir_p(t.out_dir, err) || mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
+            goto done;
     }
-    if (t.rank == 0) {
-        mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
-                                        (double)t.st.micro_batches};
-        snprintf(path, sizeof path, "%s/metrics.jsonl", t.out_dir);
-        if (mlsae_metrics_log_open(&t.log, path, &lo, err)) goto done;
-    }
+    for (int i = 0; i < t.n_mb && t.rank == 0; i++)
+        if (member_files(&t, &t.mb[i], resuming, err)) goto done;
     if (!t.acts.st) {
         if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
         mlsae_loader_position(t.loader, &t.pos);
@@ -574,7 +741,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
     mlsae_sae_counters counters;
-    mlsae_sae_get_counters(t.sae, &counters);
+    mlsae_sae_get_counters(t.mb[0].sae, &counters);
     step = counters.step;
     int64_t this_run = 0;
 
@@ -587,11 +754,22 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                          tokens_per_mb;
         mlsae_progress_start(&t.progress, io->out, "train", t.st.tokens, total, &po);
         t.progress_on = 1;
-        msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
-            t.acts.st ? "an MLSAE" : t.s.model_dir,
-            t.acts.st ? cfg->data.activations : cfg->data.path, n_layers, t.s.d_model,
-            mlsae_sae_get_config(t.sae)->n_latents, mlsae_sae_get_config(t.sae)->k,
-            t.s.sae_be->ops->describe(t.s.sae_be));
+        const mlsae_sae_config *sc = mlsae_sae_get_config(t.mb[0].sae);
+        if (t.sweep)
+            msg(&t, "training %d MLSAEs (a sweep, into %s/<name>/) on %s with %s: %d layers, "
+                "d_model %d, device %s", t.n_mb, t.out_dir,
+                t.acts.st ? cfg->data.activations : cfg->data.path,
+                t.acts.st ? "saved activations" : t.s.model_dir, n_layers, t.s.d_model,
+                t.s.sae_be->ops->describe(t.s.sae_be));
+        else
+            msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
+                t.acts.st ? "an MLSAE" : t.s.model_dir,
+                t.acts.st ? cfg->data.activations : cfg->data.path, n_layers, t.s.d_model,
+                sc->n_latents, sc->k, t.s.sae_be->ops->describe(t.s.sae_be));
+        for (int i = 0; t.sweep && i < t.n_mb; i++) {
+            const mlsae_sae_config *mc = mlsae_sae_get_config(t.mb[i].sae);
+            msg(&t, "  %s: %d latents, k %d", t.mb[i].sum->name, mc->n_latents, mc->k);
+        }
         if (t.prefetch)
             msg(&t, "transformer on %s, a batch ahead on its own thread",
                 t.s.be->ops->describe(t.s.be));
@@ -623,37 +801,48 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         }
         mlsae_ref x = mlsae_at(t.x, 0);
         const int rows_per_layer = rows * seq;
-        double c2 = mlsae_monotonic_seconds(NULL);
-        if (mlsae_sae_train_microbatch(t.sae, x, n_layers, rows_per_layer, &m, err) ||
-            t.s.sae_be->ops->core.finish(t.s.sae_be))
-            goto done;
-        double c3 = mlsae_monotonic_seconds(NULL);
-        summary->sae_s += c3 - c2;
         t.st.micro_batches++;
         t.st.tokens += (uint64_t)t.rows_all * (uint64_t)seq;
         this_run++;
-        summary->last_loss = m.loss_total;
-        if (m.stepped) {
-            step = m.step;
-            if (log_every > 0 && step % log_every == 0 && log_train_row(&t, x, &m, err))
+        int stepped = 0;
+        for (int i = 0; i < t.n_mb; i++) {
+            /* every SAE on the same activations (the SAE only reads x) */
+            member *mb = &t.mb[i];
+            double c2 = mlsae_monotonic_seconds(NULL);
+            if (mlsae_sae_train_microbatch(mb->sae, x, n_layers, rows_per_layer, &m, err) ||
+                t.s.sae_be->ops->core.finish(t.s.sae_be))
                 goto done;
+            double c3 = mlsae_monotonic_seconds(NULL);
+            summary->sae_s += c3 - c2;
+            mb->sum->sae_s += c3 - c2;
+            mb->sum->last_loss = m.loss_total;
+            if (i == 0) summary->last_loss = m.loss_total;
+            if (m.stepped) {
+                stepped = 1;
+                step = m.step;
+                if (log_every > 0 && step % log_every == 0 && log_train_row(&t, mb, x, &m, err))
+                    goto done;
+            }
+            double c4 = mlsae_monotonic_seconds(NULL);
+            summary->save_s += c4 - c3;
+            mb->sum->save_s += c4 - c3;
+            if (t.progress_on)
+                mlsae_progress_set(&t.progress, t.sweep ? mb->label : "loss", m.loss_total);
         }
         double c4 = mlsae_monotonic_seconds(NULL);
-        summary->save_s += c4 - c3;
         if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t.st.micro_batches % val_every == 0 &&
             validate(&t, step, err))
             goto done;
         double c5 = mlsae_monotonic_seconds(NULL);
         summary->validate_s += c5 - c4;
         /* after this micro-batch's validation: a checkpoint covers its rows */
-        if (m.stepped && ckpt_every > 0 && step % ckpt_every == 0) {
+        if (stepped && ckpt_every > 0 && step % ckpt_every == 0) {
             t.st.data = t.pos;
             if (save_checkpoint(&t, err)) goto done;
             summary->save_s += mlsae_monotonic_seconds(NULL) - c5;
         }
         if (t.progress_on) {
-            mlsae_progress_set(&t.progress, "loss", m.loss_total);
-            mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
+            if (!t.sweep) mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
             mlsae_progress_update(&t.progress, t.st.tokens);
         }
         if (io && io->on_micro_batch) io->on_micro_batch(io->ctx, this_run);
@@ -664,27 +853,39 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
          * resumed run continues exactly where this one stopped (data
          * parallel: their sum over the ranks, train_dist.h). */
         t.st.data = t.pos;
-        if (mlsae_sae_reduce_grads(t.sae, err)) goto done;
+        for (int i = 0; i < t.n_mb; i++)
+            if (mlsae_sae_reduce_grads(t.mb[i].sae, err)) goto done;
         if (save_checkpoint(&t, err)) goto done;
         summary->interrupted = 1;
-        msg(&t, "interrupted: checkpoint written to %s (resume with --resume %s)", t.ckpt_dir,
-            t.ckpt_dir);
+        const char *where = t.sweep ? t.out_dir : t.mb[0].ckpt_dir;
+        msg(&t, "interrupted: checkpoint%s written to %s (resume with --resume %s)",
+            t.sweep ? "s" : "", t.sweep ? t.out_dir : t.mb[0].ckpt_dir, where);
     } else {
         if (data_ended) {
             /* The end of the data ends the epoch: Lightning steps on what has
              * accumulated. */
-            int stepped = 0;
-            if (mlsae_sae_flush_step(t.sae, &stepped, err)) goto done;
-            mlsae_sae_get_counters(t.sae, &counters);
+            for (int i = 0; i < t.n_mb; i++) {
+                int stepped = 0;
+                if (mlsae_sae_flush_step(t.mb[i].sae, &stepped, err)) goto done;
+            }
+            mlsae_sae_get_counters(t.mb[0].sae, &counters);
             step = counters.step;
             msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
         }
+        double c5 = mlsae_monotonic_seconds(NULL);
         if ((val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
              t.st.micro_batches % val_every != 0) && validate(&t, step, err))
             goto done;
+        summary->validate_s += mlsae_monotonic_seconds(NULL) - c5;
         t.st.data = t.pos;
         if (save_checkpoint(&t, err)) goto done;
-        if (t.rank == 0 && mlsae_ckpt_save(t.sae, t.sae_dir, NULL, err)) goto done;
+        for (int i = 0; i < t.n_mb; i++) {
+            member *mb = &t.mb[i];
+            mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
+            if (t.rank == 0 && (mlsae_ckpt_save(mb->sae, mb->sae_dir, NULL, err) ||
+                                log_member_summary(&t, mb, step, err)))
+                goto done;
+        }
     }
     if (t.progress_on) mlsae_progress_finish(&t.progress);
     t.progress_on = 0;
@@ -704,11 +905,19 @@ done:
     summary->tokens = t.st.tokens;
     summary->steps = step;
     summary->seconds = mlsae_monotonic_seconds(NULL) - t0;
+    summary->sweep = t.sweep;
     snprintf(summary->out_dir, sizeof summary->out_dir, "%s", t.out_dir);
-    snprintf(summary->sae_dir, sizeof summary->sae_dir, "%s", t.sae_dir);
-    snprintf(summary->checkpoint_dir, sizeof summary->checkpoint_dir, "%s", t.ckpt_dir);
-    if (t.log && mlsae_metrics_log_close(t.log, rc ? NULL : err)) rc = -1;
-    t.log = NULL;
+    for (int i = 0; t.mb && i < t.n_mb; i++) {
+        member *mb = &t.mb[i];
+        if (mb->sae && !mb->sum->memory_bytes)
+            mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
+        if (mb->log && mlsae_metrics_log_close(mb->log, rc ? NULL : err)) rc = -1;
+        mb->log = NULL;
+    }
+    if (t.mb && !t.sweep) {
+        memcpy(summary->sae_dir, t.mb[0].sae_dir, sizeof t.mb[0].sae_dir);
+        memcpy(summary->checkpoint_dir, t.mb[0].ckpt_dir, sizeof t.mb[0].ckpt_dir);
+    }
     trainer_free(&t);
     return rc;
 }

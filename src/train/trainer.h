@@ -12,6 +12,16 @@
  *   checkpoints/last/               the resumable checkpoint (SAE + training
  *                                   state + run.yaml), replaced atomically
  *   mlsae-<model>-x<E>-k<K>/        the trained SAE in the reference's format
+ *
+ * A sweep (several values of autoencoder.expansion_factor and/or
+ * autoencoder.k, config/run_config.h) trains every SAE of the product on
+ * the same micro-batches, from one transformer pass (and one validation
+ * pass) per batch: <out>/sweep.json lists the members and <out>/<name>/
+ * holds, for each, exactly what a single run with --out <out>/<name> holds,
+ * byte for byte (train/sweep.h), followed in its metrics.jsonl by one last
+ * row with its memory and times ("sweep/memory_bytes", "sweep/sae_seconds",
+ * "sweep/validate_seconds", "sweep/save_seconds"). --resume <out> resumes
+ * every member; --resume <out>/<name>/checkpoints/last one alone.
  */
 #ifndef MLSAE_TRAIN_TRAINER_H
 #define MLSAE_TRAIN_TRAINER_H
@@ -32,10 +42,20 @@ typedef struct mlsae_train_io {
     void *ctx;
 } mlsae_train_io;
 
+/* One SAE's share of a run. */
+typedef struct mlsae_train_member_summary {
+    char name[256];             /* mlsae-<model>-x<E>-k<K>: <out>/<name>/ in a sweep */
+    size_t memory_bytes;        /* what its SAE holds (mlsae_sae_memory_bytes) */
+    double sae_s;               /* its training micro-batches */
+    double validate_s;          /* its SAE and downstream passes in validation */
+    double save_s;              /* its checkpoints and metric rows */
+    double last_loss;           /* loss/total of its last micro-batch */
+} mlsae_train_member_summary;
+
 typedef struct mlsae_train_summary {
-    char out_dir[4096];
-    char sae_dir[4096];         /* the final SAE (reference format) */
-    char checkpoint_dir[4096];  /* the resumable checkpoint */
+    char out_dir[4096];         /* a sweep's: the members are in <out_dir>/<name>/ */
+    char sae_dir[4096];         /* the final SAE (reference format); "" in a sweep */
+    char checkpoint_dir[4096];  /* the resumable checkpoint; "" in a sweep */
     int64_t micro_batches;      /* in total, including those before a resume */
     int64_t steps;              /* optimizer steps in total */
     uint64_t tokens;            /* tokens trained on in total */
@@ -52,6 +72,11 @@ typedef struct mlsae_train_summary {
      * upload_s the copies of its activations to the SAE's backend. */
     int overlapped;
     double wait_s, upload_s;
+    /* The SAEs: one, or a sweep's (sweep = 1); sae_s, validate_s and
+     * save_s above are their sums plus what they share. */
+    int sweep;
+    int n_members;
+    mlsae_train_member_summary members[MLSAE_CONFIG_MAX_MEMBERS];
 } mlsae_train_summary;
 
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,

@@ -1,0 +1,104 @@
+#!/bin/sh
+# Training sweeps (train/sweep.h): a 2 x 2 sweep of expansion_factor x k
+# trains every SAE from one transformer pass per batch, and each member's
+# directory equals, byte for byte, a single run made with that --out (its
+# metrics add one last row with the member's memory and times); an
+# interrupted sweep resumed with --resume <out> gives the same bits; lists
+# for other options, several models and a sweep from --init are refused.
+set -u
+bin=${MLSAE_BIN:-./mlsae}
+make_model=${MAKE_MODEL:-./tests/make_model}
+interrupt="$(dirname "$make_model")/train_interrupt"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-sweep-XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # check DESCRIPTION COMMAND...
+    d=$1; shift
+    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
+}
+one_line_error() { # one_line_error NAME STATUS STDERR_FILE PATTERN
+    if [ "$2" -ne 0 ] && [ "$(grep -c '^mlsae [a-z-]*: ' "$3")" -eq 1 ] &&
+       grep '^mlsae [a-z-]*: ' "$3" | grep -q -- "$4"; then
+        echo "ok: $1 ($(grep '^mlsae [a-z-]*: ' "$3"))"
+    else
+        echo "FAIL: $1 (status $2):"; cat "$3"; fail=1
+    fi
+}
+# every file of two member directories equal, metrics without the sweep row
+same_member() { # same_member DIR_A DIR_B
+    (cd "$1" && find . -type f | sort) > "$tmp/files_a"
+    (cd "$2" && find . -type f | sort) > "$tmp/files_b"
+    cmp -s "$tmp/files_a" "$tmp/files_b" || { echo "  file lists differ: $1 $2"; return 1; }
+    while read -r f; do
+        if [ "$f" = ./metrics.jsonl ]; then
+            grep -v '"sweep/' "$1/$f" > "$tmp/m_a"
+            grep -v '"sweep/' "$2/$f" > "$tmp/m_b"
+            cmp -s "$tmp/m_a" "$tmp/m_b" || { echo "  differ: $f"; return 1; }
+        else
+            cmp -s "$1/$f" "$2/$f" || { echo "  differ: $f"; return 1; }
+        fi
+    done < "$tmp/files_a"
+}
+
+"$make_model" "$tmp/model" 32 2 2 64 50304 7 || { echo "cannot make the model"; exit 1; }
+data="$tmp/train.jsonl"
+zstd -dc "$MLSAE_TEST_SRCDIR/../data/tinyshakespeare.jsonl.zst" | head -n 3 > "$data"
+common="--model $tmp/model --data $data --max_length 64 --batch_size 2
+        --auxk 16 --accumulate 3 --max_tokens 1536 --dead_tokens_threshold 1000
+        --log_every_n_steps 1 --limit_val_batches 1 --checkpoint_every_n_steps 2 --threads 2"
+names="mlsae-model-x4-k8 mlsae-model-x4-k4 mlsae-model-x8-k8 mlsae-model-x8-k4"
+
+# 1. the sweep, then the four single runs at the members' places
+"$bin" train $common --autoencoder.expansion_factor 4 8 --autoencoder.k 8 4 --out "$tmp/s" \
+    > "$tmp/s.out" 2> "$tmp/s.err"
+check "sweep exits 0" [ $? -eq 0 ]
+check "sweep lists its four members in sweep.json" \
+    [ "$(grep -c '"name": "mlsae-model-x[48]-k[48]"' "$tmp/s/sweep.json")" -eq 4 ]
+check "summary: a line per member with its memory" [ "$(grep -c '^member: .*memory [0-9.]* MiB' "$tmp/s.out")" -eq 4 ]
+for n in $names; do
+    check "$n: summary row with memory and time" \
+        grep -q '"sweep/memory_bytes":[1-9][0-9]*.*"sweep/sae_seconds"' "$tmp/s/$n/metrics.jsonl"
+done
+check "progress shows every member's loss" grep -q 'x4k8=.*x4k4=.*x8k8=.*x8k4=' "$tmp/s.err"
+mv "$tmp/s" "$tmp/sweep"
+for n in $names; do
+    e=${n#mlsae-model-x}; e=${e%%-*}; k=${n##*-k}
+    "$bin" train $common --expansion_factor "$e" --k "$k" --out "$tmp/s/$n" > /dev/null 2> "$tmp/one.err" ||
+        { echo "FAIL: single run $n"; cat "$tmp/one.err"; fail=1; }
+    check "$n equals its single run, byte for byte" same_member "$tmp/sweep/$n" "$tmp/s/$n"
+done
+check "different shapes train differently" \
+    sh -c '! cmp -s "$1/mlsae-model-x4-k8/mlsae-model-x4-k8/model.safetensors" "$1/mlsae-model-x4-k4/mlsae-model-x4-k4/model.safetensors"' _ "$tmp/sweep"
+
+# 2. interrupted after 5 micro-batches (mid-accumulation), resumed from <out>
+"$interrupt" 5 $common --expansion_factor 4 8 --k 8 4 --out "$tmp/i" > "$tmp/i1.out" 2> "$tmp/i1.err"
+check "interrupted sweep exits 0" [ $? -eq 0 ]
+check "interrupted sweep stopped after 5" grep -q "^stopped after 5 micro-batches" "$tmp/i1.out"
+"$bin" train --resume "$tmp/i" > "$tmp/i2.out" 2> "$tmp/i2.err"
+check "resumed sweep exits 0" [ $? -eq 0 ]
+for n in $names; do
+    check "$n resumed: final SAE bit-identical" \
+        cmp -s "$tmp/sweep/$n/$n/model.safetensors" "$tmp/i/$n/$n/model.safetensors"
+    check "$n resumed: training state bit-identical" \
+        cmp -s "$tmp/sweep/$n/checkpoints/last/training_state.safetensors" \
+               "$tmp/i/$n/checkpoints/last/training_state.safetensors"
+    grep -v '"sweep/' "$tmp/sweep/$n/metrics.jsonl" > "$tmp/m1"
+    grep -v '"sweep/' "$tmp/i/$n/metrics.jsonl" > "$tmp/m2"
+    check "$n resumed: metrics equal" cmp -s "$tmp/m1" "$tmp/m2"
+done
+
+# 3. refusals: one line naming the option, nothing written
+"$bin" train $common --lr 1e-4 2e-4 --out "$tmp/e1" > /dev/null 2> "$tmp/e1.err"
+one_line_error "a list for another option" $? "$tmp/e1.err" "option --lr takes one value"
+"$bin" train $common --model_name "$tmp/model" "$tmp/model2" --out "$tmp/e2" > /dev/null 2> "$tmp/e2.err"
+one_line_error "several models" $? "$tmp/e2.err" "one model per command"
+"$bin" train $common --k 8 4 8 --out "$tmp/e3" > /dev/null 2> "$tmp/e3.err"
+one_line_error "a value listed twice" $? "$tmp/e3.err" "listed twice"
+"$bin" train $common --k 8 4 --init "$tmp/sweep/mlsae-model-x4-k8/mlsae-model-x4-k8" --out "$tmp/e4" \
+    > /dev/null 2> "$tmp/e4.err"
+one_line_error "a sweep from --init" $? "$tmp/e4.err" "sweep cannot start from it"
+"$bin" train $common --expansion_factor 4 --k 8 400 --out "$tmp/e5" > /dev/null 2> "$tmp/e5.err"
+one_line_error "a member's k > n_latents" $? "$tmp/e5.err" "k"
+check "nothing written by the refused runs" [ ! -e "$tmp/e1" ] && [ ! -e "$tmp/e2" ] && [ ! -e "$tmp/e3" ] && [ ! -e "$tmp/e4" ] && [ ! -e "$tmp/e5" ]
+
+exit $fail
