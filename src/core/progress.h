@@ -31,7 +31,7 @@ typedef struct mlsae_progress_options {
     void *clock_ctx;
 } mlsae_progress_options;
 
-#define MLSAE_PROGRESS_MAX_SCALARS 8
+#define MLSAE_PROGRESS_MAX_SCALARS 16
 #define MLSAE_PROGRESS_NAME_MAX 32
 
 typedef struct mlsae_progress {
