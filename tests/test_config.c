@@ -375,6 +375,58 @@ static void test_cli(void)
     }
 }
 
+/* Sweep lists (run_config.h): words after a value of expansion_factor or k
+ * are its list; the scalar holds the first; a list elsewhere is refused. */
+static void test_sweep_lists(void)
+{
+    char *a1[] = {"train", "--autoencoder.expansion_factor", "32", "64", "128", "-k", "16",
+                  "32", "--lr", "1e-4"};
+    int rc = parse(&cfg, 10, a1);
+    CHECKF(rc == 0, "rc %d: %s", rc, err.msg);
+    CHECK(cfg.sweep.n_expansion_factor == 3 && cfg.sweep.expansion_factor[0] == 32 &&
+          cfg.sweep.expansion_factor[2] == 128 && cfg.autoencoder.expansion_factor == 32);
+    CHECK(cfg.sweep.n_k == 2 && cfg.sweep.k[1] == 32 && cfg.autoencoder.k == 16);
+    CHECK(cfg.autoencoder.lr == 1e-4);
+    /* one value: no list; given again: the new value replaces the list */
+    char *a2[] = {"train", "--k", "16", "32", "--k", "8", "--expansion_factor", "4"};
+    rc = parse(&cfg, 8, a2);
+    CHECKF(rc == 0, "rc %d: %s", rc, err.msg);
+    CHECK(cfg.sweep.n_k == 0 && cfg.autoencoder.k == 8 && cfg.sweep.n_expansion_factor == 0);
+    /* a list does not swallow the next option or "--" */
+    char *a3[] = {"test", "--k", "4", "8", "--", "pos"};
+    char *rest[8];
+    int n_rest = 0;
+    mlsae_run_config_defaults(&cfg);
+    CHECK(mlsae_run_config_parse_args(&cfg, 6, a3, rest, &n_rest, &err) == 0);
+    CHECK(cfg.sweep.n_k == 2 && n_rest == 1 && strcmp(rest[0], "pos") == 0);
+
+    struct { int argc; char *argv[6]; const char *want; } bad[] = {
+        {4, {"t", "--lr", "1e-4", "2e-4"}, "option --lr takes one value, got also '2e-4'"},
+        {4, {"t", "--model_name", "a", "b"}, "one model per command"},
+        {5, {"t", "--k", "8", "4", "8"}, "option --k: 8 is listed twice"},
+        {4, {"t", "--k", "8", "zero"}, "option --k: expected an integer, got 'zero'"},
+        {4, {"t", "--expansion_factor", "4", "0"}, "option --expansion_factor: must be >= 1"},
+        {4, {"t", "--standardize", "true", "false"}, "option --standardize takes one value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mlsae_run_config_defaults(&cfg);
+        rc = mlsae_run_config_parse_args(&cfg, bad[i].argc, bad[i].argv, NULL, NULL, &err);
+        CHECKF(rc == -1 && strstr(err.msg, bad[i].want), "case %zu: '%s'", i, err.msg);
+    }
+    /* more values than a list holds */
+    char *many[2 + MLSAE_CONFIG_MAX_SWEEP + 1];
+    char vals[MLSAE_CONFIG_MAX_SWEEP + 1][8];
+    many[0] = "t";
+    many[1] = "--k";
+    for (int i = 0; i <= MLSAE_CONFIG_MAX_SWEEP; i++) {
+        snprintf(vals[i], sizeof vals[i], "%d", i + 1);
+        many[2 + i] = vals[i];
+    }
+    mlsae_run_config_defaults(&cfg);
+    rc = mlsae_run_config_parse_args(&cfg, 2 + MLSAE_CONFIG_MAX_SWEEP + 1, many, NULL, NULL, &err);
+    CHECKF(rc == -1 && strstr(err.msg, "at most"), "'%s'", err.msg);
+}
+
 static void test_precedence(void)
 {
     const char *good = tu_fixture("config/good.yaml"); /* sets k 64, seed 7 */
@@ -504,6 +556,7 @@ int main(void)
     test_yaml_good();
     test_yaml_errors();
     test_cli();
+    test_sweep_lists();
     test_precedence();
     test_round_trip();
     test_help();

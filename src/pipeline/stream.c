@@ -26,7 +26,7 @@ int mlsae_stream_open_loader(const mlsae_run_config *cfg, const mlsae_session *s
 }
 
 /* Everything one run holds. */
-typedef struct stream {
+typedef struct mlsae_stream {
     const mlsae_run_config *cfg;
     mlsae_session *s;
     const mlsae_stream_options *opt;
@@ -41,7 +41,13 @@ typedef struct stream {
     float *values;         /* host TopK */
     int32_t *indices;
     mlsae_sae_layer_metrics metrics[MLSAE_CONFIG_MAX_LAYERS];
+    mlsae_stream_summary *sum; /* its times */
 } stream;
+
+void mlsae_stream_idle(mlsae_stream *st)
+{
+    if (st->prefetch) mlsae_prefetch_idle(st->prefetch);
+}
 
 static void stream_free(stream *st)
 {
@@ -151,9 +157,12 @@ static int next_group(stream *st, uint64_t tokens, uint64_t budget, mlsae_stream
 {
     mlsae_session *s = st->s;
     memset(g, 0, sizeof *g);
+    double c0 = mlsae_monotonic_seconds(NULL);
     if (st->prefetch) {
         mlsae_prefetched p;
         int got = mlsae_prefetch_next(st->prefetch, &p, err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        st->sum->wait_s += c1 - c0;
         b->position = p.position;
         if (got <= 0) return got;
         g->n_batches = p.n_batches;
@@ -164,6 +173,7 @@ static int next_group(stream *st, uint64_t tokens, uint64_t budget, mlsae_stream
         if (s->sae_be->ops->core.write(s->sae_be, st->x, 0, p.x, bytes))
             return mlsae_fail(err, "activations to the SAE's backend: %s",
                               mlsae_backend_error(s->sae_be));
+        st->sum->upload_s += mlsae_monotonic_seconds(NULL) - c1;
         b->ids = p.ids;
         b->rows = p.rows;
         b->x_host = st->opt->host_activations ? p.x : NULL;
@@ -172,6 +182,9 @@ static int next_group(stream *st, uint64_t tokens, uint64_t budget, mlsae_stream
     for (int j = 0; j < st->ranks; j++) {
         mlsae_batch lb;
         int got = mlsae_loader_next(st->loader, &lb, err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        st->sum->data_s += c1 - c0;
+        c0 = c1;
         if (got < 0) return -1;
         if (got == 0) break;
         g->n_batches++;
@@ -180,6 +193,8 @@ static int next_group(stream *st, uint64_t tokens, uint64_t budget, mlsae_stream
         if (j != st->rank) continue;
         uint64_t before = tokens + (uint64_t)g->rows_before * st->seq;
         if (before < budget && run_batch(st, &lb, budget - before, b, err)) return -1;
+        c0 = mlsae_monotonic_seconds(NULL);
+        st->sum->forward_s += c0 - c1;
     }
     mlsae_loader_position(st->loader, &b->position);
     return g->n_batches > 0;
@@ -247,6 +262,7 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
     st.cfg = cfg;
     st.s = s;
     st.opt = opt;
+    st.sum = sum;
     mlsae_progress prog;
     int prog_on = 0, rc = -1;
     if (stream_init(&st, err)) goto done;
@@ -265,7 +281,11 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
         group g;
         int got = next_group(&st, sum->tokens, budget, &b, &g, err);
         if (got < 0) goto done;
-        if (got == 0 || (opt->whole_groups && g.n_batches < st.ranks)) break;
+        if (got == 0 || (opt->whole_groups && g.n_batches < st.ranks)) {
+            sum->data_ended = 1;
+            sum->end = b.position;
+            break;
+        }
         int c = 0;
         uint64_t before = sum->tokens + (uint64_t)g.rows_before * st.seq;
         if (b.rows > 0) {
@@ -281,6 +301,7 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
             b.x = mlsae_at(st.x, 0);
             if (opt->transform && transform(&st, &b, err)) goto done;
             if (opt->sae && encode(&st, &b, err)) goto done;
+            b.stream = &st;
             if ((c = consume(ctx, &b, err)) < 0) goto done;
         }
         /* every batch of the group before the data's last is full, so batch
@@ -293,7 +314,7 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
         if (st.ranks > 1 && mlsae_comm_or(&c, err)) goto done;
         if (c > 0) break;
     }
-    if (sum->batches == 0) {
+    if (sum->batches == 0 && !opt->allow_empty) {
         mlsae_fail(err, "%s: no complete sequence of %d tokens in the data", cfg->data.path,
                    st.seq);
         goto done;
@@ -301,6 +322,13 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
     rc = 0;
 done:
     if (prog_on) mlsae_progress_finish(&prog);
+    if (st.prefetch) {
+        mlsae_prefetch_times pt;
+        mlsae_prefetch_get_times(st.prefetch, &pt);
+        sum->data_s = pt.data_s;
+        sum->forward_s = pt.forward_s;
+        sum->overlapped = 1;
+    }
     stream_free(&st);
     sum->seconds = mlsae_monotonic_seconds(NULL) - t0;
     return rc;

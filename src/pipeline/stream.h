@@ -46,6 +46,11 @@
  *     opt->sequential asks for no such thread. The consumer may use
  *     s->sae_be, the SAE and the batch's buffers;
  *   - with one backend, everything runs on the calling thread.
+ *   A consumer that needs the transformer during a callback (training's
+ *   validation) calls mlsae_stream_idle(batch->stream) first: it waits for
+ *   the transformer's thread to finish the batch under way; then s->be and
+ *   s->model are the consumer's until the callback returns (the thread
+ *   starts the next batch when the stream asks for it).
  * A session and an SAE serve one stream at a time. Batch pointers are valid
  * only during the callback.
  */
@@ -60,6 +65,8 @@
 #include "dataset/loader.h"
 #include "pipeline/session.h"
 #include "sae/mlsae.h"
+
+typedef struct mlsae_stream mlsae_stream;
 
 /* In-place transform of one layer's activations x [rows, d] on the SAE's
  * backend; layer_index is the position among the selected layers, layer the
@@ -82,6 +89,8 @@ typedef struct mlsae_stream_options {
     const char *label;         /* its label ("stream" when NULL) */
     int rank, ranks;           /* data parallel: this process of `ranks`; ranks <= 1: alone */
     int whole_groups;          /* ranks > 1: end at the first incomplete group of batches */
+    int allow_empty;           /* no batch at all is not an error (a resumed run at the
+                                * data's end) */
 } mlsae_stream_options;
 
 typedef struct mlsae_stream_batch {
@@ -101,6 +110,7 @@ typedef struct mlsae_stream_batch {
     mlsae_ref recons;         /* [n_layers * rows * seq, d_model] on s->sae_be (decode) */
     const mlsae_sae_layer_metrics *metrics; /* [n_layers] (metrics), else NULL */
     mlsae_data_position position; /* the data stream's position after this batch (its group) */
+    mlsae_stream *stream;     /* for mlsae_stream_idle during the callback */
 } mlsae_stream_batch;
 
 /* Return 0 to go on, 1 to stop early (no error), -1 on error (err set). */
@@ -111,7 +121,20 @@ typedef struct mlsae_stream_summary {
     int64_t batches;   /* batches within the budget, of every rank */
     uint64_t tokens;   /* budget tokens delivered, per layer, to every rank together */
     double seconds;
+    int data_ended;    /* the data ended (with whole_groups: a group could not be filled) */
+    mlsae_data_position end; /* then: the loader's position there */
+    /* Where the stream's time went (seconds). One thread: the loader's
+     * batches (data_s) and the transformer (forward_s). With the transformer's
+     * thread (overlapped = 1): data_s and forward_s are that thread's, spent
+     * while the consumer ran; wait_s is how long the stream waited for it,
+     * upload_s the copies of its activations to the SAE's backend. */
+    double data_s, forward_s, wait_s, upload_s;
+    int overlapped;
 } mlsae_stream_summary;
+
+/* The transformer's thread (two backends) finishes its batch and waits;
+ * see the thread rules above. Nothing to do with one backend. */
+void mlsae_stream_idle(mlsae_stream *st);
 
 /* Open the loader of cfg's data (data.path, max_length, batch_size,
  * num_workers) with the session's tokenizer, from start (NULL: the

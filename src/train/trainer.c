@@ -4,15 +4,18 @@
  * val_check_interval micro-batches, checkpointing every
  * checkpoint_every_n_steps optimizer steps and on SIGINT/SIGTERM.
  *
- * With the transformer and the SAE on one backend, the three run one after
- * the other. On two backends, the transformer runs a batch ahead on its own
- * thread (prefetch.h) and the loop only uploads its activations.
+ * The batches come from the stream stage (pipeline/stream.h), this file
+ * being its consumer: the stream reads the data, runs the transformer (on
+ * two backends a batch ahead on its own thread) and hands each batch's
+ * activations to train_batch, which trains every SAE of the run (one, or a
+ * sweep's) on them. The stream has no token budget here (training stops at
+ * max_steps: the consumer returns 1). Saved activations (data.activations)
+ * are a second source, read here and fed to the same train_batch.
  *
  * Data parallel (train_dist.h, doc/scaling.md): rank r of N trains on the
- * batches r, r + N, r + 2N, ... of the same stream (each rank reads every
- * batch and keeps its own, so the stream's position is the same on all),
- * the SAE reduces its batch sums and gradients over the ranks, and rank 0
- * alone validates and writes files. */
+ * batches r, r + N, r + 2N, ... of the same stream (the stream's rank
+ * striding, whole groups only), the SAE reduces its batch sums and gradients
+ * over the ranks, and rank 0 alone validates and writes files. */
 #include "config.h"
 #include "train/trainer.h"
 #include "backend/lowp.h"
@@ -39,8 +42,8 @@
 #include "eval/downstream.h"
 #include "eval/layer_log.h"
 #include "pipeline/comm.h"
-#include "pipeline/prefetch.h"
 #include "pipeline/session.h"
+#include "pipeline/stream.h"
 #include "train/sweep.h"
 #include "train/train_dist.h"
 #include "train/train_state.h"
@@ -115,23 +118,25 @@ typedef struct trainer {
     member *mb;                /* the SAEs: one, or a sweep's */
     int n_mb;
     int sweep;                 /* several SAEs: <out>/<name>/ each (sweep.h) */
-    mlsae_loader *loader;      /* the dataset, through the transformer; or */
-    mlsae_activations acts;    /* saved activations (data.activations) */
+    mlsae_activations acts;    /* saved activations (data.activations), or the stream */
     int64_t act_next;          /* the next micro-batch of acts */
     mlsae_run_config *own_cfg; /* cfg with the activations' batch and pos */
-    mlsae_prefetch *prefetch;  /* on two backends: the transformer's thread */
-    mlsae_data_position pos;   /* the stream's position after the last batch taken */
-    mlsae_metrics_log *log;
+    mlsae_buffer *x;           /* acts: [n_layers, batch, seq, d] on the SAE's backend */
+    mlsae_stream *stream;      /* during a stream callback: for mlsae_stream_idle */
+    mlsae_data_position pos;   /* the data's position after the last batch trained */
     mlsae_downstream *downstream;
-    mlsae_eval_buffers eval;   /* validation batches (x_sae borrows x) */
-    mlsae_buffer *x;           /* [n_layers, batch, seq, d] activations, on the SAE's backend */
+    mlsae_eval_buffers eval;   /* validation batches */
     mlsae_train_state st;
     mlsae_progress progress;
     int progress_on;
     char out_dir[3072];
-    const char *sources[1];
     int rank, ranks;           /* data parallel: this process, all (1: alone) */
-    int rows_all;              /* sequences of the last global micro-batch */
+    /* the loop (train_batch) */
+    mlsae_train_summary *summary;
+    int64_t step, this_run;
+    int stopping;              /* a stop was requested (SIGINT/SIGTERM on any rank) */
+    int reached;               /* max_steps reached */
+    mlsae_sae_train_metrics m; /* the first SAE's last micro-batch */
 } trainer;
 
 static void msg(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -219,22 +224,6 @@ static int apply_precision(trainer *t, member *mb, mlsae_error *err)
     return mlsae_sae_set_precision(mb->sae, prec, err);
 }
 
-static int open_loader(trainer *t, mlsae_loader **out, const mlsae_data_position *start,
-                       mlsae_error *err)
-{
-    mlsae_loader_config lc = {0};
-    t->sources[0] = t->cfg->data.path;
-    lc.sources = t->sources;
-    lc.n_sources = 1;
-    lc.tok = t->s.tok;
-    lc.seq.max_length = (size_t)t->cfg->data.max_length;
-    lc.seq.batch_size = (size_t)t->cfg->data.batch_size;
-    lc.seq.n_threads = t->cfg->data.num_workers == MLSAE_CONFIG_NONE
-                           ? 0 : (int)t->cfg->data.num_workers;
-    lc.start = start;
-    return mlsae_loader_open(&lc, out, err);
-}
-
 static json_t *row_header(trainer *t, int64_t step)
 {
     json_t *row = json_object();
@@ -276,11 +265,11 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
     const mlsae_run_config *cfg = t->cfg;
     if (cfg->trainer.limit_val_batches == 0 || t->rank != 0) return 0;
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
-    if (t->prefetch) mlsae_prefetch_idle(t->prefetch); /* the transformer is ours now */
+    if (t->stream) mlsae_stream_idle(t->stream); /* the transformer is ours now */
     if (!t->downstream && mlsae_downstream_new(&t->s, batch, seq, &t->downstream, err)) return -1;
-    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, t->x, err)) return -1;
+    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, NULL, err)) return -1;
     mlsae_loader *vl = NULL;
-    if (open_loader(t, &vl, NULL, err)) return -1;
+    if (mlsae_stream_open_loader(cfg, &t->s, NULL, &vl, err)) return -1;
     const int n = t->s.n_layers;
     for (int i = 0; i < t->n_mb; i++) memset(t->mb[i].val_sum, 0, sizeof t->mb[i].val_sum);
     int64_t n_batches = 0;
@@ -349,8 +338,6 @@ static int validate(trainer *t, int64_t step, mlsae_error *err)
 
 static void trainer_free(trainer *t)
 {
-    mlsae_prefetch_close(t->prefetch);
-    if (t->loader) mlsae_loader_close(t->loader);
     mlsae_activations_close(&t->acts);
     free(t->own_cfg);
     if (t->downstream) mlsae_downstream_free(t->downstream);
@@ -364,93 +351,6 @@ static void trainer_free(trainer *t)
     free(t->mb);
     t->mb = NULL;
     mlsae_session_close(&t->s);
-}
-
-/* Data parallel: this rank's batch of the next N of the stream into t->x
- * (the transformer on the session's backend, then to the SAE's); *rows:
- * this rank's sequences, t->rows_all those of all N. 0 when the stream has
- * fewer than N batches left: every rank reads the same stream, so every
- * rank stops at the same global micro-batch. */
-static int next_batch_strided(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
-{
-    const int batch = (int)t->cfg->data.batch_size, seq = (int)t->cfg->data.max_length;
-    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, t->x, err)) return -1;
-    int total = 0, mine = 0;
-    for (int j = 0; j < t->ranks; j++) {
-        double c0 = mlsae_monotonic_seconds(NULL);
-        mlsae_batch b;
-        int got = mlsae_loader_next(t->loader, &b, err);
-        double c1 = mlsae_monotonic_seconds(NULL);
-        sum->data_s += c1 - c0;
-        if (got <= 0) return got;
-        total += (int)b.rows;
-        if (j != t->rank) continue;
-        mine = (int)b.rows;
-        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err) ||
-            t->s.sae_be->ops->core.finish(t->s.sae_be))
-            return -1;
-        sum->forward_s += mlsae_monotonic_seconds(NULL) - c1;
-    }
-    mlsae_loader_position(t->loader, &t->pos);
-    *rows = mine;
-    t->rows_all = total;
-    return 1;
-}
-
-/* The next batch's activations into t->x: 1 (*rows sequences), 0 at the
- * end of the data, -1 on error. t->pos becomes the stream's position after
- * it, the resume point once it is trained; t->rows_all the sequences of
- * the global micro-batch. With N ranks, rank r's batch is the r-th of the
- * next N. */
-static int next_batch(trainer *t, int *rows, mlsae_train_summary *sum, mlsae_error *err)
-{
-    const int seq = (int)t->cfg->data.max_length;
-    mlsae_backend *sae_be = t->s.sae_be;
-    double c0 = mlsae_monotonic_seconds(NULL);
-    if (t->acts.st) {
-        const mlsae_activations *a = &t->acts;
-        if (t->act_next + t->ranks > a->n_batches) return 0;
-        if (sae_be->ops->core.write(sae_be, t->x, 0,
-                                    mlsae_activations_batch(a, t->act_next + t->rank),
-                                    a->per_batch * sizeof(float)))
-            return mlsae_fail(err, "activations to the SAE's backend: %s",
-                              mlsae_backend_error(sae_be));
-        t->act_next += t->ranks;
-        t->pos.batches = (uint64_t)t->act_next;
-        t->pos.tokens = (uint64_t)t->act_next * (uint64_t)a->batch * (uint64_t)a->pos;
-        sum->data_s += mlsae_monotonic_seconds(NULL) - c0;
-        *rows = a->batch;
-        t->rows_all = a->batch * t->ranks;
-        return 1;
-    }
-    if (t->ranks > 1) return next_batch_strided(t, rows, sum, err);
-    if (t->prefetch) {
-        mlsae_prefetched p;
-        int got = mlsae_prefetch_next(t->prefetch, &p, err);
-        double c1 = mlsae_monotonic_seconds(NULL);
-        sum->wait_s += c1 - c0;
-        t->pos = p.position;
-        if (got <= 0) return got;
-        size_t bytes = (size_t)t->s.n_layers * p.rows * seq * t->s.d_model * sizeof(float);
-        if (sae_be->ops->core.write(sae_be, t->x, 0, p.x, bytes))
-            return mlsae_fail(err, "activations to the SAE's backend: %s",
-                              mlsae_backend_error(sae_be));
-        sum->upload_s += mlsae_monotonic_seconds(NULL) - c1;
-        *rows = t->rows_all = p.rows;
-        return 1;
-    }
-    mlsae_batch b;
-    int got = mlsae_loader_next(t->loader, &b, err);
-    mlsae_loader_position(t->loader, &t->pos);
-    double c1 = mlsae_monotonic_seconds(NULL);
-    sum->data_s += c1 - c0;
-    if (got <= 0) return got;
-    if (mlsae_session_activations(&t->s, b.ids, (int)b.rows, seq, mlsae_at(t->x, 0), err) ||
-        t->s.be->ops->core.finish(t->s.be))
-        return -1;
-    sum->forward_s += mlsae_monotonic_seconds(NULL) - c1;
-    *rows = t->rows_all = (int)b.rows;
-    return 1;
 }
 
 /* The metrics rows written so far reach the disk before the checkpoint
@@ -620,6 +520,136 @@ static int log_member_summary(trainer *t, member *mb, int64_t step, mlsae_error 
     return rc;
 }
 
+/* One micro-batch x [n_layers, rows, seq, d_model] (on the SAE's backend)
+ * for every SAE of the run, then its metric rows, validation and checkpoint
+ * when due. rows_all: the sequences of the global micro-batch (all ranks);
+ * pos: the data's position after it. Returns 0 to go on, 1 to stop (a stop
+ * request, checked first on every rank: the batch is then not trained; or
+ * max_steps reached), -1 on error. */
+static int train_batch(trainer *t, mlsae_ref x, int rows, int rows_all,
+                       const mlsae_data_position *pos, mlsae_error *err)
+{
+    const mlsae_run_config *cfg = t->cfg;
+    mlsae_train_summary *summary = t->summary;
+    if ((t->stopping = mlsae_train_dist_stop_requested(err)) != 0) return t->stopping < 0 ? -1 : 1;
+    const int seq = (int)cfg->data.max_length, n_layers = t->s.n_layers;
+    const int64_t log_every = t->derived.log_every_n_steps;
+    const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
+    const int64_t val_every = cfg->trainer.val_check_interval;
+    const int rows_per_layer = rows * seq;
+    t->st.micro_batches++;
+    t->st.tokens += (uint64_t)rows_all * (uint64_t)seq;
+    t->this_run++;
+    t->pos = *pos;
+    int stepped = 0;
+    for (int i = 0; i < t->n_mb; i++) {
+        /* every SAE on the same activations (an SAE only reads x) */
+        member *mb = &t->mb[i];
+        mlsae_sae_train_metrics m;
+        double c2 = mlsae_monotonic_seconds(NULL);
+        if (mlsae_sae_train_microbatch(mb->sae, x, n_layers, rows_per_layer, &m, err) ||
+            t->s.sae_be->ops->core.finish(t->s.sae_be))
+            return -1;
+        double c3 = mlsae_monotonic_seconds(NULL);
+        summary->sae_s += c3 - c2;
+        mb->sum->sae_s += c3 - c2;
+        mb->sum->last_loss = m.loss_total;
+        if (i == 0) {
+            summary->last_loss = m.loss_total;
+            t->m = m;
+        }
+        if (m.stepped) {
+            stepped = 1;
+            t->step = m.step;
+            if (log_every > 0 && t->step % log_every == 0 && log_train_row(t, mb, x, &m, err))
+                return -1;
+        }
+        double c4 = mlsae_monotonic_seconds(NULL);
+        summary->save_s += c4 - c3;
+        mb->sum->save_s += c4 - c3;
+        if (t->progress_on)
+            mlsae_progress_set(&t->progress, t->sweep ? mb->label : "loss", m.loss_total);
+    }
+    double c4 = mlsae_monotonic_seconds(NULL);
+    if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t->st.micro_batches % val_every == 0 &&
+        validate(t, t->step, err))
+        return -1;
+    double c5 = mlsae_monotonic_seconds(NULL);
+    summary->validate_s += c5 - c4;
+    /* after this micro-batch's validation: a checkpoint covers its rows */
+    if (stepped && ckpt_every > 0 && t->step % ckpt_every == 0) {
+        t->st.data = t->pos;
+        if (save_checkpoint(t, err)) return -1;
+        summary->save_s += mlsae_monotonic_seconds(NULL) - c5;
+    }
+    if (t->progress_on) {
+        if (!t->sweep) mlsae_progress_set(&t->progress, "dead", t->m.dead_fraction);
+        mlsae_progress_update(&t->progress, t->st.tokens);
+    }
+    if (t->io && t->io->on_micro_batch) t->io->on_micro_batch(t->io->ctx, t->this_run);
+    t->reached = t->step >= t->derived.max_steps;
+    return t->reached;
+}
+
+/* The stream's consumer. */
+static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
+{
+    trainer *t = ctx;
+    t->stream = b->stream;
+    int rc = train_batch(t, b->x, b->rows, b->rows_all, &b->position, err);
+    t->stream = NULL;
+    return rc;
+}
+
+/* The model's batches through the stream, from the resume point; 1 when
+ * the data ended. */
+static int run_stream(trainer *t, mlsae_error *err)
+{
+    mlsae_stream_options so = {0};
+    so.max_tokens = UINT64_MAX / 2; /* no budget: training stops at max_steps */
+    so.start = t->cfg->trainer.checkpoint_path[0] ? &t->st.data : NULL;
+    so.rank = t->rank;
+    so.ranks = t->ranks;
+    so.whole_groups = 1;
+    so.allow_empty = 1; /* a resumed run may find the data at its end */
+    mlsae_stream_summary ss;
+    int rc = mlsae_stream_run(t->cfg, &t->s, &so, consume, t, &ss, err);
+    t->summary->data_s += ss.data_s;
+    t->summary->forward_s += ss.forward_s;
+    t->summary->wait_s += ss.wait_s;
+    t->summary->upload_s += ss.upload_s;
+    t->summary->overlapped = ss.overlapped;
+    if (rc) return -1;
+    /* one process resumes after the end of the data as the loader saw it;
+     * several, after the last whole group */
+    if (ss.data_ended && t->ranks == 1) t->pos = ss.end;
+    return ss.data_ended && !t->stopping && !t->reached;
+}
+
+/* Saved activations: micro-batch g is entry g of the file (rank r of N:
+ * r, r + N, ...); 1 when the file ended. */
+static int run_activations(trainer *t, mlsae_error *err)
+{
+    const mlsae_activations *a = &t->acts;
+    mlsae_backend *sae_be = t->s.sae_be;
+    for (;;) {
+        if (t->act_next + t->ranks > a->n_batches) return 1;
+        double c0 = mlsae_monotonic_seconds(NULL);
+        if (sae_be->ops->core.write(sae_be, t->x, 0,
+                                    mlsae_activations_batch(a, t->act_next + t->rank),
+                                    a->per_batch * sizeof(float)))
+            return mlsae_fail(err, "activations to the SAE's backend: %s",
+                              mlsae_backend_error(sae_be));
+        t->act_next += t->ranks;
+        mlsae_data_position pos = t->pos;
+        pos.batches = (uint64_t)t->act_next;
+        pos.tokens = (uint64_t)t->act_next * (uint64_t)a->batch * (uint64_t)a->pos;
+        t->summary->data_s += mlsae_monotonic_seconds(NULL) - c0;
+        int rc = train_batch(t, mlsae_at(t->x, 0), a->batch, a->batch * t->ranks, &pos, err);
+        if (rc) return rc < 0 ? -1 : 0;
+    }
+}
+
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                 mlsae_train_summary *summary, mlsae_error *err)
 {
@@ -714,36 +744,27 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     }
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
         if (member_files(&t, &t.mb[i], resuming, err)) goto done;
-    if (!t.acts.st) {
-        if (open_loader(&t, &t.loader, resuming ? &t.st.data : NULL, err)) goto done;
-        mlsae_loader_position(t.loader, &t.pos);
-    } else {
-        t.pos = t.st.data;
-    }
+    t.pos = t.st.data;
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int n_layers = t.s.n_layers;
-    if (mlsae_session_split(&t.s) && t.ranks == 1) {
-        if (mlsae_prefetch_open(&t.s, t.loader, batch, seq, &t.prefetch, err)) goto done;
-        summary->overlapped = 1;
-    }
-    t.x = mlsae_alloc_f32(t.s.sae_be, (size_t)n_layers * batch * seq * t.s.d_model);
-    if (!t.x) {
-        mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d", n_layers,
-                   batch, seq, t.s.d_model);
-        goto done;
+    if (t.acts.st) {
+        t.x = mlsae_alloc_f32(t.s.sae_be, (size_t)n_layers * batch * seq * t.s.d_model);
+        if (!t.x) {
+            mlsae_fail(err, "cannot allocate activations for %d layers x %d x %d x %d", n_layers,
+                       batch, seq, t.s.d_model);
+            goto done;
+        }
     }
     if (mlsae_signals_install(err)) goto done;
 
     const uint64_t tokens_per_mb = (uint64_t)t.derived.tokens_per_micro_batch;
     const int64_t max_steps = t.derived.max_steps;
-    const int64_t log_every = t.derived.log_every_n_steps;
-    const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
     mlsae_sae_counters counters;
     mlsae_sae_get_counters(t.mb[0].sae, &counters);
-    step = counters.step;
-    int64_t this_run = 0;
+    step = t.step = counters.step;
+    t.summary = summary;
 
     if (io && io->out) {
         mlsae_progress_options po;
@@ -770,7 +791,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             const mlsae_sae_config *mc = mlsae_sae_get_config(t.mb[i].sae);
             msg(&t, "  %s: %d latents, k %d", t.mb[i].sum->name, mc->n_latents, mc->k);
         }
-        if (t.prefetch)
+        if (!t.acts.st && mlsae_session_split(&t.s))
             msg(&t, "transformer on %s, a batch ahead on its own thread",
                 t.s.be->ops->describe(t.s.be));
         if (resuming)
@@ -778,75 +799,20 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                 cfg->trainer.checkpoint_path, (long long)t.st.micro_batches, (long long)step);
     }
 
-    mlsae_sae_train_metrics m = {0};
     int data_ended = 0;
-    int stopping = 0;
-    while (step < max_steps) {
-        if ((stopping = mlsae_train_dist_stop_requested(err)) != 0) {
-            if (stopping < 0) goto done;
-            break;
-        }
-        int rows = 0;
-        int got = next_batch(&t, &rows, summary, err);
-        if (got < 0) goto done;
-        if (got == 0) {
-            data_ended = 1;
-            if (t.st.micro_batches == 0) {
-                mlsae_fail(err, "%s: no complete sequence of %d tokens in this data (a sequence "
-                           "needs max_length tokens, and the last one of each group of 1024 "
-                           "documents is dropped)", cfg->data.path, seq);
-                goto done;
-            }
-            break;
-        }
-        mlsae_ref x = mlsae_at(t.x, 0);
-        const int rows_per_layer = rows * seq;
-        t.st.micro_batches++;
-        t.st.tokens += (uint64_t)t.rows_all * (uint64_t)seq;
-        this_run++;
-        int stepped = 0;
-        for (int i = 0; i < t.n_mb; i++) {
-            /* every SAE on the same activations (the SAE only reads x) */
-            member *mb = &t.mb[i];
-            double c2 = mlsae_monotonic_seconds(NULL);
-            if (mlsae_sae_train_microbatch(mb->sae, x, n_layers, rows_per_layer, &m, err) ||
-                t.s.sae_be->ops->core.finish(t.s.sae_be))
-                goto done;
-            double c3 = mlsae_monotonic_seconds(NULL);
-            summary->sae_s += c3 - c2;
-            mb->sum->sae_s += c3 - c2;
-            mb->sum->last_loss = m.loss_total;
-            if (i == 0) summary->last_loss = m.loss_total;
-            if (m.stepped) {
-                stepped = 1;
-                step = m.step;
-                if (log_every > 0 && step % log_every == 0 && log_train_row(&t, mb, x, &m, err))
-                    goto done;
-            }
-            double c4 = mlsae_monotonic_seconds(NULL);
-            summary->save_s += c4 - c3;
-            mb->sum->save_s += c4 - c3;
-            if (t.progress_on)
-                mlsae_progress_set(&t.progress, t.sweep ? mb->label : "loss", m.loss_total);
-        }
-        double c4 = mlsae_monotonic_seconds(NULL);
-        if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t.st.micro_batches % val_every == 0 &&
-            validate(&t, step, err))
+    if (t.step < max_steps) {
+        data_ended = t.acts.st ? run_activations(&t, err) : run_stream(&t, err);
+        if (data_ended < 0) goto done;
+        step = t.step;
+        if (t.stopping < 0) goto done;
+        if (data_ended && t.st.micro_batches == 0) {
+            mlsae_fail(err, "%s: no complete sequence of %d tokens in this data (a sequence "
+                       "needs max_length tokens, and the last one of each group of 1024 "
+                       "documents is dropped)", cfg->data.path, seq);
             goto done;
-        double c5 = mlsae_monotonic_seconds(NULL);
-        summary->validate_s += c5 - c4;
-        /* after this micro-batch's validation: a checkpoint covers its rows */
-        if (stepped && ckpt_every > 0 && step % ckpt_every == 0) {
-            t.st.data = t.pos;
-            if (save_checkpoint(&t, err)) goto done;
-            summary->save_s += mlsae_monotonic_seconds(NULL) - c5;
         }
-        if (t.progress_on) {
-            if (!t.sweep) mlsae_progress_set(&t.progress, "dead", m.dead_fraction);
-            mlsae_progress_update(&t.progress, t.st.tokens);
-        }
-        if (io && io->on_micro_batch) io->on_micro_batch(io->ctx, this_run);
     }
+    const int stopping = t.stopping;
 
     if (stopping) {
         /* Finish here: the checkpoint holds the accumulated gradients, so a
@@ -891,14 +857,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     t.progress_on = 0;
     rc = 0;
 done:
-    if (t.prefetch) {
-        mlsae_prefetch_times pt;
-        mlsae_prefetch_get_times(t.prefetch, &pt);
-        summary->data_s = pt.data_s;
-        summary->forward_s = pt.forward_s;
-        mlsae_prefetch_close(t.prefetch);
-        t.prefetch = NULL;
-    }
     mlsae_signals_restore();
     if (t.progress_on) mlsae_progress_finish(&t.progress);
     summary->micro_batches = t.st.micro_batches;
