@@ -15,7 +15,7 @@ MAKE_MODEL=${MAKE_MODEL:-./tests/make_model}
 SRCDIR=${MLSAE_SRCDIR:-.}
 D=${D:-128} L=${L:-4} H=${H:-4} FF=${FF:-512}
 EFS=${EFS:-"2 4 8"} KS=${KS:-"8 16 32"}
-POS=${POS:-128} B=${B:-4} TOKENS=${TOKENS:-16384} VAL=${VAL:-2} R=${R:-1}
+POS=${POS:-128} B=${B:-4} TOKENS=${TOKENS:-8192} VAL=${VAL:-1} R=${R:-1}
 THREADS=${THREADS:-0}
 [ -x "$MAKE_MODEL" ] || { echo "bench_sweep: $MAKE_MODEL missing: make check (or make tests/make_model) first"; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-bench-sweep-XXXXXX")

@@ -99,6 +99,11 @@ one_line_error "a value listed twice" $? "$tmp/e3.err" "listed twice"
 one_line_error "a sweep from --init" $? "$tmp/e4.err" "sweep cannot start from it"
 "$bin" train $common --expansion_factor 4 --k 8 400 --out "$tmp/e5" > /dev/null 2> "$tmp/e5.err"
 one_line_error "a member's k > n_latents" $? "$tmp/e5.err" "k"
-check "nothing written by the refused runs" [ ! -e "$tmp/e1" ] && [ ! -e "$tmp/e2" ] && [ ! -e "$tmp/e3" ] && [ ! -e "$tmp/e4" ] && [ ! -e "$tmp/e5" ]
+"$bin" test --checkpoint "$tmp/sweep/mlsae-model-x4-k8/mlsae-model-x4-k8" $common --k 8 4 \
+    --csv "$tmp/e6.csv" > /dev/null 2> "$tmp/e6.err"
+one_line_error "a list outside mlsae train" $? "$tmp/e6.err" "sweep of mlsae train"
+none_exists() { for f; do [ ! -e "$f" ] || return 1; done; }
+check "nothing written by the refused runs" \
+    none_exists "$tmp/e1" "$tmp/e2" "$tmp/e3" "$tmp/e4" "$tmp/e5" "$tmp/e6.csv"
 
 exit $fail

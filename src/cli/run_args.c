@@ -137,6 +137,12 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
     int n_rest = 0, status = 0;
     if (mlsae_run_config_from_args_base(cfg, base, n_args, args, rest, &n_rest, &err) != 0) {
         status = cli_error(cmd, "%s", err.msg);
+    } else if (strcmp(cmd, "train") != 0 &&
+               (cfg->sweep.n_expansion_factor > 0 || cfg->sweep.n_k > 0)) {
+        /* a list is a training sweep (config/run_config.h) */
+        status = cli_error(cmd, "option --%s: one value here (several are a sweep of mlsae "
+                           "train)", cfg->sweep.n_k > 0 ? "autoencoder.k"
+                                                        : "autoencoder.expansion_factor");
     } else if (n_args > argc && resume_checks(cmd, argc, argv, resume, saved, cfg)) {
         status = 1;
     } else {

@@ -18,16 +18,11 @@
  * over the ranks, and rank 0 alone validates and writes files. */
 #include "config.h"
 #include "train/trainer.h"
-#include "backend/lowp.h"
+#include "train/trainer_internal.h"
 
-#include <jansson.h>
-#include <math.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/atomic_file.h"
 #include "core/metrics_log.h"
@@ -38,9 +33,7 @@
 #include "sae/mlsae.h"
 #include "sae/sae_reduce.h"
 #include "dataset/activations.h"
-#include "dataset/loader.h"
 #include "eval/downstream.h"
-#include "eval/layer_log.h"
 #include "pipeline/comm.h"
 #include "pipeline/session.h"
 #include "pipeline/stream.h"
@@ -87,255 +80,6 @@ void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n)
                      out, n);
 }
 
-/* dst = "a/b" (b NULL: "a"), or an error naming the path when it does not
- * fit. */
-static int join(char *dst, size_t n, const char *a, const char *b, mlsae_error *err)
-{
-    int w = b ? snprintf(dst, n, "%s/%s", a, b) : snprintf(dst, n, "%s", a);
-    if (w < 0 || (size_t)w >= n) return mlsae_fail(err, "%s/%s: path too long", a, b ? b : "");
-    return 0;
-}
-
-/* One SAE of the run (a sweep has several, sweep.h): its configuration,
- * its files and its share of the time. */
-typedef struct member {
-    const mlsae_run_config *cfg; /* the run's, or its own (own_cfg) in a sweep */
-    mlsae_run_config *own_cfg;
-    mlsae_sae *sae;
-    mlsae_metrics_log *log;
-    char out_dir[3400], ckpt_dir[3500], sae_dir[4096];
-    char label[32];              /* "x<E>k<K>" on the progress line of a sweep */
-    mlsae_train_member_summary *sum;
-    double val_sum[3][MLSAE_CONFIG_MAX_LAYERS]; /* validation accumulators */
-} member;
-
-/* Everything the loop holds; freed in one place. */
-typedef struct trainer {
-    const mlsae_run_config *cfg;
-    mlsae_run_derived derived;
-    const mlsae_train_io *io;
-    mlsae_session s;
-    member *mb;                /* the SAEs: one, or a sweep's */
-    int n_mb;
-    int sweep;                 /* several SAEs: <out>/<name>/ each (sweep.h) */
-    mlsae_activations acts;    /* saved activations (data.activations), or the stream */
-    int64_t act_next;          /* the next micro-batch of acts */
-    mlsae_run_config *own_cfg; /* cfg with the activations' batch and pos */
-    mlsae_buffer *x;           /* acts: [n_layers, batch, seq, d] on the SAE's backend */
-    mlsae_stream *stream;      /* during a stream callback: for mlsae_stream_idle */
-    mlsae_data_position pos;   /* the data's position after the last batch trained */
-    mlsae_downstream *downstream;
-    mlsae_eval_buffers eval;   /* validation batches */
-    mlsae_train_state st;
-    mlsae_progress progress;
-    int progress_on;
-    char out_dir[3072];
-    int rank, ranks;           /* data parallel: this process, all (1: alone) */
-    /* the loop (train_batch) */
-    mlsae_train_summary *summary;
-    int64_t step, this_run;
-    int stopping;              /* a stop was requested (SIGINT/SIGTERM on any rank) */
-    int reached;               /* max_steps reached */
-    mlsae_sae_train_metrics m; /* the first SAE's last micro-batch */
-} trainer;
-
-static void msg(trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void msg(trainer *t, const char *fmt, ...)
-{
-    if (!t->io || !t->io->out) return;
-    char buf[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (t->progress_on) mlsae_progress_message(&t->progress, "%s", buf);
-    else fprintf(t->io->out, "%s\n", buf);
-}
-
-static int sae_from_config(trainer *t, member *mb, mlsae_error *err)
-{
-    const mlsae_run_config *cfg = mb->cfg;
-    mlsae_sae_config sc;
-    mlsae_sae_config_default(&sc, t->s.d_model, (int)cfg->autoencoder.expansion_factor);
-    sc.k = (int)cfg->autoencoder.k;
-    sc.auxk = cfg->autoencoder.auxk == MLSAE_CONFIG_NONE ? 0 : (int)cfg->autoencoder.auxk;
-    sc.auxk_coef = isnan(cfg->autoencoder.auxk_coef) ? 0.0f : (float)cfg->autoencoder.auxk_coef;
-    sc.dead_steps_threshold = t->derived.dead_steps_threshold;
-    sc.dead_threshold = (float)cfg->autoencoder.dead_threshold;
-    sc.standardize = cfg->autoencoder.standardize;
-    sc.lr = (float)cfg->autoencoder.lr;
-    sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
-    if (mlsae_sae_config_check(&sc, err)) return -1;
-    return mlsae_sae_create(&sc, t->s.sae_be, (uint64_t)cfg->seed, &mb->sae, err);
-}
-
-/* The SAE of cfg->init: its shape and thresholds (config.json), with the
- * trainer's options (lr, auxk_coef, accumulation) and a new optimizer. A
- * shape option given on top that disagrees with the checkpoint is an error:
- * silently training another shape than asked would be a guess. */
-static int sae_from_init(trainer *t, member *mb, mlsae_error *err)
-{
-    const mlsae_run_config *cfg = mb->cfg;
-    if (mlsae_ckpt_load(cfg->init, t->s.sae_be, &mb->sae, err)) return -1;
-    mlsae_sae_config sc = *mlsae_sae_get_config(mb->sae);
-    if (sc.n_inputs != t->s.d_model)
-        return mlsae_fail(err, "%s: d_model %d of the activations does not match n_inputs %d of "
-                          "%s", cfg->data.activations[0] ? cfg->data.activations : cfg->model_name,
-                          t->s.d_model, sc.n_inputs, cfg->init);
-    mlsae_run_config *def = malloc(sizeof *def);
-    if (!def) return mlsae_fail(err, "out of memory");
-    mlsae_run_config_defaults(def);
-    const mlsae_autoencoder_config *a = &cfg->autoencoder, *d = &def->autoencoder;
-    int64_t auxk = a->auxk == MLSAE_CONFIG_NONE ? 0 : a->auxk;
-    const char *bad = NULL;
-    if (a->expansion_factor != d->expansion_factor &&
-        a->expansion_factor * sc.n_inputs != sc.n_latents)
-        bad = "expansion_factor";
-    else if (a->k != d->k && a->k != sc.k) bad = "k";
-    else if (a->auxk != d->auxk && auxk != sc.auxk) bad = "auxk";
-    else if (a->dead_threshold != d->dead_threshold && (float)a->dead_threshold != sc.dead_threshold)
-        bad = "dead_threshold";
-    else if (a->standardize != d->standardize && a->standardize != sc.standardize)
-        bad = "standardize";
-    const int dtt_given = a->dead_tokens_threshold != d->dead_tokens_threshold;
-    free(def);
-    if (bad)
-        return mlsae_fail(err, "init: %s fixes autoencoder.%s in its config.json; drop that "
-                          "option (lr, auxk_coef and the trainer's options apply)", cfg->init,
-                          bad);
-    sc.lr = (float)a->lr;
-    sc.auxk_coef = isnan(a->auxk_coef) ? 0.0f : (float)a->auxk_coef;
-    sc.accumulate_grad_batches = (int)cfg->trainer.accumulate_grad_batches;
-    if (dtt_given) sc.dead_steps_threshold = t->derived.dead_steps_threshold;
-    return mlsae_sae_set_config(mb->sae, &sc, err);
-}
-
-/* trainer.precision on the SAE (fresh or resumed: checkpoints do not
- * record it); the transformer's is set by the session. */
-static int apply_precision(trainer *t, member *mb, mlsae_error *err)
-{
-    mlsae_precision prec = MLSAE_PRECISION_32;
-    if (mlsae_precision_parse(t->cfg->trainer.precision, &prec))
-        return mlsae_fail(err, "trainer.precision '%s': not computed", t->cfg->trainer.precision);
-    if (prec != MLSAE_PRECISION_32 && mb == t->mb)
-        msg(t, "precision %s: SAE encoder and transformer products with %s",
-            mlsae_precision_name(prec),
-            mlsae_lowp_describe(t->s.sae_be, mlsae_precision_lowp(prec)));
-    return mlsae_sae_set_precision(mb->sae, prec, err);
-}
-
-static json_t *row_header(trainer *t, int64_t step)
-{
-    json_t *row = json_object();
-    if (!row) return NULL;
-    json_object_set_new(row, "step", json_integer(step));
-    json_object_set_new(row, "micro_batch", json_integer(t->st.micro_batches));
-    json_object_set_new(row, "tokens", json_integer((json_int_t)t->st.tokens));
-    return row;
-}
-
-static int log_train_row(trainer *t, member *mb, mlsae_ref x, const mlsae_sae_train_metrics *m,
-                         mlsae_error *err)
-{
-    mlsae_sae_layer_metrics layers[MLSAE_CONFIG_MAX_LAYERS];
-    double dead_rel = 0;
-    if (mlsae_sae_last_metrics(mb->sae, x, layers,
-                               (double)mb->cfg->autoencoder.dead_tokens_threshold, &dead_rel, err))
-        return -1;
-    if (!mb->log) return 0; /* not rank 0 */
-    json_t *row = row_header(t, m->step);
-    if (!row) return mlsae_fail(err, "out of memory");
-    mlsae_metrics_row_set(row, "loss/total", m->loss_total);
-    mlsae_metrics_row_set(row, "loss/mse", m->loss_mse);
-    mlsae_metrics_row_set(row, "loss/auxk", m->loss_aux);
-    mlsae_metrics_row_set(row, "train/dead/abs", m->dead_fraction);
-    mlsae_metrics_row_set(row, "train/dead/rel", dead_rel);
-    mlsae_layer_log_train(row, "train/", t->s.layers, t->s.n_layers, layers);
-    int rc = mlsae_metrics_log_write(mb->log, row, err);
-    json_decref(row);
-    return rc;
-}
-
-/* Validation (SPEC §5): the first limit_val_batches batches of the training
- * data, as the reference validates on its train split; per-layer averages
- * over the batches of loss delta, logit MSE and KL. Every SAE of a sweep is
- * validated on the same transformer pass of each batch. */
-static int validate(trainer *t, int64_t step, mlsae_error *err)
-{
-    const mlsae_run_config *cfg = t->cfg;
-    if (cfg->trainer.limit_val_batches == 0 || t->rank != 0) return 0;
-    const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
-    if (t->stream) mlsae_stream_idle(t->stream); /* the transformer is ours now */
-    if (!t->downstream && mlsae_downstream_new(&t->s, batch, seq, &t->downstream, err)) return -1;
-    if (!t->eval.s && mlsae_eval_buffers_init(&t->eval, &t->s, batch, seq, NULL, err)) return -1;
-    mlsae_loader *vl = NULL;
-    if (mlsae_stream_open_loader(cfg, &t->s, NULL, &vl, err)) return -1;
-    const int n = t->s.n_layers;
-    for (int i = 0; i < t->n_mb; i++) memset(t->mb[i].val_sum, 0, sizeof t->mb[i].val_sum);
-    int64_t n_batches = 0;
-    int rc = 0;
-    mlsae_batch b;
-    while (rc == 0 && (cfg->trainer.limit_val_batches == MLSAE_CONFIG_NONE ||
-                       n_batches < cfg->trainer.limit_val_batches)) {
-        int got = mlsae_loader_next(vl, &b, err);
-        if (got <= 0) {
-            rc = got;
-            break;
-        }
-        if (mlsae_eval_activations(&t->eval, b.ids, (int)b.rows, seq, err)) {
-            rc = -1;
-            break;
-        }
-        for (int i = 0; i < t->n_mb && rc == 0; i++) {
-            member *mb = &t->mb[i];
-            double c0 = mlsae_monotonic_seconds(NULL);
-            mlsae_sae_forward_out fo;
-            mlsae_ref recons, true_path;
-            mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
-            if (mlsae_sae_forward(mb->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo,
-                                  NULL, err) ||
-                mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
-                mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
-                mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq,
-                                       dl, err)) {
-                rc = -1;
-                break;
-            }
-            for (int l = 0; l < n; l++) {
-                mb->val_sum[0][l] += dl[l].loss_delta;
-                mb->val_sum[1][l] += dl[l].logit_mse;
-                mb->val_sum[2][l] += dl[l].kl;
-            }
-            mb->sum->validate_s += mlsae_monotonic_seconds(NULL) - c0;
-        }
-        if (rc == 0) n_batches++;
-    }
-    mlsae_loader_close(vl);
-    if (rc < 0) return mlsae_error_prefix(err, "validation");
-    if (n_batches == 0) return 0;
-    for (int i = 0; i < t->n_mb && rc == 0; i++) {
-        member *mb = &t->mb[i];
-        json_t *row = row_header(t, step);
-        if (!row) return mlsae_fail(err, "out of memory");
-        for (int l = 0; l < n; l++)
-            for (int q = 0; q < 3; q++) mb->val_sum[q][l] /= (double)n_batches;
-        mlsae_layer_log_values(row, "val/loss/delta/", t->s.layers, n, mb->val_sum[0]);
-        mlsae_layer_log_values(row, "val/logit/mse/", t->s.layers, n, mb->val_sum[1]);
-        mlsae_layer_log_values(row, "val/logit/kldiv/", t->s.layers, n, mb->val_sum[2]);
-        rc = mlsae_metrics_log_write(mb->log, row, err);
-        json_decref(row);
-        double avg = 0;
-        for (int l = 0; l < n; l++) avg += mb->val_sum[0][l];
-        if (t->sweep)
-            msg(t, "validation of %s at step %lld: mean loss delta %.4f over %lld batches",
-                mb->sum->name, (long long)step, avg / n, (long long)n_batches);
-        else
-            msg(t, "validation at step %lld: mean loss delta %.4f over %lld batches",
-                (long long)step, avg / n, (long long)n_batches);
-    }
-    return rc;
-}
-
 static void trainer_free(trainer *t)
 {
     mlsae_activations_close(&t->acts);
@@ -366,158 +110,6 @@ static int save_checkpoint(trainer *t, mlsae_error *err)
         mb->sum->save_s += mlsae_monotonic_seconds(NULL) - c0;
     }
     return 0;
-}
-
-/* The SAEs of the run: one with the run's configuration, or a sweep's,
- * each with its own configuration (sweep.h). A sweep resumed from its
- * directory takes its members from sweep.json; lists given again must name
- * the same members. */
-static int make_members(trainer *t, mlsae_train_summary *summary, mlsae_error *err)
-{
-    const mlsae_run_config *cfg = t->cfg;
-    mlsae_sweep_member list[MLSAE_CONFIG_MAX_MEMBERS], given[MLSAE_CONFIG_MAX_MEMBERS];
-    int n = 0, n_given = 0;
-    if (mlsae_sweep_members(cfg, given, &n_given, err)) return -1;
-    const int resume_sweep = cfg->trainer.checkpoint_path[0] &&
-                             mlsae_sweep_is_root(cfg->trainer.checkpoint_path);
-    if (resume_sweep) {
-        if (mlsae_sweep_read(cfg->trainer.checkpoint_path, list, &n, err)) return -1;
-        int same = n_given == n;
-        for (int i = 0; same && i < n; i++) same = strcmp(list[i].name, given[i].name) == 0;
-        if (n_given > 1 && !same)
-            return mlsae_fail(err, "--resume %s: the sweep's members are those of its sweep.json "
-                              "(%d SAEs, the first %s); drop the expansion_factor and k lists",
-                              cfg->trainer.checkpoint_path, n, list[0].name);
-    } else {
-        memcpy(list, given, sizeof list[0] * (size_t)n_given);
-        n = n_given;
-    }
-    t->sweep = n > 1 || resume_sweep;
-    if (t->sweep && cfg->init[0])
-        return mlsae_fail(err, "init: %s fixes the SAE's expansion_factor and k; a sweep cannot "
-                          "start from it", cfg->init);
-    t->mb = calloc((size_t)n, sizeof *t->mb);
-    if (!t->mb) return mlsae_fail(err, "out of memory");
-    t->n_mb = n;
-    summary->n_members = n;
-    for (int i = 0; i < n; i++) {
-        member *mb = &t->mb[i];
-        mb->sum = &summary->members[i];
-        snprintf(mb->label, sizeof mb->label, "x%lldk%lld", (long long)list[i].expansion_factor,
-                 (long long)list[i].k);
-        if (!t->sweep) {
-            mb->cfg = cfg;
-            if (join(mb->out_dir, sizeof mb->out_dir, t->out_dir, NULL, err)) return -1;
-        } else {
-            if (!(mb->own_cfg = malloc(sizeof *mb->own_cfg)))
-                return mlsae_fail(err, "out of memory");
-            if (mlsae_sweep_member_config(cfg, t->out_dir, &list[i], mb->own_cfg, err))
-                return -1;
-            mb->cfg = mb->own_cfg;
-            memcpy(mb->sum->name, list[i].name, sizeof mb->sum->name);
-            if (join(mb->out_dir, sizeof mb->out_dir, t->out_dir, list[i].name, err)) return -1;
-        }
-        if (join(mb->ckpt_dir, sizeof mb->ckpt_dir, mb->out_dir, "checkpoints/last", err))
-            return -1;
-    }
-    return 0;
-}
-
-/* A sweep's member resumed from <sweep>/<name>/checkpoints/last: its
- * run.yaml against its configuration now, as the command line checks a
- * single run's. */
-static int reconcile_member(const member *mb, mlsae_error *err)
-{
-    char path[MLSAE_CONFIG_STR_MAX + 16];
-    snprintf(path, sizeof path, "%s/run.yaml", mb->cfg->trainer.checkpoint_path);
-    mlsae_run_config *saved = malloc(sizeof *saved);
-    if (!saved) return mlsae_fail(err, "out of memory");
-    mlsae_run_config_defaults(saved);
-    int rc = mlsae_run_config_load_yaml(saved, path, err) ||
-             mlsae_run_config_reconcile(saved, mb->cfg, mb->cfg->trainer.checkpoint_path, err);
-    free(saved);
-    return rc ? -1 : 0;
-}
-
-/* Load or create member mb's SAE; on resume its training state must be the
- * first member's (a sweep's members stop and checkpoint together). */
-static int open_member(trainer *t, member *mb, mlsae_error *err)
-{
-    const mlsae_run_config *cfg = mb->cfg;
-    const int resuming = cfg->trainer.checkpoint_path[0] != 0;
-    if (mlsae_run_config_check_model(cfg, t->s.d_model, t->s.n_model_layers, err)) return -1;
-    if (resuming) {
-        mlsae_train_state st;
-        if (t->sweep && reconcile_member(mb, err)) return -1;
-        if (mlsae_train_checkpoint_load(cfg->trainer.checkpoint_path, t->s.sae_be, &mb->sae, &st,
-                                        err))
-            return -1;
-        const mlsae_sae_config *sc = mlsae_sae_get_config(mb->sae);
-        if (sc->n_inputs != t->s.d_model)
-            return mlsae_fail(err, "%s: checkpoint has n_inputs %d but the model's d_model is %d",
-                              cfg->trainer.checkpoint_path, sc->n_inputs, t->s.d_model);
-        if (mb == t->mb) {
-            t->st = st;
-        } else if (memcmp(&st.data, &t->st.data, sizeof st.data) != 0 ||
-                   st.micro_batches != t->st.micro_batches || st.tokens != t->st.tokens ||
-                   st.ranks != t->st.ranks) {
-            return mlsae_fail(err, "%s: stopped at micro-batch %lld, but %s at %lld: the members "
-                              "of a sweep resume from the same batch (resume them one by one "
-                              "with --resume DIR/checkpoints/last)",
-                              cfg->trainer.checkpoint_path, (long long)st.micro_batches,
-                              t->mb[0].cfg->trainer.checkpoint_path,
-                              (long long)t->st.micro_batches);
-        }
-    } else if (cfg->init[0] ? sae_from_init(t, mb, err) : sae_from_config(t, mb, err)) {
-        return -1;
-    }
-    if (apply_precision(t, mb, err)) return -1;
-    if (mlsae_train_dist_attach(mb->sae, resuming ? (t->st.ranks > 0 ? t->st.ranks : 1) : 0,
-                                cfg->data.batch_size, cfg->trainer.checkpoint_path, err))
-        return -1;
-    /* named by the SAE's own shape (an --init or resumed SAE has its own) */
-    const mlsae_sae_config *sc = mlsae_sae_get_config(mb->sae);
-    char name[768];
-    mlsae_sweep_name(cfg->model_name, sc->n_latents / sc->n_inputs, sc->k, name, sizeof name);
-    if (!t->sweep && join(mb->sum->name, sizeof mb->sum->name, name, NULL, err)) return -1;
-    return join(mb->sae_dir, sizeof mb->sae_dir, mb->out_dir, name, err);
-}
-
-/* Rank 0: member mb's directories, config.yaml and metrics log. */
-static int member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
-{
-    char path[4300];
-    if (mlsae_mkdir_p(mb->out_dir, err)) return -1;
-    snprintf(path, sizeof path, "%s/checkpoints", mb->out_dir);
-    if (mlsae_mkdir_p(path, err)) return -1;
-    /* the effective configuration, for the record */
-    char *yaml = NULL;
-    size_t len = 0;
-    snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
-    int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
-              mlsae_write_file_atomic(path, yaml, len, err);
-    free(yaml);
-    if (bad) return -1;
-    mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
-                                    (double)t->st.micro_batches};
-    snprintf(path, sizeof path, "%s/metrics.jsonl", mb->out_dir);
-    return mlsae_metrics_log_open(&mb->log, path, &lo, err);
-}
-
-/* A sweep member's last metrics row: its memory and its time. A single
- * run's metrics stay as they were. */
-static int log_member_summary(trainer *t, member *mb, int64_t step, mlsae_error *err)
-{
-    if (!t->sweep || !mb->log) return 0;
-    json_t *row = row_header(t, step);
-    if (!row) return mlsae_fail(err, "out of memory");
-    mlsae_metrics_row_set(row, "sweep/memory_bytes", (double)mb->sum->memory_bytes);
-    mlsae_metrics_row_set(row, "sweep/sae_seconds", mb->sum->sae_s);
-    mlsae_metrics_row_set(row, "sweep/validate_seconds", mb->sum->validate_s);
-    mlsae_metrics_row_set(row, "sweep/save_seconds", mb->sum->save_s);
-    int rc = mlsae_metrics_log_write(mb->log, row, err);
-    json_decref(row);
-    return rc;
 }
 
 /* One micro-batch x [n_layers, rows, seq, d_model] (on the SAE's backend)
@@ -561,7 +153,7 @@ static int train_batch(trainer *t, mlsae_ref x, int rows, int rows_all,
         if (m.stepped) {
             stepped = 1;
             t->step = m.step;
-            if (log_every > 0 && t->step % log_every == 0 && log_train_row(t, mb, x, &m, err))
+            if (log_every > 0 && t->step % log_every == 0 && trainer_log_train_row(t, mb, x, &m, err))
                 return -1;
         }
         double c4 = mlsae_monotonic_seconds(NULL);
@@ -572,7 +164,7 @@ static int train_batch(trainer *t, mlsae_ref x, int rows, int rows_all,
     }
     double c4 = mlsae_monotonic_seconds(NULL);
     if (val_every != MLSAE_CONFIG_NONE && val_every > 0 && t->st.micro_batches % val_every == 0 &&
-        validate(t, t->step, err))
+        trainer_validate(t, t->step, err))
         return -1;
     double c5 = mlsae_monotonic_seconds(NULL);
     summary->validate_s += c5 - c4;
@@ -703,7 +295,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     double t0 = mlsae_monotonic_seconds(NULL);
 
     int rc = -1;
-    if (make_members(&t, summary, err)) {
+    if (trainer_make_members(&t, summary, err)) {
         trainer_free(&t);
         return -1;
     }
@@ -718,7 +310,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         goto done;
 
     for (int i = 0; i < t.n_mb; i++)
-        if (open_member(&t, &t.mb[i], err)) goto done;
+        if (trainer_open_member(&t, &t.mb[i], err)) goto done;
     t.act_next = (int64_t)t.st.data.batches;
     if (resuming && t.acts.st && t.act_next > t.acts.n_batches) {
         mlsae_fail(err, "%s: the run to resume has consumed %lld micro-batches, the file has "
@@ -743,7 +335,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             goto done;
     }
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
-        if (member_files(&t, &t.mb[i], resuming, err)) goto done;
+        if (trainer_member_files(&t, &t.mb[i], resuming, err)) goto done;
     t.pos = t.st.data;
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
@@ -777,25 +369,25 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         t.progress_on = 1;
         const mlsae_sae_config *sc = mlsae_sae_get_config(t.mb[0].sae);
         if (t.sweep)
-            msg(&t, "training %d MLSAEs (a sweep, into %s/<name>/) on %s with %s: %d layers, "
+            trainer_msg(&t, "training %d MLSAEs (a sweep, into %s/<name>/) on %s with %s: %d layers, "
                 "d_model %d, device %s", t.n_mb, t.out_dir,
                 t.acts.st ? cfg->data.activations : cfg->data.path,
                 t.acts.st ? "saved activations" : t.s.model_dir, n_layers, t.s.d_model,
                 t.s.sae_be->ops->describe(t.s.sae_be));
         else
-            msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
+            trainer_msg(&t, "training %s on %s: %d layers, d_model %d, %d latents, k %d, device %s",
                 t.acts.st ? "an MLSAE" : t.s.model_dir,
                 t.acts.st ? cfg->data.activations : cfg->data.path, n_layers, t.s.d_model,
                 sc->n_latents, sc->k, t.s.sae_be->ops->describe(t.s.sae_be));
         for (int i = 0; t.sweep && i < t.n_mb; i++) {
             const mlsae_sae_config *mc = mlsae_sae_get_config(t.mb[i].sae);
-            msg(&t, "  %s: %d latents, k %d", t.mb[i].sum->name, mc->n_latents, mc->k);
+            trainer_msg(&t, "  %s: %d latents, k %d", t.mb[i].sum->name, mc->n_latents, mc->k);
         }
         if (!t.acts.st && mlsae_session_split(&t.s))
-            msg(&t, "transformer on %s, a batch ahead on its own thread",
+            trainer_msg(&t, "transformer on %s, a batch ahead on its own thread",
                 t.s.be->ops->describe(t.s.be));
         if (resuming)
-            msg(&t, "resumed from %s at micro-batch %lld (step %lld)",
+            trainer_msg(&t, "resumed from %s at micro-batch %lld (step %lld)",
                 cfg->trainer.checkpoint_path, (long long)t.st.micro_batches, (long long)step);
     }
 
@@ -824,7 +416,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         if (save_checkpoint(&t, err)) goto done;
         summary->interrupted = 1;
         const char *where = t.sweep ? t.out_dir : t.mb[0].ckpt_dir;
-        msg(&t, "interrupted: checkpoint%s written to %s (resume with --resume %s)",
+        trainer_msg(&t, "interrupted: checkpoint%s written to %s (resume with --resume %s)",
             t.sweep ? "s" : "", t.sweep ? t.out_dir : t.mb[0].ckpt_dir, where);
     } else {
         if (data_ended) {
@@ -836,11 +428,11 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             }
             mlsae_sae_get_counters(t.mb[0].sae, &counters);
             step = counters.step;
-            msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
+            trainer_msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
         }
         double c5 = mlsae_monotonic_seconds(NULL);
         if ((val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
-             t.st.micro_batches % val_every != 0) && validate(&t, step, err))
+             t.st.micro_batches % val_every != 0) && trainer_validate(&t, step, err))
             goto done;
         summary->validate_s += mlsae_monotonic_seconds(NULL) - c5;
         t.st.data = t.pos;
@@ -849,7 +441,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             member *mb = &t.mb[i];
             mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
             if (t.rank == 0 && (mlsae_ckpt_save(mb->sae, mb->sae_dir, NULL, err) ||
-                                log_member_summary(&t, mb, step, err)))
+                                trainer_log_member_summary(&t, mb, step, err)))
                 goto done;
         }
     }
