@@ -70,6 +70,20 @@ done
 check "different shapes train differently" \
     sh -c '! cmp -s "$1/mlsae-model-x4-k8/mlsae-model-x4-k8/model.safetensors" "$1/mlsae-model-x4-k4/mlsae-model-x4-k4/model.safetensors"' _ "$tmp/sweep"
 
+# 1b. validation shares the batch's true path between the SAEs when nothing
+#     is masked (eval/downstream.h): the second SAE's validation rows equal
+#     a single run's
+nomask="--max_tokens 1024 --val_check_interval 4 --limit_val_batches 2 --skip_special_tokens false"
+"$bin" train $common $nomask --expansion_factor 4 --k 8 4 --out "$tmp/v" > /dev/null 2> "$tmp/v.err" ||
+    { echo "FAIL: unmasked sweep"; cat "$tmp/v.err"; fail=1; }
+mv "$tmp/v" "$tmp/vs"
+"$bin" train $common $nomask --expansion_factor 4 --k 4 --out "$tmp/v/mlsae-model-x4-k4" \
+    > /dev/null 2> "$tmp/v1.err" || { echo "FAIL: unmasked single run"; cat "$tmp/v1.err"; fail=1; }
+check "shared true path: validation rows logged" \
+    [ "$(grep -c '"val/loss/delta/layer_0"' "$tmp/v/mlsae-model-x4-k4/metrics.jsonl")" -eq 3 ]
+check "shared true path: the second SAE equals its single run" \
+    same_member "$tmp/vs/mlsae-model-x4-k4" "$tmp/v/mlsae-model-x4-k4"
+
 # 2. interrupted after 5 micro-batches (mid-accumulation), resumed from <out>
 "$interrupt" 5 $common --expansion_factor 4 8 --k 8 4 --out "$tmp/i" > "$tmp/i1.out" 2> "$tmp/i1.err"
 check "interrupted sweep exits 0" [ $? -eq 0 ]

@@ -90,6 +90,7 @@ int trainer_validate(trainer *t, int64_t step, mlsae_error *err)
             mlsae_sae_forward_out fo;
             mlsae_ref recons, true_path;
             mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
+            if (i > 0) mlsae_downstream_same_batch(t->downstream); /* member 0's batch */
             if (mlsae_sae_forward(mb->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo,
                                   NULL, err) ||
                 mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
