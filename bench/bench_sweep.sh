@@ -8,7 +8,8 @@
 # for all nine SAEs; the single runs nine times. The model is a random
 # GPT-NeoX made by tests/make_model (make check builds it): d_model $D,
 # $L layers, the Pythia vocabulary; the data the bundled Shakespeare.
-# The best of $R repetitions of each is kept (the machine may be shared).
+# The best of $R repetitions of each is kept, the order alternating (the
+# machine may be shared). VAL=0 measures training alone.
 set -eu
 BIN=${MLSAE_BIN:-./mlsae}
 MAKE_MODEL=${MAKE_MODEL:-./tests/make_model}
@@ -31,24 +32,36 @@ echo "bench_sweep: model d_model $D, $L layers, d_ff $FF; $n SAEs (expansion_fac
 
 now() { date +%s.%N; }
 best_sweep="" best_single=""
-for rep in $(seq "$R"); do
+run_sweep() { # -> seconds
     rm -rf "$tmp/sweep"
     t0=$(now)
     "$BIN" train $common --autoencoder.expansion_factor $EFS --autoencoder.k $KS --out "$tmp/sweep" \
-        > "$tmp/sweep.out" 2> "$tmp/sweep.err" || { cat "$tmp/sweep.err"; exit 1; }
-    t1=$(now)
+        > "$tmp/sweep.out" 2> "$tmp/sweep.err" || { cat "$tmp/sweep.err" >&2; exit 1; }
+    awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }'
+}
+run_singles() { # -> seconds
+    t0=$(now)
     for e in $EFS; do
         for k in $KS; do
             rm -rf "$tmp/one"
             "$BIN" train $common --autoencoder.expansion_factor "$e" --autoencoder.k "$k" \
-                --out "$tmp/one" > "$tmp/one.out" 2> "$tmp/one.err" || { cat "$tmp/one.err"; exit 1; }
+                --out "$tmp/one" > "$tmp/one.out" 2> "$tmp/one.err" || { cat "$tmp/one.err" >&2; exit 1; }
         done
     done
-    t2=$(now)
-    best_sweep=$(awk -v a="$t0" -v b="$t1" -v best="$best_sweep" \
-        'BEGIN { d = b - a; if (best == "" || d < best) best = d; print best }')
-    best_single=$(awk -v a="$t1" -v b="$t2" -v best="$best_single" \
-        'BEGIN { d = b - a; if (best == "" || d < best) best = d; print best }')
+    awk -v a="$t0" -v b="$(now)" 'BEGIN { print b - a }'
+}
+keep_best() { awk -v d="$1" -v best="$2" 'BEGIN { if (best == "" || d < best) best = d; print best }'; }
+for rep in $(seq "$R"); do
+    # alternate the order: the machine's load drifts
+    if [ $((rep % 2)) -eq 1 ]; then
+        s=$(run_sweep) || exit 1
+        m=$(run_singles) || exit 1
+    else
+        m=$(run_singles) || exit 1
+        s=$(run_sweep) || exit 1
+    fi
+    best_sweep=$(keep_best "$s" "$best_sweep")
+    best_single=$(keep_best "$m" "$best_single")
 done
 tokens=$(sed -n 's/^trained after .* optimizer steps, \([0-9]*\) tokens).*/\1/p' "$tmp/sweep.out")
 grep '^member:' "$tmp/sweep.out" | sed 's|'"$tmp"'/||'
