@@ -4,7 +4,8 @@
 # directory equals, byte for byte, a single run made with that --out (its
 # metrics add one last row with the member's memory and times); an
 # interrupted sweep resumed with --resume <out> gives the same bits; lists
-# for other options, several models and a sweep from --init are refused.
+# for other options, several models and a sweep from --init are refused; on
+# 2 MPI ranks every SAE of a sweep matches one process's.
 set -u
 bin=${MLSAE_BIN:-./mlsae}
 make_model=${MAKE_MODEL:-./tests/make_model}
@@ -119,5 +120,28 @@ one_line_error "a list outside mlsae train" $? "$tmp/e6.err" "sweep of mlsae tra
 none_exists() { for f; do [ ! -e "$f" ] || return 1; done; }
 check "nothing written by the refused runs" \
     none_exists "$tmp/e1" "$tmp/e2" "$tmp/e3" "$tmp/e4" "$tmp/e5" "$tmp/e6.csv"
+
+# 4. data parallel (skipped without MPI): 2 ranks of batch 1 train every SAE
+#    of the sweep as one process of batch 2 does, within float rounding
+dp="$(dirname "$make_model")/dp_helper"
+mpirun=$(command -v mpirun || true)
+if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$mpirun" ] && [ -x "$dp" ]; then
+    export OMPI_MCA_btl_vader_single_copy_mechanism=none
+    mpi_opts="$common --max_tokens 1024 --limit_val_batches 0 --threads 1 --expansion_factor 4 8 --k 8"
+    "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$bin" train $mpi_opts --batch_size 1 \
+        --out "$tmp/dp2" > /dev/null 2> "$tmp/dp2.err"
+    check "sweep on 2 ranks exits 0" [ $? -eq 0 ]
+    "$bin" train $mpi_opts --out "$tmp/dp1" > /dev/null 2> "$tmp/dp1.err"
+    check "sweep on 1 process of batch 2 exits 0" [ $? -eq 0 ]
+    for n in mlsae-model-x4-k8 mlsae-model-x8-k8; do
+        for f in model training_state; do
+            check "$n on 2 ranks: $f equals one process's (rtol 1e-5, atol 1e-6)" \
+                "$dp" compare "$tmp/dp2/$n/checkpoints/last/$f.safetensors" \
+                    "$tmp/dp1/$n/checkpoints/last/$f.safetensors" 1e-5 1e-6
+        done
+    done
+else
+    echo "skipped: data-parallel sweep (no MPI build or no mpirun)"
+fi
 
 exit $fail
