@@ -320,6 +320,123 @@ static void check_stream(const mlsae_run_config *cfg, const char *sae_dir)
     mlsae_session_close(&s);
 }
 
+/* Data parallel: the batches that ranks 0..N-1 of N are handed (each a
+ * stream of its own, as N processes would run) are exactly one process's
+ * batches, with the same global index, budget share and TopK bits. */
+typedef struct seen_batch {
+    int64_t index;
+    uint64_t tokens_before, hash;
+    int n_tokens, rows, rows_all;
+} seen_batch;
+
+typedef struct seen {
+    seen_batch b[64];
+    int n;
+} seen;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
+    return h;
+}
+
+static int record_batch(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
+{
+    (void)err;
+    seen *sn = ctx;
+    if (sn->n == 64) return mlsae_fail(err, "too many batches");
+    seen_batch *r = &sn->b[sn->n++];
+    r->index = b->index;
+    r->tokens_before = b->tokens_before;
+    r->n_tokens = b->n_tokens;
+    r->rows = b->rows;
+    r->rows_all = b->rows_all;
+    size_t n = (size_t)b->n_layers * b->rows_per_layer * b->k;
+    uint64_t h = fnv(1469598103934665603ull, b->ids, (size_t)b->rows * b->seq * 4);
+    h = fnv(h, b->indices, n * 4);
+    r->hash = fnv(h, b->values, n * 4);
+    return 0;
+}
+
+static void check_stream_ranks(const mlsae_run_config *cfg, const char *sae_dir, const char *what)
+{
+    mlsae_session s;
+    mlsae_sae *sae = NULL;
+    mlsae_error err;
+    if (mlsae_session_open_sae(&s, cfg, sae_dir, 0, &sae, &err)) {
+        CHECKF(0, "%s: %s", what, err.msg);
+        return;
+    }
+    /* 200 tokens: the whole data; 106: the third batch crosses the budget */
+    const uint64_t budgets[2] = {0, 106};
+    for (int bi = 0; bi < 2; bi++) {
+        mlsae_stream_options opt = {0};
+        opt.sae = sae;
+        opt.max_tokens = budgets[bi];
+        seen one = {.n = 0};
+        mlsae_stream_summary s1, sn;
+        CHECK(mlsae_stream_run(cfg, &s, &opt, record_batch, &one, &s1, &err) == 0);
+        for (int ranks = 2; ranks <= 3; ranks++) {
+            seen all = {.n = 0};
+            int64_t batches = -1;
+            for (int r = 0; r < ranks; r++) {
+                seen mine = {.n = 0};
+                opt.rank = r;
+                opt.ranks = ranks;
+                if (mlsae_stream_run(cfg, &s, &opt, record_batch, &mine, &sn, &err)) {
+                    CHECKF(0, "%s: rank %d of %d: %s", what, r, ranks, err.msg);
+                    continue;
+                }
+                CHECKF(sn.tokens == s1.tokens && sn.batches == s1.batches,
+                       "%s: rank %d of %d: summary %llu tokens %lld batches, alone %llu %lld",
+                       what, r, ranks, (unsigned long long)sn.tokens, (long long)sn.batches,
+                       (unsigned long long)s1.tokens, (long long)s1.batches);
+                batches = sn.batches;
+                for (int i = 0; i < mine.n; i++) {
+                    CHECKF(mine.b[i].index % ranks == r, "%s: rank %d of %d got batch %lld",
+                           what, r, ranks, (long long)mine.b[i].index);
+                    all.b[all.n++] = mine.b[i];
+                }
+            }
+            CHECKF(all.n == one.n && batches == one.n, "%s, %d ranks: %d batches, alone %d",
+                   what, ranks, all.n, one.n);
+            for (int i = 0; i < all.n; i++) {
+                const seen_batch *a = &all.b[i], *o = NULL;
+                for (int j = 0; j < one.n; j++)
+                    if (one.b[j].index == a->index) o = &one.b[j];
+                /* a group within the budget: rows_all is its batches' rows */
+                int in_budget = bi == 0 && (a->index / ranks + 1) * ranks <= one.n, group_rows = 0;
+                for (int j = 0; j < one.n; j++)
+                    if (one.b[j].index / ranks == a->index / ranks) group_rows += one.b[j].rows;
+                CHECKF(o && o->tokens_before == a->tokens_before && o->n_tokens == a->n_tokens &&
+                           o->rows == a->rows && o->hash == a->hash &&
+                           (!in_budget || a->rows_all == group_rows),
+                       "%s, %d ranks, budget %llu: batch %lld differs from one process's", what,
+                       ranks, (unsigned long long)budgets[bi], (long long)a->index);
+            }
+        }
+        /* training's rule: only whole groups of the whole data */
+        if (bi == 0) {
+            opt.max_tokens = 1000000;
+            opt.ranks = 1;
+            opt.rank = 0;
+            seen whole = {.n = 0};
+            CHECK(mlsae_stream_run(cfg, &s, &opt, record_batch, &whole, &s1, &err) == 0);
+            opt.whole_groups = 1;
+            opt.ranks = 2;
+            opt.rank = 1;
+            seen mine = {.n = 0};
+            CHECK(mlsae_stream_run(cfg, &s, &opt, record_batch, &mine, &sn, &err) == 0);
+            CHECKF(mine.n == whole.n / 2 && sn.batches == 2 * (whole.n / 2),
+                   "%s: whole groups: %d batches of rank 1 and %lld in all, of %d", what,
+                   mine.n, (long long)sn.batches, whole.n);
+        }
+    }
+    mlsae_sae_free(sae);
+    mlsae_session_close(&s);
+}
+
 /* mmcs: the per-latent values at two tile sizes (one tile; tiles of 7, so
  * tiles straddle the diagonal), 1e-5 absolute (cosines of unit vectors in
  * float32), and the CSV row's statistics. */
@@ -544,6 +661,7 @@ int main(void)
     CHECKF(rc == 0, "examples: %s", rc ? err.msg : "");
     if (rc == 0) check_examples(out);
     check_stream(cfg, sae);
+    check_stream_ranks(cfg, sae, "one backend");
     /* two backends: the SAE on OpenCL, the transformer on the CPU one batch
      * ahead on its own thread (pipeline/prefetch.h): the same numbers */
     mlsae_backend *ocl = NULL;
@@ -562,6 +680,7 @@ int main(void)
         rc = mlsae_analysis_examples(two, &src, &eo, out2, NULL, &res, &err);
         CHECKF(rc == 0, "examples on two backends: %s", rc ? err.msg : "");
         if (rc == 0) check_examples(out2);
+        check_stream_ranks(two, sae, "two backends");
         /* and without the transformer's thread: the same batches */
         mlsae_session s2;
         mlsae_sae *sae2 = NULL;

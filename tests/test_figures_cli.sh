@@ -66,6 +66,22 @@ check "PNG signature" $?
 ls "$OUT" | grep -q '\.tmp\.' && r=1 || r=0
 check "no temporary files left" $r
 
+# mmcs.csv without the row of one SAE: skipped without a KIND, an error when asked for
+OUT2="$TMP/out2"
+mkdir -p "$OUT2"
+cp "$OUT"/*-dists.safetensors "$OUT"/embed_cos_sim.csv "$OUT"/test_*.csv "$OUT2"/
+grep -v "^[^,]*,[^,]*,8," "$OUT/mmcs.csv" >"$OUT2/mmcs.csv"
+[ "$(lines "$OUT2/mmcs.csv")" -lt "$(lines "$OUT/mmcs.csv")" ]
+check "the test's mmcs.csv lacks the x8 row" $?
+HF_HUB_CACHE="$CACHE" "$BIN" figures $SWEEP --out "$OUT2" >"$TMP/o" 2>"$TMP/e"
+check "no KIND, mmcs.csv without a row: exits 0 ($(cat "$TMP/e"))" $?
+grep -q "skipped mmcs: missing the row of mlsae-pythia-test-x8-k2" "$TMP/o" &&
+    [ ! -e "$OUT2/mmcs_sweep.csv" ] && [ -s "$OUT2/embed_cos_sim_sweep.csv" ]
+check "names the skipped mmcs figure, draws the others" $?
+HF_HUB_CACHE="$CACHE" "$BIN" figures mmcs $SWEEP --out "$OUT2" >"$TMP/o" 2>"$TMP/e"
+[ $? -ne 0 ] && grep -q "the row of mlsae-pythia-test-x8-k2" "$TMP/e"
+check "mmcs asked for without the row: an error naming it ($(cat "$TMP/e"))" $?
+
 # the same checkpoint from --checkpoints DIR; dists from an explicit checkpoint
 "$BIN" figures dists-cos-sim $SWEEP --checkpoints "$FX" --out "$OUT" >"$TMP/o" 2>"$TMP/e"
 [ $? -ne 0 ] && grep -q "x8-k2" "$TMP/e" && ! grep -q "x4-k2 " "$TMP/e"

@@ -163,9 +163,18 @@ int mlsae_fig_plan(const mlsae_fig_context *c, const int *kinds, int n_kinds,
                                                             : "test");
             if (in) {
                 mlsae_path_join(j->input, sizeof j->input, out, in);
+                int miss = -1;
                 if (!mlsae_is_file(j->input))
                     lack(j, "%s (run mlsae %s)", j->input,
                          k == MLSAE_FIG_MMCS ? "mmcs" : "embed-cos-sim");
+                else if ((miss = mlsae_fig_sweep_first_missing(j->input, c->saes, c->n_saes)) >=
+                         0) {
+                    char what[4800];
+                    snprintf(what, sizeof what, "the row of %s in %s", c->saes[miss].name,
+                             j->input);
+                    lack(j, "%s (run mlsae %s with its --model_name)", what,
+                         k == MLSAE_FIG_MMCS ? "mmcs" : "embed-cos-sim");
+                }
             }
             for (int i = 0; i < c->n_saes; i++) {
                 const mlsae_fig_sae *e = &c->saes[i];

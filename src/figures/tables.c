@@ -140,6 +140,37 @@ static int is_true(const char *s)
     return strcmp(s, "True") == 0 || strcmp(s, "true") == 0 || strcmp(s, "1") == 0;
 }
 
+/* The latest row of t that belongs to sae (columns cm, ce, ck, cl:
+ * model_name, expansion_factor, k, tuned_lens), or -1. */
+static int sae_row(const mlsae_csv_table *t, int cm, int ce, int ck, int cl,
+                   const mlsae_fig_sae *sae)
+{
+    for (int r = t->n_rows - 1; r >= 0; r--) {
+        if (sae->model_name[0] && !same_model(mlsae_csv_cell(t, r, cm), sae->model_name))
+            continue;
+        if (atoi(mlsae_csv_cell(t, r, ce)) == sae->expansion_factor &&
+            atoi(mlsae_csv_cell(t, r, ck)) == sae->k &&
+            is_true(mlsae_csv_cell(t, r, cl)) == sae->tuned_lens)
+            return r;
+    }
+    return -1;
+}
+
+int mlsae_fig_sweep_first_missing(const char *input, const mlsae_fig_sae *saes, int n)
+{
+    mlsae_csv_table t;
+    mlsae_error err;
+    if (mlsae_csv_read(input, &t, &err) != 0) return -1;
+    int cm = mlsae_csv_need_col(&t, "model_name", &err), ce, ck, cl, missing = -1;
+    if (cm >= 0 && (ce = mlsae_csv_need_col(&t, "expansion_factor", &err)) >= 0 &&
+        (ck = mlsae_csv_need_col(&t, "k", &err)) >= 0 &&
+        (cl = mlsae_csv_need_col(&t, "tuned_lens", &err)) >= 0)
+        for (int i = 0; i < n && missing < 0; i++)
+            if (sae_row(&t, cm, ce, ck, cl, &saes[i]) < 0) missing = i;
+    mlsae_csv_table_free(&t);
+    return missing;
+}
+
 int mlsae_fig_sweep_rows(const char *input, const mlsae_fig_sae *saes, int n,
                          const char *const *means, const char *const *sems, int n_series,
                          const char *title, const char *base, const mlsae_fig_opts *o,
@@ -173,16 +204,7 @@ int mlsae_fig_sweep_rows(const char *input, const mlsae_fig_sae *saes, int n,
     for (int c = 0; c < t.n_cols; c++) mlsae_csv_text(&csv, t.header[c]);
     mlsae_csv_end_row(&csv);
     for (int i = 0; i < n; i++) {
-        int found = -1;
-        for (int r = t.n_rows - 1; r >= 0 && found < 0; r--) { /* the latest row wins */
-            if (saes[i].model_name[0] && !same_model(mlsae_csv_cell(&t, r, cm), saes[i].model_name))
-                continue;
-            if (atoi(mlsae_csv_cell(&t, r, ce)) != saes[i].expansion_factor ||
-                atoi(mlsae_csv_cell(&t, r, ck)) != saes[i].k ||
-                is_true(mlsae_csv_cell(&t, r, cl)) != saes[i].tuned_lens)
-                continue;
-            found = r;
-        }
+        int found = sae_row(&t, cm, ce, ck, cl, &saes[i]);
         if (found < 0) {
             mlsae_fail(err, "%s: no row for %s (expansion_factor %d, k %d, tuned_lens %s)", input,
                        saes[i].name, saes[i].expansion_factor, saes[i].k,

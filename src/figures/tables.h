@@ -26,6 +26,11 @@ int mlsae_fig_sweep_rows(const char *input, const mlsae_fig_sae *saes, int n,
                          const char *title, const char *base, const mlsae_fig_opts *o,
                          mlsae_error *err);
 
+/* The index of the first of saes[0..n) that has no row in input (as
+ * mlsae_fig_sweep_rows looks for it), or -1 (also when input cannot be
+ * read: mlsae_fig_sweep_rows then says why). */
+int mlsae_fig_sweep_first_missing(const char *input, const mlsae_fig_sae *saes, int n);
+
 /* resid_cos_sim_[lens_]MODEL.csv (start_at_layer, mean, var, std, sem) as
  * a line with error bars: BASE.png/.pdf beside it (the CSV itself is the
  * numbers behind the figure). */

@@ -12,6 +12,7 @@
 typedef struct result {
     int got; /* 1, 0 (end of data), -1 (error in err) */
     int rows;
+    int n_batches, rows_before, rows_all;
     mlsae_data_position position;
     mlsae_error err;
 } result;
@@ -20,6 +21,7 @@ struct mlsae_prefetch {
     mlsae_session *s;
     mlsae_loader *loader;
     int seq;
+    int rank, ranks; /* this rank's batch of each group of `ranks` */
     float *buf[2];   /* host [n_layers, batch, seq, d_model] each */
     int32_t *ids[2]; /* the token ids of buf[i]'s batch [batch, seq] */
     int job_slot;    /* the buffer the next (or current) batch goes to */
@@ -38,22 +40,35 @@ struct mlsae_prefetch {
     mlsae_prefetch_times times;
 };
 
-/* Pull one batch and compute its activations into buf[slot]. */
+/* Pull one group of batches and compute this rank's into buf[slot]. */
 static void produce_one(mlsae_prefetch *pf, int slot, result *r, mlsae_prefetch_times *t)
 {
-    mlsae_batch b;
-    double c0 = mlsae_monotonic_seconds(NULL);
-    r->got = mlsae_loader_next(pf->loader, &b, &r->err);
+    for (int j = 0; j < pf->ranks; j++) {
+        mlsae_batch b;
+        double c0 = mlsae_monotonic_seconds(NULL);
+        int got = mlsae_loader_next(pf->loader, &b, &r->err);
+        double c1 = mlsae_monotonic_seconds(NULL);
+        t->data_s += c1 - c0;
+        if (got < 0) {
+            r->got = -1;
+            return;
+        }
+        if (got == 0) break;
+        r->n_batches++;
+        r->rows_all += (int)b.rows;
+        if (j < pf->rank) r->rows_before += (int)b.rows;
+        if (j != pf->rank) continue;
+        r->rows = (int)b.rows;
+        memcpy(pf->ids[slot], b.ids, b.rows * (size_t)pf->seq * sizeof *b.ids);
+        if (mlsae_session_activations_host(pf->s, b.ids, (int)b.rows, pf->seq, pf->buf[slot],
+                                           &r->err)) {
+            r->got = -1;
+            return;
+        }
+        t->forward_s += mlsae_monotonic_seconds(NULL) - c1;
+    }
     mlsae_loader_position(pf->loader, &r->position);
-    double c1 = mlsae_monotonic_seconds(NULL);
-    t->data_s += c1 - c0;
-    if (r->got <= 0) return;
-    r->rows = (int)b.rows;
-    memcpy(pf->ids[slot], b.ids, b.rows * (size_t)pf->seq * sizeof *b.ids);
-    if (mlsae_session_activations_host(pf->s, b.ids, (int)b.rows, pf->seq, pf->buf[slot],
-                                       &r->err))
-        r->got = -1;
-    t->forward_s += mlsae_monotonic_seconds(NULL) - c1;
+    r->got = r->n_batches > 0;
 }
 
 static void *producer(void *arg)
@@ -88,9 +103,19 @@ static void *producer(void *arg)
 int mlsae_prefetch_open(mlsae_session *s, mlsae_loader *loader, int batch, int seq,
                         mlsae_prefetch **out, mlsae_error *err)
 {
+    return mlsae_prefetch_open_strided(s, loader, batch, seq, 0, 1, out, err);
+}
+
+int mlsae_prefetch_open_strided(mlsae_session *s, mlsae_loader *loader, int batch, int seq,
+                                int rank, int ranks, mlsae_prefetch **out, mlsae_error *err)
+{
     *out = NULL;
+    if (ranks < 1 || rank < 0 || rank >= ranks)
+        return mlsae_fail(err, "prefetch: rank %d of %d", rank, ranks);
     mlsae_prefetch *pf = calloc(1, sizeof *pf);
     if (!pf) return mlsae_fail(err, "out of memory");
+    pf->rank = rank;
+    pf->ranks = ranks;
     pf->s = s;
     pf->loader = loader;
     pf->seq = seq;
@@ -147,9 +172,14 @@ int mlsae_prefetch_next(mlsae_prefetch *pf, mlsae_prefetched *out, mlsae_error *
     if (got < 0 && err) *err = r->err;
     if (got > 0) {
         int slot = pf->job_slot;
-        out->x = pf->buf[slot];
-        out->ids = pf->ids[slot];
+        out->n_batches = r->n_batches;
+        out->rows_before = r->rows_before;
+        out->rows_all = r->rows_all;
         out->rows = r->rows;
+        if (r->rows > 0) {
+            out->x = pf->buf[slot];
+            out->ids = pf->ids[slot];
+        }
         request(pf, slot ^ 1); /* the next batch, into the other buffer */
     }
     pthread_mutex_unlock(&pf->lock);

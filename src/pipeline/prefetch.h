@@ -13,7 +13,12 @@
  *
  * The loader runs ahead of the trainer, so its own position is not the
  * resume point: each batch carries the loader's position right after it
- * was pulled, which is the resume point once that batch is trained. */
+ * was pulled, which is the resume point once that batch is trained.
+ *
+ * Data parallel (stream.h): opened with ranks > 1, each request pulls a
+ * group of `ranks` batches from the loader and computes only the batch at
+ * position `rank` of the group; the others are read (their row counts are
+ * reported) but not run. */
 #ifndef MLSAE_PIPELINE_PREFETCH_H
 #define MLSAE_PIPELINE_PREFETCH_H
 
@@ -29,8 +34,13 @@ typedef struct mlsae_prefetched {
      * mlsae_prefetch_next. NULL at the end of the data. */
     const float *x;
     const int32_t *ids;           /* [rows, seq], valid as long as x */
-    int rows;                     /* sequences in this batch (<= batch) */
-    mlsae_data_position position; /* the loader's position after this batch */
+    int rows;                     /* sequences in this batch (<= batch); 0 when this
+                                   * rank's batch is past the end of the data */
+    mlsae_data_position position; /* the loader's position after this batch (group) */
+    /* the group (ranks > 1; with one rank: 1, 0, rows) */
+    int n_batches;                /* batches read, 1..ranks */
+    int rows_before;              /* sequences of the group's batches before this rank's */
+    int rows_all;                 /* sequences of all the group's batches */
 } mlsae_prefetched;
 
 /* Where the producer's time went (seconds): waiting for the loader, and
@@ -43,7 +53,10 @@ typedef struct mlsae_prefetch_times {
  * the caller while the prefetcher is open. batch, seq: the loader's. */
 int mlsae_prefetch_open(mlsae_session *s, mlsae_loader *loader, int batch, int seq,
                         mlsae_prefetch **out, mlsae_error *err);
-/* The next batch: 1, 0 at the end of the data (out->position is then the
+/* The same, for rank `rank` of `ranks` (0 <= rank < ranks). */
+int mlsae_prefetch_open_strided(mlsae_session *s, mlsae_loader *loader, int batch, int seq,
+                                int rank, int ranks, mlsae_prefetch **out, mlsae_error *err);
+/* The next batch (group): 1, 0 at the end of the data (out->position is then the
  * loader's final position), -1 on error. No batch is started after 0 or -1. */
 int mlsae_prefetch_next(mlsae_prefetch *pf, mlsae_prefetched *out, mlsae_error *err);
 /* Wait until no batch is under way. */

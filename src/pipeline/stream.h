@@ -23,6 +23,19 @@
  * ceil(max_tokens / tokens per batch): we do not.) Per-layer metrics cover
  * every row of the batch.
  *
+ * Data parallel (opt->ranks > 1; doc/scaling.md): rank r of N is handed
+ * the batches g = r, r + N, r + 2N, ... of the one deterministic stream.
+ * Every rank reads (and tokenizes) every batch, since packing documents
+ * into sequences needs all of them, but runs the transformer and the SAE
+ * on its own only. Batch numbers and the token budget are global: batch g
+ * holds the same tokens and the same share of the budget whatever N, so a
+ * consumer's partial results, reduced over the ranks, equal one process's.
+ * The ranks go through the groups of N batches in step: a consumer that
+ * returns 1 stops every rank after the current group (an allreduce per
+ * group), and with whole_groups the stream ends at the first group the
+ * data cannot fill (training: every rank steps on the same global
+ * micro-batches). Only rank 0 shows progress.
+ *
  * Threads. mlsae_stream_run runs on the calling thread and calls the
  * consumer (and the transform) there. While it runs:
  *   - the loader's thread reads the dataset and uses the session's tokenizer
@@ -67,16 +80,19 @@ typedef struct mlsae_stream_options {
     const mlsae_data_position *start; /* NULL: from the beginning of the data */
     FILE *progress;            /* NULL: no progress display */
     const char *label;         /* its label ("stream" when NULL) */
+    int rank, ranks;           /* data parallel: this process of `ranks`; ranks <= 1: alone */
+    int whole_groups;          /* ranks > 1: end at the first incomplete group of batches */
 } mlsae_stream_options;
 
 typedef struct mlsae_stream_batch {
-    int64_t index;            /* 0, 1, ... */
+    int64_t index;            /* 0, 1, ... (global: with N ranks, rank r sees r, r + N, ...) */
     const int32_t *ids;       /* [rows, seq] */
     int rows, seq;            /* sequences in this batch, tokens per sequence */
     int n_layers, d_model;
     int rows_per_layer;       /* rows * seq */
     int n_tokens;             /* positions of each layer within the budget (<= rows * seq) */
-    uint64_t tokens_before;   /* budget tokens of the earlier batches */
+    uint64_t tokens_before;   /* budget tokens of the earlier batches (of every rank) */
+    int rows_all;             /* sequences of this batch's group over all ranks (rows alone) */
     mlsae_ref x;              /* [n_layers, rows, seq, d_model] on s->sae_be (transformed) */
     const float *x_host;      /* the same in host memory (host_activations), else NULL */
     int k;                    /* TopK width; 0 without an SAE */
@@ -84,7 +100,7 @@ typedef struct mlsae_stream_batch {
     const int32_t *indices;   /* host [n_layers * rows * seq, k] latent indices */
     mlsae_ref recons;         /* [n_layers * rows * seq, d_model] on s->sae_be (decode) */
     const mlsae_sae_layer_metrics *metrics; /* [n_layers] (metrics), else NULL */
-    mlsae_data_position position; /* the data stream's position after this batch */
+    mlsae_data_position position; /* the data stream's position after this batch (its group) */
 } mlsae_stream_batch;
 
 /* Return 0 to go on, 1 to stop early (no error), -1 on error (err set). */
@@ -92,8 +108,8 @@ typedef int (*mlsae_stream_consumer)(void *ctx, const mlsae_stream_batch *batch,
                                      mlsae_error *err);
 
 typedef struct mlsae_stream_summary {
-    int64_t batches;
-    uint64_t tokens;   /* budget tokens delivered, per layer */
+    int64_t batches;   /* batches within the budget, of every rank */
+    uint64_t tokens;   /* budget tokens delivered, per layer, to every rank together */
     double seconds;
 } mlsae_stream_summary;
 
