@@ -118,10 +118,6 @@ static int test_batch(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
     test_pass *p = ctx;
     mlsae_session *s = p->s;
     const int n = s->n_layers, rows = b->rows, seq = b->seq;
-    /* Data parallel (doc/scaling.md): rank r of N tests the batches r,
-     * r + N, ... of the stream. */
-    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
-    if (b->index % ranks != rank) return b->index + 1 >= p->limit;
     if (!p->eb.s && mlsae_eval_buffers_init(&p->eb, s, p->batch, seq, b->x.buf, err))
         return -1;
     if (mlsae_session_split(s)) {
@@ -171,7 +167,7 @@ static int test_batch(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
     }
     p->batches++;
     p->tokens += (uint64_t)b->rows_per_layer;
-    /* the last batch of the test's limit: stop (the loader may hold more) */
+    /* the last batch of the test's limit (global batch number): stop */
     return b->index + 1 >= p->limit;
 }
 
@@ -275,10 +271,13 @@ int mlsae_test_many(const mlsae_test_target *targets, int n, FILE *progress,
     opt.max_tokens = (uint64_t)p.limit * (uint64_t)batch * (uint64_t)seq;
     opt.progress = progress;
     opt.label = "test";
+    /* Data parallel (doc/scaling.md): rank r of N is handed the batches r,
+     * r + N, ... of the stream; the sums of every rank are added below. */
+    opt.rank = mlsae_comm_rank();
+    opt.ranks = mlsae_comm_size();
     mlsae_stream_summary ss;
     if (mlsae_stream_run(cfg, &s, &opt, test_batch, &p, &ss, err)) goto done;
-    /* Data parallel (doc/scaling.md): the sums of every rank added, the
-     * averages of one process. */
+    /* the sums of every rank added: the averages of one process */
     double counts[2] = {(double)p.batches, (double)p.tokens};
     for (int i = 0; i < n; i++)
         if (mlsae_comm_sum_f64((double *)&p.sae[i].acc, sizeof(sums) / sizeof(double), err))
