@@ -74,8 +74,8 @@ int mlsae_test_check_targets(const mlsae_test_target *targets, int n, mlsae_erro
         const mlsae_test_target *t = &targets[i];
         for (int j = 0; j < i; j++)
             if (strcmp(targets[j].csv_path, t->csv_path) == 0)
-                return mlsae_fail(err, "checkpoints %s and %s: both would write %s", targets[j].sae_dir,
-                                  t->sae_dir, t->csv_path);
+                return mlsae_fail(err, "checkpoints %s and %s: both would write %s",
+                                  targets[j].sae_dir, t->sae_dir, t->csv_path);
         for (size_t o = 0; o < count; o++) {
             if (per_sae(opts[o].key) || mlsae_run_config_option_equal(first->cfg, t->cfg, &opts[o]))
                 continue;
