@@ -4,7 +4,8 @@
 # tests' fixture model (tests/make_model: d_model 32, 2 layers, the
 # Pythia vocabulary) and the bundled corpus. Prints tokens/s (test tokens
 # over wall-clock seconds of the whole command, model loading included) for
-# both and the ratio, and checks that the rows are the same. Run from the
+# both and the ratio, the peak resident memory of each (GNU time, when
+# installed), and checks that the rows are the same. Run from the
 # build directory after `make` and `make tests/make_model`:
 #     sh bench/bench_test_many.sh [max_tokens [repeats]]
 set -eu
@@ -29,16 +30,23 @@ done
 A=$(sed -n 's/^sae: *//p' "$DIR/x4.out"); B=$(sed -n 's/^sae: *//p' "$DIR/x8.out"); C=$(sed -n 's/^sae: *//p' "$DIR/x2.out")
 common="--model $DIR/model --data $DIR/data.jsonl --max_length 64 --batch_size 2 --max_tokens $TOKENS --threads $THREADS"
 now() { date +%s.%N; }
-sep=0; one=0
+# peak resident set size of a command, in KiB, into the file $1 (0 without GNU time)
+rss() {
+    out=$1; shift
+    if [ -x /usr/bin/time ]; then /usr/bin/time -f %M -o "$out" "$@"; else echo 0 > "$out"; "$@"; fi
+}
+sep=0; one=0; rss_sep=0
 for r in $(seq "$REPEATS"); do
     mkdir -p "$DIR/one$r"
     t0=$(now)
     for c in "$A" "$B" "$C"; do
-        "$BIN" test --checkpoint "$c" $common --csv "$DIR/sep$r-$(basename "$c").csv" > /dev/null 2>&1
+        rss "$DIR/rss" "$BIN" test --checkpoint "$c" $common --csv "$DIR/sep$r-$(basename "$c").csv" \
+            > /dev/null 2>&1
+        [ "$(cat "$DIR/rss")" -gt "$rss_sep" ] && rss_sep=$(cat "$DIR/rss")
     done
     t1=$(now)
-    "$BIN" test --checkpoint "$A" --checkpoint "$B" --checkpoint "$C" $common --csv "$DIR/one$r" \
-        > "$DIR/one$r.out" 2>&1
+    rss "$DIR/rss_one" "$BIN" test --checkpoint "$A" --checkpoint "$B" --checkpoint "$C" $common \
+        --csv "$DIR/one$r" > "$DIR/one$r.out" 2>&1
     t2=$(now)
     for c in "$A" "$B" "$C"; do
         cmp -s "$DIR/sep$r-$(basename "$c").csv" "$DIR/one$r/test_$(basename "$c").csv" ||
@@ -53,3 +61,5 @@ printf '3 SAEs (x4 k8, x8 k16, x2 k4), %s test tokens each, %d repeats, %s threa
 printf '  separately: %.1f tokens/s (3 runs, data tokens over wall time of all three)\n' "$(echo "$REPEATS * $tok / $sep" | bc -l)"
 printf '  one pass:   %.1f tokens/s\n' "$(echo "$REPEATS * $tok / $one" | bc -l)"
 printf '  ratio one pass / separately: %.2fx (rows identical)\n' "$(echo "$sep / $one" | bc -l)"
+printf '  peak resident memory: %s KiB one pass (3 SAEs), %s KiB the largest separate run\n' \
+    "$(cat "$DIR/rss_one")" "$rss_sep"
