@@ -4,10 +4,10 @@
 # the CSV it gets tested alone, byte for byte; in either order; with the
 # special-token masking on and off (true path per layer / shared), with a
 # tuned lens (exact inverse), with two backends when an OpenCL device is
-# there, and for -tfm checkpoints holding their transformer. Checkpoints of
-# different models or runs are refused in one line naming both and the
-# field; so are --csv FILE with several checkpoints and two checkpoints
-# writing the same CSV.
+# there, over 2 MPI ranks when built with MPI, and for -tfm checkpoints
+# holding their transformer. Checkpoints of different models or runs are
+# refused in one line naming both and the field; so are --csv FILE with
+# several checkpoints and two checkpoints writing the same CSV.
 set -u
 bin=${MLSAE_BIN:-./mlsae}
 make_model=${MAKE_MODEL:-./tests/make_model}
@@ -71,6 +71,23 @@ if "$bin" devices 2> /dev/null | grep -q '^ *opencl:0'; then
     same opencl --device opencl
 else
     echo "skip: no OpenCL device for two backends"
+fi
+
+# over 2 MPI ranks (the stream's rank-strided batches): each row as the
+# 2-rank run writes it alone
+MPIRUN=${MPIRUN:-$(command -v mpirun || true)}
+if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$MPIRUN" ]; then
+    export OMPI_MCA_btl_vader_single_copy_mechanism=none
+    mr="$MPIRUN --allow-run-as-root --oversubscribe -np 2 $bin test $common --threads 1"
+    mkdir -p "$tmp/mpi"
+    $mr --checkpoint "$A" --csv "$tmp/mpi/a.csv" > /dev/null 2> "$tmp/e" &&
+    $mr --checkpoint "$B" --csv "$tmp/mpi/b.csv" > /dev/null 2> "$tmp/e" &&
+    $mr --checkpoint "$A" --checkpoint "$B" --csv "$tmp/mpi" > /dev/null 2> "$tmp/e" ||
+        { echo "FAIL: 2 ranks:"; cat "$tmp/e"; fail=1; }
+    check "2 ranks: A's row as alone" cmp "$tmp/mpi/a.csv" "$tmp/mpi/test_$an.csv"
+    check "2 ranks: B's row as alone" cmp "$tmp/mpi/b.csv" "$tmp/mpi/test_$bn.csv"
+else
+    echo "skip: no MPI build or mpirun for 2 ranks"
 fi
 
 # -tfm checkpoints with their transformer's weights: two copies in one pass
