@@ -167,6 +167,7 @@ static int test_batch(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
     }
     p->batches++;
     p->tokens += (uint64_t)b->rows_per_layer;
+    if (b->progress) mlsae_progress_set(b->progress, "fvu", p->sae[0].lm[0].fvu);
     /* the last batch of the test's limit (global batch number): stop */
     return b->index + 1 >= p->limit;
 }

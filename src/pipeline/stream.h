@@ -56,6 +56,7 @@
 #include <stdio.h>
 
 #include "config/run_config.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "dataset/loader.h"
 #include "pipeline/session.h"
@@ -101,6 +102,8 @@ typedef struct mlsae_stream_batch {
     mlsae_ref recons;         /* [n_layers * rows * seq, d_model] on s->sae_be (decode) */
     const mlsae_sae_layer_metrics *metrics; /* [n_layers] (metrics), else NULL */
     mlsae_data_position position; /* the data stream's position after this batch (its group) */
+    mlsae_progress *progress; /* the progress display (rank 0, opt->progress), else NULL: the
+                               * consumer may add fields (mlsae_progress_set) */
 } mlsae_stream_batch;
 
 /* Return 0 to go on, 1 to stop early (no error), -1 on error (err set). */
