@@ -38,18 +38,18 @@ static int gather_heaps(mlsae_examples *ex, mlsae_error *err)
     int rc = -1;
     for (size_t s0 = 0; s0 < slots; s0 += step) {
         size_t s1 = slots - s0 < step ? slots : s0 + step;
-        size_t bytes = mlsae_examples_packed_size(ex, s0, s1);
-        unsigned char *mine = malloc(bytes), *all = NULL;
+        /* rank 0's own heaps are already in place: it sends nothing */
+        size_t bytes = rank == 0 ? 0 : mlsae_examples_packed_size(ex, s0, s1);
+        unsigned char *mine = malloc(bytes ? bytes : 1), *all = NULL;
         if (!mine) {
             mlsae_fail(err, "out of memory for %zu bytes of examples", bytes);
             goto done;
         }
-        mlsae_examples_pack(ex, s0, s1, mine);
+        if (bytes) mlsae_examples_pack(ex, s0, s1, mine);
         int failed = mlsae_comm_gather_bytes(mine, bytes, 0, &all, sizes, err);
         free(mine);
         if (failed) goto done;
         if (rank == 0) {
-            /* rank 0's own heaps are already in place */
             size_t off = sizes[0];
             for (int r = 1; r < ranks && !failed; r++) {
                 failed = mlsae_examples_merge_packed(ex, s0, s1, all + off, sizes[r], err);
