@@ -8,7 +8,9 @@
 # a step row every 2 batches.
 #
 # Identical, byte for byte: the examples database (the heaps merge exactly:
-# a strict order over the stream's positions), every integer (counts,
+# a strict order over the stream's positions; this fixture has equal acts
+# at the heaps' boundaries, so a tie broken otherwise than by stream
+# position changes the database), every integer (counts,
 # steps, tokens, batch numbers), the dists counts tensor; and the same set
 # of files, written by rank 0 alone.
 # Within a tolerance: the values that are sums of doubles, which the ranks
