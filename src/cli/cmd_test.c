@@ -1,9 +1,9 @@
 /* mlsae test: every SPEC §5 metric of a trained SAE, one CSV row. */
 #include "config.h"
+#include "cli/comm_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/ckpt_args.h"
-#include "backend/registry.h"
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -86,25 +85,16 @@ int cmd_test(int argc, char **argv)
         csv = csv_default;
     }
     mlsae_error err;
-    if (!status && mlsae_comm_init(&err)) status = cli_error("test", "%s", err.msg);
-    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
-    if (!status && ranks > 1 && cfg->threads == 0) {
-        /* the ranks of a node share its cores */
-        long share = sysconf(_SC_NPROCESSORS_ONLN) / mlsae_comm_local_size();
-        cfg->threads = share > 0 ? share : 1;
-    }
+    if (!status) status = cli_comm_start("test", cfg);
+    const int rank = mlsae_comm_rank();
     if (!status) {
         mlsae_test_summary sum;
-        if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
         cli_download_progress(rank == 0);
         int failed = mlsae_test(cfg, ckpt, csv, rank == 0 ? stderr : NULL, &sum, &err) != 0;
         cli_download_progress(0);
-        if (failed && ranks > 1) {
-            /* the other ranks wait in a collective: end them all */
-            cli_error("test", "rank %d of %d: %s", rank, ranks, err.msg);
-            mlsae_comm_abort(1);
-        } else if (failed) {
-            status = cli_error("test", "%s", err.msg);
+        if (failed) {
+            /* with several ranks the others wait in a collective: it ends them all */
+            status = cli_comm_fail("test", err.msg);
         } else if (rank == 0) {
             printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "
                    "mean loss delta %.4f\n", (long long)sum.batches,
