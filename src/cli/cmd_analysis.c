@@ -29,16 +29,14 @@ typedef struct analysis_cmd {
     const char *const *int_flags; /* extra integer options, NULL-terminated */
     const int *int_defaults;
     const int *int_min;
+    /* an analysis with integer options (ints: their values, in int_flags' order) */
     int (*run)(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
                const char *out_dir, mlsae_analysis_result *res, mlsae_error *err);
+    /* or one without: src/analysis/run.h's entry point itself */
+    int (*run_plain)(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                     const char *out_dir, FILE *progress, mlsae_analysis_result *res,
+                     mlsae_error *err);
 } analysis_cmd;
-
-static int run_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
-                     const char *out_dir, mlsae_analysis_result *res, mlsae_error *err)
-{
-    (void)ints;
-    return mlsae_analysis_dists(cfg, ckpt, out_dir, stderr, res, err);
-}
 
 static int run_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
                         const int *ints, const char *out_dir, mlsae_analysis_result *res,
@@ -46,14 +44,6 @@ static int run_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ck
 {
     mlsae_examples_options opt = {ints[0], ints[1]};
     return mlsae_analysis_examples(cfg, ckpt, &opt, out_dir, stderr, res, err);
-}
-
-static int run_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
-                         const int *ints, const char *out_dir, mlsae_analysis_result *res,
-                         mlsae_error *err)
-{
-    (void)ints;
-    return mlsae_analysis_variances(cfg, ckpt, out_dir, stderr, res, err);
 }
 
 /* --latents for embed-cos-sim: a comma-separated list (parsed in cmd_embed_cos_sim). */
@@ -114,7 +104,8 @@ static int run_analysis(const analysis_cmd *ac, int argc, char **argv)
         mlsae_analysis_result res;
         mlsae_error err;
         cli_download_progress(1);
-        int failed = ac->run(cfg, &src, ints, out_dir, &res, &err) != 0;
+        int failed = (ac->run ? ac->run(cfg, &src, ints, out_dir, &res, &err)
+                              : ac->run_plain(cfg, &src, out_dir, stderr, &res, &err)) != 0;
         cli_download_progress(0);
         if (failed) {
             status = cli_error(ac->name, "%s", err.msg);
@@ -143,7 +134,7 @@ int cmd_dists(int argc, char **argv)
         "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
         "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
         "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
-        NULL, NULL, NULL, run_dists};
+        NULL, NULL, NULL, NULL, mlsae_analysis_dists};
     return run_analysis(&ac, argc, argv);
 }
 
@@ -163,7 +154,7 @@ int cmd_examples(int argc, char **argv)
         "\n"
         "  --n_examples N     examples kept per latent and layer (32)\n"
         "  --n_tokens N       context tokens either side (4)\n",
-        flags, defaults, mins, run_examples};
+        flags, defaults, mins, run_examples, NULL};
     return run_analysis(&ac, argc, argv);
 }
 
@@ -177,7 +168,7 @@ int cmd_variances(int argc, char **argv)
         "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
         "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
         "averaged over the batches, computed from the TopK entries.\n\n",
-        NULL, NULL, NULL, run_variances};
+        NULL, NULL, NULL, NULL, mlsae_analysis_variances};
     return run_analysis(&ac, argc, argv);
 }
 
@@ -196,7 +187,7 @@ int cmd_embed_cos_sim(int argc, char **argv)
         "\n"
         "  --n_embeds N       tokens per latent (8)\n"
         "  --latents LIST     only these latents (default: all)\n",
-        flags, defaults, mins, run_embed};
+        flags, defaults, mins, run_embed, NULL};
     const char *list = NULL;
     if (cli_take_value(&argc, argv, "--latents", &list) < 0)
         return cli_error(ac.name, "--latents needs a value");

@@ -50,12 +50,8 @@ static int dump_cb(const char *buffer, size_t size, void *data)
 int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, size_t len,
                                       char **text, size_t *text_len, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k, N = a->n_latents;
     /* copy the TopK out and format without the lock */
     const size_t nk = (size_t)L * P * k;
@@ -115,12 +111,8 @@ int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, siz
 int mlsae_analyser_latent_activations_sparse(mlsae_analyser *a, const char *prompt, size_t len,
                                              json_t **out, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k;
     json_t *idx = json_array(), *val = json_array();
     int *order = malloc((size_t)k * sizeof *order);
@@ -186,12 +178,8 @@ static double round3(double x)
 int mlsae_analyser_layer_histograms(mlsae_analyser *a, const char *prompt, size_t len,
                                     json_t **out, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k, bins = a->bins;
     const size_t per_layer = (size_t)P * k;
     float max = 0;
