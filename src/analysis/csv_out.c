@@ -35,6 +35,23 @@ void mlsae_csvw_end_row(mlsae_csv_writer *c)
     mlsae_csv_flush(&c->row, c->af.fp); /* a failure is reported by commit */
 }
 
+void mlsae_csvw_model(mlsae_csv_writer *c, const mlsae_analysis_model *m)
+{
+    mlsae_csvw_str(c, m->model_name);
+    mlsae_csvw_int(c, m->n_layers);
+    mlsae_csvw_int(c, m->n_latents);
+    mlsae_csvw_int(c, m->expansion_factor);
+    mlsae_csvw_int(c, m->k);
+}
+
+void mlsae_csvw_summary(mlsae_csv_writer *c, const mlsae_summary *s)
+{
+    mlsae_csvw_real(c, s->mean);
+    mlsae_csvw_real(c, s->var);
+    mlsae_csvw_real(c, s->std);
+    mlsae_csvw_real(c, s->sem);
+}
+
 int mlsae_csvw_commit(mlsae_csv_writer *c, mlsae_error *err)
 {
     int oom = c->row.out.oom;
