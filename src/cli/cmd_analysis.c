@@ -122,55 +122,47 @@ static int run_analysis(const analysis_cmd *ac, int argc, char **argv)
     return status;
 }
 
-int cmd_dists(int argc, char **argv)
-{
-    static const analysis_cmd ac = {
-        "dists",
-        "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
-        "\n"
-        "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
-        "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
-        "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
-        "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
-        "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
-        "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
-        NULL, NULL, NULL, NULL, mlsae_analysis_dists};
-    return run_analysis(&ac, argc, argv);
-}
+static const char *const EXAMPLES_FLAGS[] = {"--n_examples", "--n_tokens", NULL};
+static const int EXAMPLES_DEFAULTS[] = {32, 4}, EXAMPLES_MIN[] = {1, 0};
 
-int cmd_examples(int argc, char **argv)
-{
-    static const char *const flags[] = {"--n_examples", "--n_tokens", NULL};
-    static const int defaults[] = {32, 4}, mins[] = {1, 0};
-    static const analysis_cmd ac = {
-        "examples",
-        "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
-        "\n"
-        "The top activating examples of every latent at every layer\n"
-        "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
-        "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
-        "last three) with the n_examples highest activations per (latent, layer) and\n"
-        "n_tokens of context either side, within the same sequence.\n"
-        "\n"
-        "  --n_examples N     examples kept per latent and layer (32)\n"
-        "  --n_tokens N       context tokens either side (4)\n",
-        flags, defaults, mins, run_examples, NULL};
-    return run_analysis(&ac, argc, argv);
-}
+/* The analyses whose options are run_analysis' own. */
+static const analysis_cmd DISTS = {
+    "dists",
+    "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
+    "\n"
+    "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
+    "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
+    "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
+    "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
+    "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
+    "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
+    NULL, NULL, NULL, NULL, mlsae_analysis_dists};
+static const analysis_cmd EXAMPLES = {
+    "examples",
+    "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
+    "\n"
+    "The top activating examples of every latent at every layer\n"
+    "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
+    "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
+    "last three) with the n_examples highest activations per (latent, layer) and\n"
+    "n_tokens of context either side, within the same sequence.\n"
+    "\n"
+    "  --n_examples N     examples kept per latent and layer (32)\n"
+    "  --n_tokens N       context tokens either side (4)\n",
+    EXAMPLES_FLAGS, EXAMPLES_DEFAULTS, EXAMPLES_MIN, run_examples, NULL};
+static const analysis_cmd VARIANCES = {
+    "variances",
+    "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
+    "\n"
+    "How much of the latents' spread over layers is explained by the latent and how\n"
+    "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
+    "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
+    "averaged over the batches, computed from the TopK entries.\n\n",
+    NULL, NULL, NULL, NULL, mlsae_analysis_variances};
 
-int cmd_variances(int argc, char **argv)
-{
-    static const analysis_cmd ac = {
-        "variances",
-        "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
-        "\n"
-        "How much of the latents' spread over layers is explained by the latent and how\n"
-        "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
-        "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
-        "averaged over the batches, computed from the TopK entries.\n\n",
-        NULL, NULL, NULL, NULL, mlsae_analysis_variances};
-    return run_analysis(&ac, argc, argv);
-}
+int cmd_dists(int argc, char **argv) { return run_analysis(&DISTS, argc, argv); }
+int cmd_examples(int argc, char **argv) { return run_analysis(&EXAMPLES, argc, argv); }
+int cmd_variances(int argc, char **argv) { return run_analysis(&VARIANCES, argc, argv); }
 
 int cmd_embed_cos_sim(int argc, char **argv)
 {
