@@ -132,17 +132,10 @@ static int write_steps(const dists_run *r, const mlsae_analysis_model *m, const 
     if (mlsae_csvw_open(&c, path, cols, 11, err)) return -1;
     for (size_t i = 0; i < r->n_rows; i++) {
         const step_row *row = &r->rows[i];
-        mlsae_csvw_str(&c, m->model_name);
-        mlsae_csvw_int(&c, m->n_layers);
-        mlsae_csvw_int(&c, m->n_latents);
-        mlsae_csvw_int(&c, m->expansion_factor);
-        mlsae_csvw_int(&c, m->k);
+        mlsae_csvw_model(&c, m);
         mlsae_csvw_int(&c, row->step);
         mlsae_csvw_int(&c, (int64_t)row->tokens);
-        mlsae_csvw_real(&c, row->s.mean);
-        mlsae_csvw_real(&c, row->s.var);
-        mlsae_csvw_real(&c, row->s.std);
-        mlsae_csvw_real(&c, row->s.sem);
+        mlsae_csvw_summary(&c, &row->s);
         mlsae_csvw_end_row(&c);
     }
     return mlsae_csvw_commit(&c, err);

@@ -84,11 +84,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
         res->n_files = 0;
         goto done;
     }
-    mlsae_csvw_str(&c, m.model_name);
-    mlsae_csvw_int(&c, m.n_layers);
-    mlsae_csvw_int(&c, m.n_latents);
-    mlsae_csvw_int(&c, m.expansion_factor);
-    mlsae_csvw_int(&c, m.k);
+    mlsae_csvw_model(&c, &m);
     mlsae_csvw_int(&c, r.last_index);
     mlsae_csvw_int(&c, (int64_t)sum.tokens);
     for (int i = 0; i < 5; i++) mlsae_csvw_real(&c, out[i]);
