@@ -1,10 +1,10 @@
 /* mlsae test: every SPEC §5 metric of one or more trained SAEs of a model,
  * one CSV row each, from one pass over the data. */
 #include "config.h"
+#include "cli/comm_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/ckpt_args.h"
-#include "backend/registry.h"
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -149,25 +148,18 @@ int cmd_test(int argc, char **argv)
     int status = !ta || !targets || !sum ? cli_error("test", "out of memory")
                                          : parse(argc, args, n, ta, cfgs, targets);
     mlsae_error err;
-    if (!status && mlsae_comm_init(&err)) status = cli_error("test", "%s", err.msg);
-    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
-    if (!status && ranks > 1) {
-        /* the ranks of a node share its cores */
-        long share = sysconf(_SC_NPROCESSORS_ONLN) / mlsae_comm_local_size();
-        for (int i = 0; i < n; i++)
-            if (cfgs[i].threads == 0) cfgs[i].threads = share > 0 ? share : 1;
-    }
+    if (!status) status = cli_comm_start("test", &cfgs[0]);
+    /* its thread share, when it set one, for every SAE's options alike */
+    for (int i = 1; !status && i < n; i++)
+        if (cfgs[i].threads == 0) cfgs[i].threads = cfgs[0].threads;
+    const int rank = mlsae_comm_rank();
     if (!status) {
-        if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
         cli_download_progress(rank == 0);
         int failed = mlsae_test_many(targets, n, rank == 0 ? stderr : NULL, sum, &err) != 0;
         cli_download_progress(0);
-        if (failed && ranks > 1) {
-            /* the other ranks wait in a collective: end them all */
-            cli_error("test", "rank %d of %d: %s", rank, ranks, err.msg);
-            mlsae_comm_abort(1);
-        } else if (failed) {
-            status = cli_error("test", "%s", err.msg);
+        if (failed) {
+            /* with several ranks the others wait in a collective: it ends them all */
+            status = cli_comm_fail("test", err.msg);
         } else if (rank == 0) {
             print_results(n, ta, sum);
         }
