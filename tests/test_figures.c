@@ -167,7 +167,7 @@ static void test_csv(void)
     mlsae_csv_int(&c, -7);
     mlsae_csv_bool(&c, 0);
     mlsae_csv_end_row(&c);
-    CHECK(c.buf && strcmp(c.buf, "\"a,b\",\"say \"\"hi\"\"\",,2.0,True\n"
+    CHECK(c.out.data && strcmp(c.out.data, "\"a,b\",\"say \"\"hi\"\"\",,2.0,True\n"
                                  "\"line\nbreak\",,0.1,-7,False\n") == 0);
     mlsae_error err;
     CHECK(mlsae_csv_save(&c, tmp("t.csv"), &err) == 0);

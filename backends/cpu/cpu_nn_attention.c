@@ -51,6 +51,7 @@ static void gemm(attn_scratch *ws, int trans_b, int m, int n, int k, const float
 
 #if defined(MLSAE_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
+#include "cpu_vec_exp.h"
 #define HAVE_AVX512_ATTENTION 1
 
 /* AVX-512 path. Scores are kept transposed, S^T [keys, FQ_BLOCK queries],
@@ -67,23 +68,10 @@ _Static_assert((int)FQ_BLOCK == (int)Q_BLOCK && (int)FK_BLOCK <= (int)K_BLOCK,
                "attention block sizes");
 
 /* exp(x) for x <= 0 (clamped at -100, where the result is ~4e-44):
- * x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor for exp(r) (relative error
- * < 1e-8), times 2^n by scalef. */
+ * cpu_vec_exp.h's reduction and polynomial, times 2^n by scalef. */
 __attribute__((target("avx512f"))) static inline __m512 exp_nonpos_512(__m512 x)
 {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-100.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512 n, p = cpu_exp_reduced_512(_mm512_max_ps(x, _mm512_set1_ps(-100.0f)), &n);
     return _mm512_scalef_ps(p, n);
 }
 

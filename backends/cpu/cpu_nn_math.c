@@ -6,26 +6,14 @@
 
 #if defined(MLSAE_HAVE_AVX2)
 #include <immintrin.h>
+#include "cpu_vec_exp.h"
 
-/* exp(x) for a vector: x = n ln2 + r with |r| <= ln2/2, exp(r) by its
- * Taylor polynomial to degree 7 (truncation error < 1e-8 relative), 2^n by
- * building the exponent bits. Inputs are clamped to the float range. */
+/* exp(x) for a vector (cpu_vec_exp.h), 2^n by building the exponent bits.
+ * Inputs are clamped to the float range. */
 __attribute__((target("avx2,fma"))) static inline __m256 exp_avx2(__m256 x)
 {
     const __m256 hi = _mm256_set1_ps(88.37626f), lo = _mm256_set1_ps(-87.33654f);
-    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 n, p = cpu_exp_reduced_256(_mm256_min_ps(_mm256_max_ps(x, lo), hi), &n);
     /* n in [-126, 128]: split 2^n = 2^(n/2) 2^(n - n/2) to stay representable. */
     __m256i ni = _mm256_cvtps_epi32(n);
     __m256i n1 = _mm256_srai_epi32(ni, 1);

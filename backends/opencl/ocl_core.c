@@ -66,6 +66,12 @@ int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows)
     return ocl_launch(a, op, 1, &global, &local);
 }
 
+int ocl_launch_1d(ocl_args *a, const char *op, int kernel, size_t n)
+{
+    size_t local = a->ob->kernel_wg[kernel];
+    return ocl_launch(a, op, 1, &n, &local);
+}
+
 int ocl_check_ref(mlsae_backend *be, const char *op, const char *what, mlsae_ref r, size_t n)
 {
     if (!r.buf) return mlsae_backend_fail(be, "opencl %s: %s is missing", op, what);
@@ -295,8 +301,7 @@ static int ocl_axpby(mlsae_backend *be, size_t n, float alpha, mlsae_ref x, floa
     ocl_arg_ref(&g, x);
     ocl_arg_float(&g, beta);
     ocl_arg_ref(&g, y);
-    size_t local = ob->kernel_wg[OCLK_axpby];
-    return ocl_launch(&g, "axpby", 1, &n, &local);
+    return ocl_launch_1d(&g, "axpby", OCLK_axpby, n);
 }
 
 static int ocl_add_row_vector(mlsae_backend *be, mlsae_ref x, int rows, int cols, mlsae_ref v,
@@ -379,8 +384,7 @@ static int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, 
     ocl_arg_int(&g, fmt);
     ocl_arg_ref(&g, x);
     ocl_arg_ref(&g, y);
-    size_t local = ob->kernel_wg[OCLK_round_lowp];
-    return ocl_launch(&g, "round_lowp", 1, &n, &local);
+    return ocl_launch_1d(&g, "round_lowp", OCLK_round_lowp, n);
 }
 
 static const char *ocl_lowp_describe(mlsae_backend *be, int fmt)

@@ -127,6 +127,8 @@ int ocl_gemm(mlsae_backend *be, const char *op, int ta, int tb, int m, int n, in
 /* Launch a one-work-group-per-row kernel (rows groups of the kernel's size)
  * whose last argument is a float local scratch of the group size. */
 int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows);
+/* Launch n work items (one dimension) in groups of the kernel's size. */
+int ocl_launch_1d(ocl_args *a, const char *op, int kernel, size_t n);
 
 extern const mlsae_core_ops ocl_core_ops;
 extern const mlsae_nn_ops ocl_nn_ops;

@@ -63,8 +63,7 @@ static int ocl_gelu(mlsae_backend *be, mlsae_ref x, size_t n)
     ocl_args g = ocl_args_begin(ob, OCLK_gelu);
     ocl_arg_ref(&g, x);
     ocl_arg_ulong(&g, n);
-    size_t local = ob->kernel_wg[OCLK_gelu];
-    return ocl_launch(&g, "gelu", 1, &n, &local);
+    return ocl_launch_1d(&g, "gelu", OCLK_gelu, n);
 }
 
 static int ocl_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int n_heads,

@@ -234,8 +234,7 @@ static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, i
         ocl_arg_ref(&g, last_nonzero);
         ocl_arg_int(&g, n);
         ocl_arg_mem(&g, ob->bad);
-        size_t local = ob->kernel_wg[OCLK_dead_reset];
-        if (ocl_launch(&g, "update_dead", 1, &rk, &local) != 0) return -1;
+        if (ocl_launch_1d(&g, "update_dead", OCLK_dead_reset, rk) != 0) return -1;
     }
     ocl_args g = ocl_args_begin(ob, OCLK_dead_tick);
     ocl_arg_ref(&g, last_nonzero);
@@ -243,8 +242,7 @@ static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, i
     ocl_arg_int(&g, dead_steps);
     ocl_arg_ref(&g, mask);
     ocl_arg_int(&g, mask.buf != NULL);
-    size_t local = ob->kernel_wg[OCLK_dead_tick], global = (size_t)n;
-    return ocl_launch(&g, "update_dead", 1, &global, &local);
+    return ocl_launch_1d(&g, "update_dead", OCLK_dead_tick, (size_t)n);
 }
 
 static int ocl_relu(mlsae_backend *be, mlsae_ref x, size_t n)
@@ -255,8 +253,7 @@ static int ocl_relu(mlsae_backend *be, mlsae_ref x, size_t n)
     ocl_args g = ocl_args_begin(ob, OCLK_relu);
     ocl_arg_ref(&g, x);
     ocl_arg_ulong(&g, n);
-    size_t local = ob->kernel_wg[OCLK_relu];
-    return ocl_launch(&g, "relu", 1, &n, &local);
+    return ocl_launch_1d(&g, "relu", OCLK_relu, n);
 }
 
 static int ocl_normalize_rows(mlsae_backend *be, mlsae_ref w, int rows, int d)
@@ -306,8 +303,7 @@ static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m,
     ocl_arg_float(&g, eps);
     ocl_arg_float(&g, (float)-((double)lr / bc1));
     ocl_arg_float(&g, (float)sqrt(bc2));
-    size_t local = ob->kernel_wg[OCLK_adam];
-    return ocl_launch(&g, "adam", 1, &n, &local);
+    return ocl_launch_1d(&g, "adam", OCLK_adam, n);
 }
 
 static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n, mlsae_ref cols,

@@ -49,39 +49,52 @@ int mlsae_dists_update(mlsae_dists *d, const float *values, const int32_t *indic
     return 0;
 }
 
+/* The layer distribution of one latent from its totals (column `latent` of
+ * totals [n_layers, n_latents]). */
+static void layer_moments(const double *totals, int n_layers, int n_latents, int latent,
+                          double *total, double *mean, double *var)
+{
+    double t = 0, lm = 0, lv = 0;
+    for (int l = 0; l < n_layers; l++) t += totals[(size_t)l * n_latents + latent];
+    if (t != 0) {
+        for (int l = 0; l < n_layers; l++) lm += totals[(size_t)l * n_latents + latent] / t * l;
+        for (int l = 0; l < n_layers; l++)
+            lv += totals[(size_t)l * n_latents + latent] / t * (l - lm) * (l - lm);
+    }
+    *total = t;
+    *mean = t != 0 ? lm : NAN;
+    *var = t != 0 ? lv : NAN;
+}
+
 void mlsae_dists_latent_stats(const mlsae_dists *d, int latent, mlsae_dists_latent *out)
 {
-    double count = 0, total = 0, lm = 0, lv = 0;
-    for (int l = 0; l < d->n_layers; l++) {
-        count += d->counts[(size_t)l * d->n_latents + latent];
-        total += d->totals[(size_t)l * d->n_latents + latent];
-    }
-    if (total != 0) {
-        for (int l = 0; l < d->n_layers; l++)
-            lm += d->totals[(size_t)l * d->n_latents + latent] / total * l;
-        for (int l = 0; l < d->n_layers; l++)
-            lv += d->totals[(size_t)l * d->n_latents + latent] / total * (l - lm) * (l - lm);
-    }
+    double count = 0;
+    for (int l = 0; l < d->n_layers; l++) count += d->counts[(size_t)l * d->n_latents + latent];
+    layer_moments(d->totals, d->n_layers, d->n_latents, latent, &out->total, &out->layer_mean,
+                  &out->layer_var);
     out->count = count;
-    out->total = total;
-    out->mean = total / (count + 1e-8);
-    out->layer_mean = total != 0 ? lm : NAN;
-    out->layer_var = total != 0 ? lv : NAN;
-    out->layer_std = total != 0 && lv >= 0 ? sqrt(lv) : NAN;
+    out->mean = out->total / (count + 1e-8);
+    out->layer_std = out->layer_var >= 0 ? sqrt(out->layer_var) : NAN;
+}
+
+int mlsae_dists_layer_std_summary_of(const double *totals, int n_layers, int n_latents,
+                                     mlsae_summary *out, mlsae_error *err)
+{
+    double *std = malloc((size_t)n_latents * sizeof *std);
+    if (!std) return mlsae_fail(err, "out of memory");
+    for (int j = 0; j < n_latents; j++) {
+        double total, mean, var;
+        layer_moments(totals, n_layers, n_latents, j, &total, &mean, &var);
+        std[j] = var >= 0 ? sqrt(var) : NAN;
+    }
+    mlsae_summary_of(std, (size_t)n_latents, 1, out);
+    free(std);
+    return 0;
 }
 
 int mlsae_dists_layer_std_summary(const mlsae_dists *d, mlsae_summary *out, mlsae_error *err)
 {
-    double *std = malloc((size_t)d->n_latents * sizeof *std);
-    if (!std) return mlsae_fail(err, "out of memory");
-    for (int j = 0; j < d->n_latents; j++) {
-        mlsae_dists_latent s;
-        mlsae_dists_latent_stats(d, j, &s);
-        std[j] = s.layer_std;
-    }
-    mlsae_summary_of(std, (size_t)d->n_latents, 1, out);
-    free(std);
-    return 0;
+    return mlsae_dists_layer_std_summary_of(d->totals, d->n_layers, d->n_latents, out, err);
 }
 
 int mlsae_dists_write_safetensors(const mlsae_dists *d, const char *path, mlsae_error *err)

@@ -46,6 +46,10 @@ void mlsae_dists_latent_stats(const mlsae_dists *d, int latent, mlsae_dists_late
 /* mean, var, std, sem of every latent's layer_std, NaN-aware (the
  * reference's get_stats). */
 int mlsae_dists_layer_std_summary(const mlsae_dists *d, mlsae_summary *out, mlsae_error *err);
+/* The same from the totals [n_layers, n_latents] alone (layer_std does not
+ * depend on the counts). */
+int mlsae_dists_layer_std_summary_of(const double *totals, int n_layers, int n_latents,
+                                     mlsae_summary *out, mlsae_error *err);
 
 /* path: safetensors with counts and totals, F32 [n_layers, n_latents]. */
 int mlsae_dists_write_safetensors(const mlsae_dists *d, const char *path, mlsae_error *err);

@@ -79,9 +79,32 @@ static float value_of(const float *values, const int32_t *indices, size_t row, i
     return v;
 }
 
+/* Offer one candidate (ex->stride bytes) to its slot's heap: it enters
+ * when the heap has room or the heap's lowest entry ranks below it. */
+static int offer(mlsae_examples *ex, size_t slot, const unsigned char *cand, unsigned char *tmp,
+                 mlsae_error *err)
+{
+    int n = ex->sizes[slot];
+    unsigned char *h = ex->heaps[slot];
+    if (n == ex->n_examples) {
+        if (!below(ENTRY(h, 0, ex->stride), (const mlsae_example *)cand)) return 0;
+        memcpy(h, cand, ex->stride);
+        sift_down(h, ex->stride, n, 0, tmp);
+        return 0;
+    }
+    if (!h) {
+        h = ex->heaps[slot] = malloc((size_t)ex->n_examples * ex->stride);
+        if (!h) return mlsae_fail(err, "out of memory for examples");
+    }
+    memcpy(h + (size_t)n * ex->stride, cand, ex->stride);
+    ex->sizes[slot] = n + 1;
+    sift_up(h, ex->stride, n, tmp);
+    return 0;
+}
+
 int mlsae_examples_update(mlsae_examples *ex, const int32_t *ids, int rows, int seq,
                           const float *values, const int32_t *indices, int k,
-                          int n_tokens_valid, mlsae_error *err)
+                          int n_tokens_valid, uint64_t first_order, mlsae_error *err)
 {
     const int nt = ex->n_tokens;
     const size_t rpl = (size_t)rows * seq;
@@ -98,12 +121,11 @@ int mlsae_examples_update(mlsae_examples *ex, const int32_t *ids, int rows, int 
                     return mlsae_fail(err, "examples: latent index %d outside 0..%d", j,
                                       ex->n_latents - 1);
                 size_t slot = (size_t)j * ex->n_layers + l;
-                int n = ex->sizes[slot];
-                uint64_t order = ex->n_rows_seen + r;
-                unsigned char *h = ex->heaps[slot];
-                if (n == ex->n_examples) {
-                    mlsae_example *min = ENTRY(h, 0, ex->stride);
-                    if (!(v > min->act)) continue;
+                uint64_t order = first_order + r;
+                if (ex->sizes[slot] == ex->n_examples) {
+                    /* below(min, candidate), before building the candidate */
+                    const mlsae_example *min = ENTRY(ex->heaps[slot], 0, ex->stride);
+                    if (!(v > min->act || (v == min->act && order < min->order))) continue;
                 }
                 /* build the candidate: window clipped to the sequence */
                 mlsae_example *e = (mlsae_example *)cand;
@@ -122,22 +144,58 @@ int mlsae_examples_update(mlsae_examples *ex, const int32_t *ids, int rows, int 
                     cids[p - lo] = ids[seq_start + p];
                     cacts[p - lo] = value_of(values, indices, l * rpl + seq_start + p, k, j);
                 }
-                if (!h) {
-                    h = ex->heaps[slot] = malloc((size_t)ex->n_examples * ex->stride);
-                    if (!h) return mlsae_fail(err, "out of memory for examples");
-                }
-                if (n < ex->n_examples) {
-                    memcpy(h + (size_t)n * ex->stride, cand, ex->stride);
-                    ex->sizes[slot] = n + 1;
-                    sift_up(h, ex->stride, n, tmp);
-                } else {
-                    memcpy(h, cand, ex->stride);
-                    sift_down(h, ex->stride, n, 0, tmp);
-                }
+                if (offer(ex, slot, cand, tmp, err)) return -1;
             }
         }
     }
-    ex->n_rows_seen += rpl;
+    return 0;
+}
+
+size_t mlsae_examples_packed_size(const mlsae_examples *ex, size_t slot0, size_t slot1)
+{
+    size_t bytes = 0;
+    for (size_t slot = slot0; slot < slot1; slot++)
+        bytes += sizeof(int32_t) + (size_t)ex->sizes[slot] * ex->stride;
+    return bytes;
+}
+
+void mlsae_examples_pack(const mlsae_examples *ex, size_t slot0, size_t slot1, unsigned char *buf)
+{
+    for (size_t slot = slot0; slot < slot1; slot++) {
+        int32_t n = ex->sizes[slot];
+        memcpy(buf, &n, sizeof n);
+        buf += sizeof n;
+        if (n == 0) continue;
+        memcpy(buf, ex->heaps[slot], (size_t)n * ex->stride);
+        buf += (size_t)n * ex->stride;
+    }
+}
+
+int mlsae_examples_merge_packed(mlsae_examples *ex, size_t slot0, size_t slot1,
+                                const unsigned char *buf, size_t bytes, mlsae_error *err)
+{
+    unsigned char tmp[4096];
+    const unsigned char *end = buf + bytes;
+    if (ex->stride > sizeof tmp) return mlsae_fail(err, "examples: n_tokens too large");
+    for (size_t slot = slot0; slot < slot1; slot++) {
+        int32_t n;
+        if ((size_t)(end - buf) < sizeof n)
+            return mlsae_fail(err, "examples: packed heaps end at slot %zu of %zu..%zu", slot,
+                              slot0, slot1);
+        memcpy(&n, buf, sizeof n);
+        buf += sizeof n;
+        if (n < 0 || n > ex->n_examples || (size_t)(end - buf) < (size_t)n * ex->stride)
+            return mlsae_fail(err, "examples: packed heap of slot %zu holds %d entries", slot, n);
+        for (int32_t i = 0; i < n; i++, buf += ex->stride) {
+            /* copied out: the packed bytes need not be aligned */
+            unsigned char cand[4096];
+            memcpy(cand, buf, ex->stride);
+            if (offer(ex, slot, cand, tmp, err)) return -1;
+        }
+    }
+    if (buf != end)
+        return mlsae_fail(err, "examples: %zu bytes after the packed heaps",
+                          (size_t)(end - buf));
     return 0;
 }
 

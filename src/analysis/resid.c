@@ -15,6 +15,19 @@ void mlsae_running_add(mlsae_running *r, const double *x, size_t n)
     r->squared += sq;
 }
 
+void mlsae_running_merge(mlsae_running *a, const mlsae_running *b)
+{
+    if (b->count == 0) return;
+    if (a->count == 0) {
+        *a = *b;
+        return;
+    }
+    double count = a->count + b->count, delta = b->mean - a->mean;
+    a->mean += delta * (b->count / count);
+    a->squared += b->squared + delta * delta * (a->count * b->count / count);
+    a->count = count;
+}
+
 void mlsae_running_get(const mlsae_running *r, double out[4])
 {
     double var = r->count > 1 ? r->squared / (r->count - 1) : NAN;

@@ -18,6 +18,13 @@ typedef struct mlsae_running {
 
 /* Add n values. */
 void mlsae_running_add(mlsae_running *r, const double *x, size_t n);
+/* Fold b into a: the statistics of both sets of values together (Chan,
+ * Golub and LeVeque's pairwise update: delta = b.mean - a.mean, count =
+ * a.count + b.count, mean = a.mean + delta * b.count / count, squared =
+ * a.squared + b.squared + delta^2 a.count b.count / count); equal, up to
+ * float rounding, to adding b's values to a. Used to merge MPI ranks'
+ * statistics (doc/scaling.md). */
+void mlsae_running_merge(mlsae_running *a, const mlsae_running *b);
 /* mean, var (unbiased), std, sem = std / sqrt(count). */
 void mlsae_running_get(const mlsae_running *r, double out[4]);
 

@@ -134,12 +134,7 @@ int mlsae_analysis_embed_cos_sim(const mlsae_run_config *cfg, const mlsae_ckpt_s
     mlsae_csvw_int(&c, n_all / d);
     mlsae_csvw_int(&c, sc->k);
     mlsae_csvw_str(&c, "False");
-    for (int t = 0; t < 2; t++) {
-        mlsae_csvw_real(&c, sum[t].mean);
-        mlsae_csvw_real(&c, sum[t].var);
-        mlsae_csvw_real(&c, sum[t].std);
-        mlsae_csvw_real(&c, sum[t].sem);
-    }
+    for (int t = 0; t < 2; t++) mlsae_csvw_summary(&c, &sum[t]);
     mlsae_csvw_end_row(&c);
     if (mlsae_csvw_commit(&c, err)) {
         res->n_files--;

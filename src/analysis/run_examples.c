@@ -12,12 +12,57 @@
 
 #include "analysis/examples.h"
 #include "analysis/run_common.h"
+#include "pipeline/comm.h"
 #include "pipeline/stream.h"
 
 static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 {
     return mlsae_examples_update(ctx, b->ids, b->rows, b->seq, b->values, b->indices, b->k,
-                                 b->n_tokens, err);
+                                 b->n_tokens, b->tokens_before, err);
+}
+
+/* Over MPI (doc/scaling.md): every rank's heaps into rank 0's, in rounds of
+ * slots so that rank 0 receives at most 1 GiB at a time. The merged heaps
+ * are the one-process heaps exactly (examples.h: a strict total order over
+ * the stream's positions). */
+static int gather_heaps(mlsae_examples *ex, mlsae_error *err)
+{
+    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
+    if (ranks <= 1) return 0;
+    const size_t slots = (size_t)ex->n_latents * ex->n_layers;
+    const size_t per_slot = sizeof(int32_t) + (size_t)ex->n_examples * ex->stride;
+    size_t step = ((size_t)1 << 30) / (size_t)ranks / per_slot;
+    if (step < 1) step = 1;
+    uint64_t *sizes = malloc((size_t)ranks * sizeof *sizes);
+    if (!sizes) return mlsae_fail(err, "out of memory");
+    int rc = -1;
+    for (size_t s0 = 0; s0 < slots; s0 += step) {
+        size_t s1 = slots - s0 < step ? slots : s0 + step;
+        /* rank 0's own heaps are already in place: it sends nothing */
+        size_t bytes = rank == 0 ? 0 : mlsae_examples_packed_size(ex, s0, s1);
+        unsigned char *mine = malloc(bytes ? bytes : 1), *all = NULL;
+        if (!mine) {
+            mlsae_fail(err, "out of memory for %zu bytes of examples", bytes);
+            goto done;
+        }
+        if (bytes) mlsae_examples_pack(ex, s0, s1, mine);
+        int failed = mlsae_comm_gather_bytes(mine, bytes, 0, &all, sizes, err);
+        free(mine);
+        if (failed) goto done;
+        if (rank == 0) {
+            size_t off = sizes[0];
+            for (int r = 1; r < ranks && !failed; r++) {
+                failed = mlsae_examples_merge_packed(ex, s0, s1, all + off, sizes[r], err);
+                off += sizes[r];
+            }
+        }
+        free(all);
+        if (failed) goto done;
+    }
+    rc = 0;
+done:
+    free(sizes);
+    return rc;
 }
 
 static const char SCHEMA[] =
@@ -159,14 +204,23 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
     const mlsae_sae_config *sc = mlsae_sae_get_config(sae);
     if (mlsae_examples_init(&ex, sc->n_latents, s.n_layers, opt->n_examples, opt->n_tokens, err))
         goto done;
+    const int rank = mlsae_comm_rank();
     mlsae_stream_options so = {0};
     so.sae = sae;
-    so.progress = progress;
+    so.rank = rank;
+    so.ranks = mlsae_comm_size();
+    so.progress = rank == 0 ? progress : NULL;
     so.label = "examples";
     mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &so, consume, &ex, &sum, err)) goto done;
+    if (mlsae_stream_run(cfg, &s, &so, consume, &ex, &sum, err) || gather_heaps(&ex, err))
+        goto done;
     res->batches = sum.batches;
     res->tokens = sum.tokens;
+    res->seconds = sum.seconds;
+    if (rank != 0) {
+        rc = 0; /* rank 0 writes */
+        goto done;
+    }
     snprintf(name, sizeof name, "%s.db", stem);
     const char *path = analysis_add_file(res, out_dir, name, err);
     if (!path) goto done;
@@ -182,7 +236,6 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
         res->n_files = 0;
         goto done;
     }
-    res->seconds = sum.seconds;
     rc = 0;
 done:
     mlsae_examples_free(&ex);

@@ -35,10 +35,7 @@ static int one(mlsae_backend *be, const char *dir, mlsae_csv_writer *c, const ch
     mlsae_csvw_int(c, sc->n_latents / sc->n_inputs);
     mlsae_csvw_int(c, sc->k);
     mlsae_csvw_str(c, "False");
-    mlsae_csvw_real(c, s.mean);
-    mlsae_csvw_real(c, s.var);
-    mlsae_csvw_real(c, s.std);
-    mlsae_csvw_real(c, s.sem);
+    mlsae_csvw_summary(c, &s);
     mlsae_csvw_end_row(c);
     rc = 0;
 done:

@@ -10,6 +10,7 @@
 #include "analysis/csv_out.h"
 #include "analysis/resid.h"
 #include "analysis/run_common.h"
+#include "pipeline/comm.h"
 #include "pipeline/stream.h"
 
 typedef struct resid_run {
@@ -27,6 +28,7 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 {
     resid_run *r = ctx;
     const int d = r->d, n = b->n_tokens;
+    if (n == 0) return 0; /* past the budget: not a batch of one process */
     if ((size_t)n > r->buf_n) {
         double *nb = realloc(r->buf, (size_t)n * sizeof *nb);
         if (!nb) return mlsae_fail(err, "out of memory");
@@ -71,6 +73,68 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
         mlsae_running_add(&r->cos[l], r->buf, (size_t)n);
     }
     return 0;
+}
+
+/* Over MPI (doc/scaling.md), after pass 1: every rank gets the dataset
+ * mean of each layer (the ranks' means weighted by their counts: sums of
+ * n_layers * (d_model + 1) doubles); the others keep their own norms,
+ * merged by gather_running after pass 2. */
+static int reduce_means(resid_run *r, mlsae_error *err)
+{
+    if (mlsae_comm_size() <= 1) return 0;
+    const size_t n = (size_t)r->n_layers * r->d;
+    for (int l = 0; l < r->n_layers; l++)
+        for (int c = 0; c < r->d; c++) r->mean_vec[(size_t)l * r->d + c] *= r->count[l];
+    if (mlsae_comm_sum_f64(r->mean_vec, n, err) ||
+        mlsae_comm_sum_f64(r->count, (size_t)r->n_layers, err))
+        return -1;
+    for (int l = 0; l < r->n_layers; l++)
+        for (int c = 0; c < r->d; c++)
+            r->mean_vec[(size_t)l * r->d + c] =
+                r->count[l] > 0 ? r->mean_vec[(size_t)l * r->d + c] / r->count[l] : 0.0;
+    return 0;
+}
+
+/* Over MPI: every rank's running statistics (norms, then cosine
+ * similarities) to rank 0, merged in rank order (mlsae_running_merge). */
+static int gather_running(resid_run *r, mlsae_error *err)
+{
+    const int ranks = mlsae_comm_size();
+    if (ranks <= 1) return 0;
+    const size_t n = (size_t)2 * r->n_layers - 1;
+    mlsae_running *mine = malloc(n * sizeof *mine);
+    uint64_t *sizes = malloc((size_t)ranks * sizeof *sizes);
+    unsigned char *all = NULL;
+    int rc = -1;
+    if (!mine || !sizes) {
+        mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    memcpy(mine, r->norms, (size_t)r->n_layers * sizeof *mine);
+    memcpy(mine + r->n_layers, r->cos, (size_t)(r->n_layers - 1) * sizeof *mine);
+    if (mlsae_comm_gather_bytes(mine, n * sizeof *mine, 0, &all, sizes, err)) goto done;
+    if (mlsae_comm_rank() == 0) {
+        for (int k = 0; k < ranks; k++)
+            if (sizes[k] != n * sizeof *mine) {
+                mlsae_fail(err, "resid: rank %d sent %llu bytes of statistics, not %zu", k,
+                           (unsigned long long)sizes[k], n * sizeof *mine);
+                goto done;
+            }
+        const mlsae_running *part = (const mlsae_running *)all;
+        memset(r->norms, 0, (size_t)r->n_layers * sizeof *r->norms);
+        memset(r->cos, 0, (size_t)(r->n_layers - 1) * sizeof *r->cos);
+        for (int k = 0; k < ranks; k++, part += n) {
+            for (int l = 0; l < r->n_layers; l++) mlsae_running_merge(&r->norms[l], &part[l]);
+            for (int l = 0; l + 1 < r->n_layers; l++)
+                mlsae_running_merge(&r->cos[l], &part[r->n_layers + l]);
+        }
+    }
+    rc = 0;
+done:
+    free(mine);
+    free(sizes);
+    free(all);
+    return rc;
 }
 
 static int write_stats(const char *path, const char *index, const mlsae_running *rs, int n,
@@ -120,17 +184,26 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
         mlsae_fail(err, "layers: resid-cos-sim needs at least 2 layers");
         goto done;
     }
+    const int rank = mlsae_comm_rank();
     mlsae_stream_options opt = {0};
     opt.host_activations = 1;
-    opt.progress = progress;
+    opt.rank = rank;
+    opt.ranks = mlsae_comm_size();
+    opt.progress = rank == 0 ? progress : NULL;
     mlsae_stream_summary sum;
     for (r.pass = 1; r.pass <= 2; r.pass++) {
         opt.label = r.pass == 1 ? "resid 1/2" : "resid 2/2";
         if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err)) goto done;
+        if (r.pass == 1 && reduce_means(&r, err)) goto done;
         res->batches += sum.batches;
         res->seconds += sum.seconds;
     }
+    if (gather_running(&r, err)) goto done;
     res->tokens = sum.tokens;
+    if (rank != 0) {
+        rc = 0; /* rank 0 writes */
+        goto done;
+    }
     const char *model = strrchr(cfg->model_name, '/');
     model = model && model[1] ? model + 1 : cfg->model_name;
     char name[MLSAE_CONFIG_STR_MAX + 64];

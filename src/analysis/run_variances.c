@@ -7,6 +7,7 @@
 #include "analysis/csv_out.h"
 #include "analysis/run_common.h"
 #include "analysis/variances.h"
+#include "pipeline/comm.h"
 #include "pipeline/stream.h"
 
 typedef struct var_run {
@@ -17,9 +18,23 @@ typedef struct var_run {
 static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 {
     var_run *r = ctx;
+    if (b->n_tokens == 0) return 0; /* past the budget: not a batch of one process */
     r->last_index = b->index;
     return mlsae_variances_update(&r->v, b->values, b->indices, b->rows_per_layer, b->n_tokens,
                                   b->k, err);
+}
+
+/* Over MPI (doc/scaling.md): each rank has summed the per-batch values of
+ * its own batches; rank 0 gets the sums over all batches, their count and
+ * the last batch's number, as one process (the sums in another order). */
+static int reduce_ranks(var_run *r, mlsae_error *err)
+{
+    if (mlsae_comm_size() <= 1) return 0;
+    return mlsae_comm_reduce_sum_f64(r->v.sum, 5, 0, err) ||
+                   mlsae_comm_sum_i64(&r->v.batches, 1, err) ||
+                   mlsae_comm_max_i64(&r->last_index, 1, err)
+               ? -1
+               : 0;
 }
 
 int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
@@ -37,18 +52,27 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     if (mlsae_session_open_sae(&s, cfg, ckpt->dir, 0, &sae, err)) return -1;
     var_run r;
     memset(&r, 0, sizeof r);
+    r.last_index = -1;
+    const int rank = mlsae_comm_rank();
     int rc = -1;
     if (mlsae_variances_init(&r.v, s.n_layers, mlsae_sae_get_config(sae)->n_latents, err))
         goto done;
     mlsae_stream_options opt = {0};
     opt.sae = sae;
-    opt.progress = progress;
+    opt.rank = rank;
+    opt.ranks = mlsae_comm_size();
+    opt.progress = rank == 0 ? progress : NULL;
     opt.label = "variances";
     mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err)) goto done;
+    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err) || reduce_ranks(&r, err))
+        goto done;
     res->batches = sum.batches;
     res->tokens = sum.tokens;
     res->seconds = sum.seconds;
+    if (rank != 0) {
+        rc = 0; /* rank 0 writes */
+        goto done;
+    }
     mlsae_analysis_model m;
     analysis_model_of(cfg, &s, sae, &m);
     double out[5];
@@ -60,11 +84,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
         res->n_files = 0;
         goto done;
     }
-    mlsae_csvw_str(&c, m.model_name);
-    mlsae_csvw_int(&c, m.n_layers);
-    mlsae_csvw_int(&c, m.n_latents);
-    mlsae_csvw_int(&c, m.expansion_factor);
-    mlsae_csvw_int(&c, m.k);
+    mlsae_csvw_model(&c, &m);
     mlsae_csvw_int(&c, r.last_index);
     mlsae_csvw_int(&c, (int64_t)sum.tokens);
     for (int i = 0; i < 5; i++) mlsae_csvw_real(&c, out[i]);

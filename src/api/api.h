@@ -42,6 +42,25 @@ mlsae_status api_failed(const mlsae_error *err);
         if (!(p)) return api_fail(MLSAE_ERR_INVALID, "%s: %s is NULL", (fn), (what));     \
     } while (0)
 
+/* A function's handle result `out`: MLSAE_ERR_INVALID when NULL, else set to
+ * NULL until the handle is made. */
+#define API_REQUIRE_OUT(out, fn)                                                           \
+    do {                                                                                   \
+        API_REQUIRE(out, fn, "out");                                                       \
+        *(out) = NULL;                                                                     \
+    } while (0)
+
+/* MLSAE_ERR_INVALID "FN: WHAT V is negative" when the int v is negative. */
+#define API_REQUIRE_NONNEG(v, fn, what)                                                    \
+    do {                                                                                   \
+        if ((v) < 0)                                                                       \
+            return api_fail(MLSAE_ERR_INVALID, "%s: %s %d is negative", (fn), (what), (v)); \
+    } while (0)
+
+/* A zeroed handle of size bytes, or NULL with "FN: out of memory" as the
+ * last error. */
+void *api_new(size_t size, const char *fn);
+
 /* Check the arguments of a function taking activations x [n_layers,
  * rows_per_layer, n_inputs]. */
 mlsae_status api_check_rows(const mlsae_autoencoder *ae, const char *fn, const float *x,

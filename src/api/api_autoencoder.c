@@ -47,8 +47,7 @@ MLSAE_API mlsae_status mlsae_autoencoder_new(mlsae_device *dev,
                                              mlsae_autoencoder **out)
 {
     static const char fn[] = "mlsae_autoencoder_new";
-    API_REQUIRE(out, fn, "out");
-    *out = NULL;
+    API_REQUIRE_OUT(out, fn);
     API_REQUIRE(dev, fn, "dev");
     API_REQUIRE(params, fn, "params");
     const mlsae_autoencoder_params *p = params;
@@ -82,8 +81,7 @@ MLSAE_API mlsae_status mlsae_autoencoder_load(mlsae_device *dev, const char *dir
                                               unsigned flags, mlsae_autoencoder **out)
 {
     static const char fn[] = "mlsae_autoencoder_load";
-    API_REQUIRE(out, fn, "out");
-    *out = NULL;
+    API_REQUIRE_OUT(out, fn);
     API_REQUIRE(dev, fn, "dev");
     API_REQUIRE(dir, fn, "dir");
     if (flags & ~(unsigned)MLSAE_CHECKPOINT_TRAINING_STATE)

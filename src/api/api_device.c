@@ -13,15 +13,13 @@ MLSAE_API mlsae_device_params mlsae_device_default_params(void)
 MLSAE_API mlsae_status mlsae_device_open(const char *name, const mlsae_device_params *params,
                                          mlsae_device **out)
 {
-    API_REQUIRE(out, "mlsae_device_open", "out");
-    *out = NULL;
-    API_REQUIRE(name, "mlsae_device_open", "name");
+    static const char fn[] = "mlsae_device_open";
+    API_REQUIRE_OUT(out, fn);
+    API_REQUIRE(name, fn, "name");
     mlsae_device_params p = params ? *params : mlsae_device_default_params();
-    if (p.n_threads < 0)
-        return api_fail(MLSAE_ERR_INVALID, "mlsae_device_open: n_threads %d is negative",
-                        p.n_threads);
-    mlsae_device *dev = calloc(1, sizeof *dev);
-    if (!dev) return api_fail(MLSAE_ERR_FAILED, "mlsae_device_open: out of memory");
+    API_REQUIRE_NONNEG(p.n_threads, fn, "n_threads");
+    mlsae_device *dev = api_new(sizeof *dev, fn);
+    if (!dev) return MLSAE_ERR_FAILED;
     mlsae_backend_params bp = {0};
     bp.n_threads = p.n_threads;
     mlsae_error err;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static _Thread_local char last_error[MLSAE_ERROR_MAX];
 
@@ -19,6 +20,13 @@ mlsae_status api_fail(mlsae_status status, const char *fmt, ...)
 mlsae_status api_failed(const mlsae_error *err)
 {
     return api_fail(MLSAE_ERR_FAILED, "%s", err->msg);
+}
+
+void *api_new(size_t size, const char *fn)
+{
+    void *h = calloc(1, size);
+    if (!h) api_fail(MLSAE_ERR_FAILED, "%s: out of memory", fn);
+    return h;
 }
 
 MLSAE_API const char *mlsae_last_error(void)

@@ -17,16 +17,14 @@ MLSAE_API mlsae_status mlsae_transformer_load(mlsae_device *dev, const char *nam
                                               const mlsae_transformer_params *params,
                                               mlsae_transformer **out)
 {
-    API_REQUIRE(out, "mlsae_transformer_load", "out");
-    *out = NULL;
-    API_REQUIRE(dev, "mlsae_transformer_load", "dev");
-    API_REQUIRE(name, "mlsae_transformer_load", "name");
+    static const char fn[] = "mlsae_transformer_load";
+    API_REQUIRE_OUT(out, fn);
+    API_REQUIRE(dev, fn, "dev");
+    API_REQUIRE(name, fn, "name");
     mlsae_transformer_params p = params ? *params : mlsae_transformer_default_params();
-    if (p.chunk_rows < 0)
-        return api_fail(MLSAE_ERR_INVALID, "mlsae_transformer_load: chunk_rows %d is negative",
-                        p.chunk_rows);
-    mlsae_transformer *tfm = calloc(1, sizeof *tfm);
-    if (!tfm) return api_fail(MLSAE_ERR_FAILED, "mlsae_transformer_load: out of memory");
+    API_REQUIRE_NONNEG(p.chunk_rows, fn, "chunk_rows");
+    mlsae_transformer *tfm = api_new(sizeof *tfm, fn);
+    if (!tfm) return MLSAE_ERR_FAILED;
     mlsae_error err;
     char *dir = NULL;
     if (mlsae_model_resolve(name, &dir, &err) ||

@@ -9,8 +9,8 @@
 
 MLSAE_API mlsae_status mlsae_vocab_load(const char *path, mlsae_vocab **out)
 {
-    API_REQUIRE(out, "mlsae_vocab_load", "out");
-    *out = NULL;
+    static const char fn[] = "mlsae_vocab_load";
+    API_REQUIRE_OUT(out, fn);
     mlsae_error err;
     char bundled[4096];
     if (!path) {
@@ -18,8 +18,8 @@ MLSAE_API mlsae_status mlsae_vocab_load(const char *path, mlsae_vocab **out)
             return api_failed(&err);
         path = bundled;
     }
-    mlsae_vocab *v = calloc(1, sizeof *v);
-    if (!v) return api_fail(MLSAE_ERR_FAILED, "mlsae_vocab_load: out of memory");
+    mlsae_vocab *v = api_new(sizeof *v, fn);
+    if (!v) return MLSAE_ERR_FAILED;
     if (mlsae_tokenizer_load(path, &v->tok, &err)) {
         free(v);
         return api_failed(&err);

@@ -8,6 +8,20 @@
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
 
+int cli_checkpoint_command_start(const char *cmd, int argc, char **argv, int n_configs,
+                                 char ***args, mlsae_run_config **cfgs)
+{
+    *args = malloc(((size_t)argc + 12) * sizeof **args);
+    *cfgs = calloc((size_t)(n_configs > 0 ? n_configs : 1), sizeof **cfgs);
+    if (!*args || !*cfgs) {
+        free(*args);
+        free(*cfgs);
+        return cli_error(cmd, "out of memory");
+    }
+    memcpy(*args, argv, (size_t)argc * sizeof **args);
+    return 0;
+}
+
 int cli_take_value(int *argc, char **argv, const char *flag, const char **value)
 {
     size_t fl = strlen(flag);

@@ -6,6 +6,13 @@
 #include "config/run_config.h"
 #include "sae/ckpt_source.h"
 
+/* The start of a command that takes a --checkpoint: *args, a copy of argv
+ * (argc entries and room for 12 more) that cli_take_value may edit, and
+ * *cfgs, n_configs run configurations to fill. 0, or 1 after printing
+ * "mlsae CMD: out of memory" (nothing to free). Free both with free(). */
+int cli_checkpoint_command_start(const char *cmd, int argc, char **argv, int n_configs,
+                                 char ***args, mlsae_run_config **cfgs);
+
 /* Remove "FLAG VALUE" or "FLAG=VALUE" (the first occurrence) from argv:
  * 1 with *value set, 0 when absent, -1 when the flag has no value. */
 int cli_take_value(int *argc, char **argv, const char *flag, const char **value);

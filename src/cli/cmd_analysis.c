@@ -1,11 +1,17 @@
-/* mlsae dists / examples: the analyses that stream a dataset through the
- * model and a trained SAE (src/analysis/run.h). Parsing and printing only. */
+/* mlsae dists / examples / variances / resid-cos-sim: the analyses that
+ * stream a dataset through the model (and a trained SAE); embed-cos-sim and
+ * mmcs, which need no data (src/analysis/run.h). Parsing and printing only.
+ * Under an MPI launcher (doc/scaling.md) the streaming ones run on every
+ * rank, each on its share of the batches, and rank 0 writes; the others run
+ * on rank 0 alone. */
 #include "config.h"
 #include "cli/ckpt_args.h"
+#include "cli/comm_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
 #include "analysis/run.h"
+#include "pipeline/comm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,31 +35,23 @@ typedef struct analysis_cmd {
     const char *const *int_flags; /* extra integer options, NULL-terminated */
     const int *int_defaults;
     const int *int_min;
+    /* an analysis with integer options (ints: their values, in int_flags' order) */
     int (*run)(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
                const char *out_dir, mlsae_analysis_result *res, mlsae_error *err);
+    /* or one without: src/analysis/run.h's entry point itself */
+    int (*run_plain)(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
+                     const char *out_dir, FILE *progress, mlsae_analysis_result *res,
+                     mlsae_error *err);
+    int streams; /* streams data: over MPI every rank takes part; else rank 0 alone runs */
 } analysis_cmd;
-
-static int run_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt, const int *ints,
-                     const char *out_dir, mlsae_analysis_result *res, mlsae_error *err)
-{
-    (void)ints;
-    return mlsae_analysis_dists(cfg, ckpt, out_dir, stderr, res, err);
-}
 
 static int run_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
                         const int *ints, const char *out_dir, mlsae_analysis_result *res,
                         mlsae_error *err)
 {
     mlsae_examples_options opt = {ints[0], ints[1]};
-    return mlsae_analysis_examples(cfg, ckpt, &opt, out_dir, stderr, res, err);
-}
-
-static int run_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
-                         const int *ints, const char *out_dir, mlsae_analysis_result *res,
-                         mlsae_error *err)
-{
-    (void)ints;
-    return mlsae_analysis_variances(cfg, ckpt, out_dir, stderr, res, err);
+    return mlsae_analysis_examples(cfg, ckpt, &opt, out_dir,
+                                   mlsae_comm_rank() == 0 ? stderr : NULL, res, err);
 }
 
 /* --latents for embed-cos-sim: a comma-separated list (parsed in cmd_embed_cos_sim). */
@@ -110,76 +108,75 @@ static int run_analysis(const analysis_cmd *ac, int argc, char **argv)
                            ac->name);
     if (!status)
         status = cli_checkpoint_run_config(ac->name, ckpt, NULL, argc, args, &src, cfg, NULL, NULL);
-    if (!status) {
+    if (!status) status = cli_comm_start(ac->name, cfg);
+    const int rank = mlsae_comm_rank();
+    if (!status && (ac->streams || rank == 0)) {
         mlsae_analysis_result res;
         mlsae_error err;
-        cli_download_progress(1);
-        int failed = ac->run(cfg, &src, ints, out_dir, &res, &err) != 0;
+        cli_download_progress(rank == 0);
+        FILE *progress = rank == 0 ? stderr : NULL;
+        int failed = (ac->run ? ac->run(cfg, &src, ints, out_dir, &res, &err)
+                              : ac->run_plain(cfg, &src, out_dir, progress, &res, &err)) != 0;
         cli_download_progress(0);
-        if (failed) {
+        if (failed && ac->streams) {
+            status = cli_comm_fail(ac->name, err.msg);
+        } else if (failed) {
             status = cli_error(ac->name, "%s", err.msg);
-        } else {
+        } else if (rank == 0) {
             printf("%s: %lld batches, %llu tokens per layer in %.1f s (%.0f tokens/s)\n",
                    ac->name, (long long)res.batches, (unsigned long long)res.tokens,
                    res.seconds, res.seconds > 0 ? (double)res.tokens / res.seconds : 0.0);
             for (int i = 0; i < res.n_files; i++) printf("wrote %s\n", res.files[i]);
         }
-        mlsae_ckpt_source_free(&src);
     }
+    if (src.dir) mlsae_ckpt_source_free(&src);
     free(args);
     free(cfg);
+    mlsae_comm_finalize();
     return status;
 }
 
-int cmd_dists(int argc, char **argv)
-{
-    static const analysis_cmd ac = {
-        "dists",
-        "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
-        "\n"
-        "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
-        "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
-        "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
-        "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
-        "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
-        "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
-        NULL, NULL, NULL, run_dists};
-    return run_analysis(&ac, argc, argv);
-}
+static const char *const EXAMPLES_FLAGS[] = {"--n_examples", "--n_tokens", NULL};
+static const int EXAMPLES_DEFAULTS[] = {32, 4}, EXAMPLES_MIN[] = {1, 0};
 
-int cmd_examples(int argc, char **argv)
-{
-    static const char *const flags[] = {"--n_examples", "--n_tokens", NULL};
-    static const int defaults[] = {32, 4}, mins[] = {1, 0};
-    static const analysis_cmd ac = {
-        "examples",
-        "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
-        "\n"
-        "The top activating examples of every latent at every layer\n"
-        "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
-        "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
-        "last three) with the n_examples highest activations per (latent, layer) and\n"
-        "n_tokens of context either side, within the same sequence.\n"
-        "\n"
-        "  --n_examples N     examples kept per latent and layer (32)\n"
-        "  --n_tokens N       context tokens either side (4)\n",
-        flags, defaults, mins, run_examples};
-    return run_analysis(&ac, argc, argv);
-}
+/* The analyses whose options are run_analysis' own. */
+static const analysis_cmd DISTS = {
+    "dists",
+    "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
+    "\n"
+    "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
+    "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
+    "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
+    "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
+    "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
+    "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
+    NULL, NULL, NULL, NULL, mlsae_analysis_dists, 1};
+static const analysis_cmd EXAMPLES = {
+    "examples",
+    "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
+    "\n"
+    "The top activating examples of every latent at every layer\n"
+    "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
+    "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
+    "last three) with the n_examples highest activations per (latent, layer) and\n"
+    "n_tokens of context either side, within the same sequence.\n"
+    "\n"
+    "  --n_examples N     examples kept per latent and layer (32)\n"
+    "  --n_tokens N       context tokens either side (4)\n",
+    EXAMPLES_FLAGS, EXAMPLES_DEFAULTS, EXAMPLES_MIN, run_examples, NULL, 1};
+static const analysis_cmd VARIANCES = {
+    "variances",
+    "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
+    "\n"
+    "How much of the latents' spread over layers is explained by the latent and how\n"
+    "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
+    "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
+    "averaged over the batches, computed from the TopK entries.\n\n",
+    NULL, NULL, NULL, NULL, mlsae_analysis_variances, 1};
 
-int cmd_variances(int argc, char **argv)
-{
-    static const analysis_cmd ac = {
-        "variances",
-        "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
-        "\n"
-        "How much of the latents' spread over layers is explained by the latent and how\n"
-        "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
-        "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
-        "averaged over the batches, computed from the TopK entries.\n\n",
-        NULL, NULL, NULL, run_variances};
-    return run_analysis(&ac, argc, argv);
-}
+int cmd_dists(int argc, char **argv) { return run_analysis(&DISTS, argc, argv); }
+int cmd_examples(int argc, char **argv) { return run_analysis(&EXAMPLES, argc, argv); }
+int cmd_variances(int argc, char **argv) { return run_analysis(&VARIANCES, argc, argv); }
 
 int cmd_embed_cos_sim(int argc, char **argv)
 {
@@ -196,7 +193,7 @@ int cmd_embed_cos_sim(int argc, char **argv)
         "\n"
         "  --n_embeds N       tokens per latent (8)\n"
         "  --latents LIST     only these latents (default: all)\n",
-        flags, defaults, mins, run_embed};
+        flags, defaults, mins, run_embed, NULL, 0};
     const char *list = NULL;
     if (cli_take_value(&argc, argv, "--latents", &list) < 0)
         return cli_error(ac.name, "--latents needs a value");
@@ -248,15 +245,18 @@ int cmd_resid_cos_sim(int argc, char **argv)
                                            NULL);
     else
         status = cli_run_config("resid-cos-sim", argc, args, cfg, NULL, NULL);
+    if (!status) status = cli_comm_start("resid-cos-sim", cfg);
     if (!status) {
         mlsae_analysis_result res;
         mlsae_error err;
-        cli_download_progress(1);
-        int failed = mlsae_analysis_resid_cos_sim(cfg, out_dir, stderr, &res, &err) != 0;
+        const int rank = mlsae_comm_rank();
+        cli_download_progress(rank == 0);
+        int failed = mlsae_analysis_resid_cos_sim(cfg, out_dir, rank == 0 ? stderr : NULL, &res,
+                                                  &err) != 0;
         cli_download_progress(0);
         if (failed) {
-            status = cli_error("resid-cos-sim", "%s", err.msg);
-        } else {
+            status = cli_comm_fail("resid-cos-sim", err.msg);
+        } else if (rank == 0) {
             printf("resid-cos-sim: 2 passes of %llu tokens per layer in %.1f s\n",
                    (unsigned long long)res.tokens, res.seconds);
             for (int i = 0; i < res.n_files; i++) printf("wrote %s\n", res.files[i]);
@@ -265,6 +265,7 @@ int cmd_resid_cos_sim(int argc, char **argv)
     }
     free(args);
     free(cfg);
+    mlsae_comm_finalize();
     return status;
 }
 
@@ -331,7 +332,9 @@ int cmd_mmcs(int argc, char **argv)
         model_name_of(src[i].dir, cfg->model_name, names[i], sizeof names[i]);
         name_ptrs[i] = names[i];
     }
-    if (!status) {
+    /* no data: under an MPI launcher rank 0 alone computes and writes */
+    if (!status) status = cli_comm_start("mmcs", cfg);
+    if (!status && mlsae_comm_rank() == 0) {
         mlsae_analysis_result res;
         mlsae_error err;
         if (mlsae_analysis_mmcs(cfg, src, name_ptrs, n, out_dir, &res, &err)) {
@@ -349,5 +352,6 @@ done:
     free(names);
     free(name_ptrs);
     free(cfg);
+    mlsae_comm_finalize();
     return status;
 }

@@ -94,14 +94,9 @@ int cmd_serve(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    char **args = malloc(((size_t)argc + 12) * sizeof *args);
-    mlsae_run_config *cfg = malloc(sizeof *cfg);
-    if (!args || !cfg) {
-        free(args);
-        free(cfg);
-        return cli_error("serve", "out of memory");
-    }
-    memcpy(args, argv, (size_t)argc * sizeof *args);
+    char **args;
+    mlsae_run_config *cfg;
+    if (cli_checkpoint_command_start("serve", argc, argv, 1, &args, &cfg)) return 1;
     const char *ckpt = NULL, *examples = NULL, *dists = NULL, *host = "127.0.0.1", *port_s = "8001";
     const char *cors = NULL, *conns_s = "64", *timeout_s = "30";
     static const char *const flags[] = {"--checkpoint", "--examples", "--dists", "--host", "--port", "--cors",

@@ -1,9 +1,10 @@
-/* mlsae test: every SPEC §5 metric of a trained SAE, one CSV row. */
+/* mlsae test: every SPEC §5 metric of one or more trained SAEs of a model,
+ * one CSV row each, from one pass over the data. */
 #include "config.h"
+#include "cli/comm_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/ckpt_args.h"
-#include "backend/registry.h"
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
@@ -11,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: mlsae test --checkpoint DIR [--csv FILE] [--config FILE]... [OPTIONS]\n"
+            "Usage: mlsae test --checkpoint DIR [--checkpoint DIR]... [--csv FILE|DIR]\n"
+            "                  [--config FILE]... [OPTIONS]\n"
             "\n"
             "Run a trained SAE on a test dataset (data.path; the reference uses the test\n"
             "split of its dataset) and write one CSV row with every metric of the\n"
@@ -27,6 +28,12 @@ static void usage(FILE *out)
             "`mpirun -np N mlsae test ...` shares the batches among N processes and writes\n"
             "the same row (doc/scaling.md).\n"
             "\n"
+            "Several --checkpoint options test several SAEs of the same model (the same\n"
+            "model_name, layers, max_length, batch_size, skip_special_tokens, tuned_lens and\n"
+            "transformer weights; a mismatch is refused, naming both checkpoints and the\n"
+            "field) in ONE pass over the data: one transformer forward per batch, its true\n"
+            "logits shared by every SAE. Each SAE's CSV is the one it gets tested alone.\n"
+            "\n"
             "  --checkpoint DIR   the SAE: a directory with config.json + model.safetensors\n"
             "                     (ours, the reference's, or its -tfm variant), or a Hugging\n"
             "                     Face repo id (e.g. tim-lawson/mlsae-pythia-70m-deduped-x64-k32\n"
@@ -35,12 +42,93 @@ static void usage(FILE *out)
             "                     max_length, batch_size and skip_special_tokens, before the\n"
             "                     options on the command line; a plain checkpoint holds no\n"
             "                     model: name it with --model_name (a directory or repo id).\n"
-            "  --checkpoint-revision REV  the repo id's branch, tag or commit (default main)\n"
+            "                     Repeat it to test several SAEs of one model in one pass.\n"
+            "  --checkpoint-revision REV  the repo ids' branch, tag or commit (default main)\n"
             "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
+            "  --csv DIR          with several checkpoints: an existing directory that\n"
+            "                     receives test_<name>.csv for each (default: each next to\n"
+            "                     its checkpoint, as for one)\n"
             "  --config FILE      a YAML file of options (model_name, revision, layers, data.*)\n"
             "  --help, -h         this help\n"
             "\n");
     mlsae_run_config_print_help(out);
+}
+
+/* "--checkpoint DIR" and "--checkpoint=DIR" in argv (cli_take_value's rule). */
+static int count_checkpoints(int argc, char **argv)
+{
+    int n = 0;
+    for (int i = 1; i < argc; i++)
+        n += strcmp(argv[i], "--checkpoint") == 0 || strncmp(argv[i], "--checkpoint=", 13) == 0;
+    return n;
+}
+
+/* test_<name>.csv for a checkpoint: in dir when given, else next to the
+ * checkpoint; for a repo id, here (as the reference). */
+static void default_csv(const mlsae_ckpt_source *src, const char *dir, char *out, size_t n)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", src->repo_id ? strrchr(src->repo_id, '/') + 1 : src->dir);
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (dir) snprintf(out, n, "%s/test_%s.csv", dir, base);
+    else if (slash) snprintf(out, n, "%.*s/test_%s.csv", (int)(slash - path), path, base);
+    else snprintf(out, n, "test_%s.csv", base);
+}
+
+typedef struct test_arg {
+    const char *arg;          /* as given */
+    mlsae_ckpt_source src;
+    char csv[4500];
+} test_arg;
+
+/* Resolve the checkpoints, build each one's run options and CSV path. */
+static int parse(int argc, char **args, int n, test_arg *ta, mlsae_run_config *cfgs,
+                 mlsae_test_target *targets)
+{
+    const char *csv = NULL, *rev = NULL;
+    for (int i = 0; i < n; i++)
+        if (cli_take_value(&argc, args, "--checkpoint", &ta[i].arg) < 0)
+            return cli_error("test", "--checkpoint needs a value");
+    if (cli_take_value(&argc, args, "--csv", &csv) < 0 ||
+        cli_take_value(&argc, args, "--checkpoint-revision", &rev) < 0)
+        return cli_error("test", "--checkpoint-revision and --csv need a value");
+    if (n == 0) return cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
+    if (n > 1 && csv && !mlsae_is_dir(csv))
+        return cli_error("test", "--csv %s: with several checkpoints, --csv names an existing "
+                         "directory (each SAE's test_<name>.csv goes there)", csv);
+    for (int i = 0; i < n; i++) {
+        if (cli_checkpoint_run_config("test", ta[i].arg, rev, argc, args, &ta[i].src, &cfgs[i],
+                                      NULL, NULL))
+            return 1;
+        if (n == 1 && csv) snprintf(ta[i].csv, sizeof ta[i].csv, "%s", csv);
+        else default_csv(&ta[i].src, n > 1 ? csv : NULL, ta[i].csv, sizeof ta[i].csv);
+        targets[i].cfg = &cfgs[i];
+        targets[i].sae_dir = ta[i].src.dir;
+        targets[i].csv_path = ta[i].csv;
+    }
+    return 0;
+}
+
+static void print_results(int n, const test_arg *ta, const mlsae_test_summary *sum)
+{
+    if (n == 1) {
+        printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "
+               "mean loss delta %.4f\n", (long long)sum[0].batches,
+               (unsigned long long)sum[0].tokens, sum[0].seconds, sum[0].loss_total,
+               sum[0].fvu_avg, sum[0].loss_delta_avg);
+        printf("metrics: %s\n", ta[0].csv);
+    } else {
+        printf("tested %d checkpoints in one pass on %lld batches (%llu tokens) in %.1f s\n", n,
+               (long long)sum[0].batches, (unsigned long long)sum[0].tokens, sum[0].seconds);
+        for (int i = 0; i < n; i++)
+            printf("%s: loss %.4f, mean FVU %.4f, mean loss delta %.4f\nmetrics: %s\n",
+                   ta[i].arg, sum[i].loss_total, sum[i].fvu_avg, sum[i].loss_delta_avg, ta[i].csv);
+    }
+    printf("tokens/s: %.0f (one pass for %d checkpoint%s)\n",
+           sum[0].seconds > 0 ? (double)sum[0].tokens / sum[0].seconds : 0.0, n, n > 1 ? "s" : "");
 }
 
 int cmd_test(int argc, char **argv)
@@ -49,73 +137,39 @@ int cmd_test(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    char **args = malloc(((size_t)argc + 12) * sizeof *args);
-    mlsae_run_config *cfg = malloc(sizeof *cfg);
-    if (!args || !cfg) {
-        free(args);
-        free(cfg);
-        return cli_error("test", "out of memory");
-    }
-    memcpy(args, argv, (size_t)argc * sizeof *args);
-    const char *ckpt = NULL, *csv = NULL, *ckpt_rev = NULL;
-    int status = 0;
-    mlsae_ckpt_source src = {0};
-    if (cli_take_value(&argc, args, "--checkpoint", &ckpt) < 0 ||
-        cli_take_value(&argc, args, "--csv", &csv) < 0 ||
-        cli_take_value(&argc, args, "--checkpoint-revision", &ckpt_rev) < 0)
-        status = cli_error("test", "--checkpoint, --checkpoint-revision and --csv need a value");
-    else if (!ckpt)
-        status = cli_error("test", "--checkpoint DIR is required (see 'mlsae test --help')");
-    else
-        status = cli_checkpoint_run_config("test", ckpt, ckpt_rev, argc, args, &src, cfg, NULL,
-                                           NULL);
-    const char *repo_id = src.repo_id;
-    if (!status) ckpt = src.dir;
-    char csv_default[4500];
-    if (!status && !csv) {
-        /* next to the checkpoint; for a repo id, test_<name>.csv here (as the reference) */
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", repo_id ? strrchr(repo_id, '/') + 1 : ckpt);
-        size_t n = strlen(dir);
-        while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
-        const char *slash = strrchr(dir, '/');
-        const char *base = slash ? slash + 1 : dir;
-        if (slash) snprintf(csv_default, sizeof csv_default, "%.*s/test_%s.csv",
-                            (int)(slash - dir), dir, base);
-        else snprintf(csv_default, sizeof csv_default, "test_%s.csv", base);
-        csv = csv_default;
-    }
+    const int n = count_checkpoints(argc, argv);
+    char **args;
+    mlsae_run_config *cfgs;
+    if (cli_checkpoint_command_start("test", argc, argv, n, &args, &cfgs)) return 1;
+    const int m = n > 0 ? n : 1;
+    test_arg *ta = calloc((size_t)m, sizeof *ta);
+    mlsae_test_target *targets = calloc((size_t)m, sizeof *targets);
+    mlsae_test_summary *sum = calloc((size_t)m, sizeof *sum);
+    int status = !ta || !targets || !sum ? cli_error("test", "out of memory")
+                                         : parse(argc, args, n, ta, cfgs, targets);
     mlsae_error err;
-    if (!status && mlsae_comm_init(&err)) status = cli_error("test", "%s", err.msg);
-    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
-    if (!status && ranks > 1 && cfg->threads == 0) {
-        /* the ranks of a node share its cores */
-        long share = sysconf(_SC_NPROCESSORS_ONLN) / mlsae_comm_local_size();
-        cfg->threads = share > 0 ? share : 1;
-    }
+    if (!status) status = cli_comm_start("test", &cfgs[0]);
+    /* its thread share, when it set one, for every SAE's options alike */
+    for (int i = 1; !status && i < n; i++)
+        if (cfgs[i].threads == 0) cfgs[i].threads = cfgs[0].threads;
+    const int rank = mlsae_comm_rank();
     if (!status) {
-        mlsae_test_summary sum;
-        if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
         cli_download_progress(rank == 0);
-        int failed = mlsae_test(cfg, ckpt, csv, rank == 0 ? stderr : NULL, &sum, &err) != 0;
+        int failed = mlsae_test_many(targets, n, rank == 0 ? stderr : NULL, sum, &err) != 0;
         cli_download_progress(0);
-        if (failed && ranks > 1) {
-            /* the other ranks wait in a collective: end them all */
-            cli_error("test", "rank %d of %d: %s", rank, ranks, err.msg);
-            mlsae_comm_abort(1);
-        } else if (failed) {
-            status = cli_error("test", "%s", err.msg);
+        if (failed) {
+            /* with several ranks the others wait in a collective: it ends them all */
+            status = cli_comm_fail("test", err.msg);
         } else if (rank == 0) {
-            printf("tested on %lld batches (%llu tokens) in %.1f s: loss %.4f, mean FVU %.4f, "
-                   "mean loss delta %.4f\n", (long long)sum.batches,
-                   (unsigned long long)sum.tokens, sum.seconds, sum.loss_total, sum.fvu_avg,
-                   sum.loss_delta_avg);
-            printf("metrics: %s\n", csv);
+            print_results(n, ta, sum);
         }
     }
-    mlsae_ckpt_source_free(&src);
+    for (int i = 0; ta && i < m; i++) mlsae_ckpt_source_free(&ta[i].src);
+    free(ta);
+    free(targets);
+    free(sum);
     free(args);
-    free(cfg);
+    free(cfgs);
     mlsae_comm_finalize();
     return status;
 }

@@ -1,16 +1,15 @@
 /* mlsae train: the training loop (train/trainer.h) on a model + dataset,
  * or on saved activations (--activations FILE). */
 #include "config.h"
+#include "cli/comm_args.h"
 #include "cli/commands.h"
 #include "cli/download_progress.h"
 #include "cli/run_args.h"
-#include "backend/registry.h"
 #include "pipeline/comm.h"
 #include "train/trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -76,31 +75,21 @@ int cmd_train(int argc, char **argv)
         return status;
     }
     mlsae_error err;
-    if (mlsae_comm_init(&err)) {
-        free(cfg);
-        return cli_error("train", "%s", err.msg);
-    }
-    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
     /* the ranks of a node share its cores, and `--device auto` spreads them
      * over its best devices */
-    if (ranks > 1) mlsae_registry_set_auto_slot(mlsae_comm_local_rank());
-    if (ranks > 1 && cfg->threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        long share = cores / mlsae_comm_local_size();
-        cfg->threads = share > 0 ? share : 1;
+    if (cli_comm_start("train", cfg)) {
+        free(cfg);
+        return 1;
     }
+    const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
     mlsae_train_io io = {.out = rank == 0 ? stderr : NULL, .tty = -1};
     mlsae_train_summary sum;
     cli_download_progress(rank == 0);
     int failed = mlsae_train(cfg, &io, &sum, &err) != 0;
     cli_download_progress(0);
-    if (failed && ranks > 1) {
-        /* the other ranks wait in a collective: end them all */
-        cli_error("train", "rank %d of %d: %s", rank, ranks, err.msg);
-        free(cfg);
-        mlsae_comm_abort(1);
-    } else if (failed) {
-        status = cli_error("train", "%s", err.msg);
+    if (failed) {
+        /* with several ranks the others wait in a collective: it ends them all */
+        status = cli_comm_fail("train", err.msg);
     } else if (rank == 0) {
         printf("%s after %lld micro-batches (%lld optimizer steps, %llu tokens) in %.1f s\n",
                sum.interrupted ? "stopped" : "trained", (long long)sum.micro_batches,

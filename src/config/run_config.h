@@ -212,6 +212,12 @@ int mlsae_run_config_reconcile(const mlsae_run_config *saved, const mlsae_run_co
                                const char *where, mlsae_error *err);
 /* 1 when the option (its full key) may change on resume. */
 int mlsae_run_config_resume_mutable(const char *key);
+/* One option of two configurations: 1 when equal (NaN == NaN for reals). */
+int mlsae_run_config_option_equal(const mlsae_run_config *a, const mlsae_run_config *b,
+                                  const mlsae_option *o);
+/* One option's value as text for messages ("null", "true", "[0, 1]", ...). */
+void mlsae_run_config_value_text(const mlsae_run_config *cfg, const mlsae_option *o, char *out,
+                                 size_t n);
 
 /* data.max_length against the model's context (config.json
  * max_position_embeddings): a longer sequence is refused, naming both. */

@@ -24,7 +24,8 @@ int mlsae_run_config_resume_mutable(const char *key)
     return 0;
 }
 
-static void value_text(const mlsae_run_config *cfg, const mlsae_option *o, char *out, size_t n)
+void mlsae_run_config_value_text(const mlsae_run_config *cfg, const mlsae_option *o, char *out,
+                                 size_t n)
 {
     const char *f = (const char *)cfg + o->offset;
     switch (o->type) {
@@ -48,7 +49,8 @@ static void value_text(const mlsae_run_config *cfg, const mlsae_option *o, char 
     }
 }
 
-static int same(const mlsae_run_config *a, const mlsae_run_config *b, const mlsae_option *o)
+int mlsae_run_config_option_equal(const mlsae_run_config *a, const mlsae_run_config *b,
+                                  const mlsae_option *o)
 {
     const char *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
     switch (o->type) {
@@ -74,10 +76,12 @@ int mlsae_run_config_reconcile(const mlsae_run_config *saved, const mlsae_run_co
     size_t count;
     const mlsae_option *opts = mlsae_run_config_options(&count);
     for (size_t i = 0; i < count; i++) {
-        if (same(saved, now, &opts[i]) || mlsae_run_config_resume_mutable(opts[i].key)) continue;
+        if (mlsae_run_config_option_equal(saved, now, &opts[i]) ||
+            mlsae_run_config_resume_mutable(opts[i].key))
+            continue;
         char was[256], is[256];
-        value_text(saved, &opts[i], was, sizeof was);
-        value_text(now, &opts[i], is, sizeof is);
+        mlsae_run_config_value_text(saved, &opts[i], was, sizeof was);
+        mlsae_run_config_value_text(now, &opts[i], is, sizeof is);
         return mlsae_fail(err, "%s: cannot change when resuming %s: the run was made with %s, "
                           "this invocation gives %s (start a new run to change it; a resumed run "
                           "may change only its budget, logging, validation and checkpoint cadence, "

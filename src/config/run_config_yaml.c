@@ -5,6 +5,7 @@
 #include "config/run_config.h"
 #include "core/atomic_file.h"
 #include "core/metrics_log.h"
+#include "core/strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -468,26 +469,9 @@ int mlsae_run_config_load_yaml(mlsae_run_config *cfg, const char *path, mlsae_er
 
 /* ---- writing ------------------------------------------------------------------ */
 
-typedef struct out_buf {
-    char *data;
-    size_t len, cap;
-} out_buf;
-
 static int write_handler(void *ctx, unsigned char *buffer, size_t size)
 {
-    out_buf *b = ctx;
-    if (b->len + size + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (b->len + size + 1 > cap) cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) return 0;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, buffer, size);
-    b->len += size;
-    b->data[b->len] = '\0';
-    return 1;
+    return mlsae_strbuf_put(ctx, buffer, size) == 0;
 }
 
 /* A string that a YAML reader would take for null, a boolean or a number
@@ -623,7 +607,7 @@ static int emit_config(yaml_emitter_t *em, const mlsae_run_config *cfg)
 int mlsae_run_config_to_yaml(const mlsae_run_config *cfg, char **text, size_t *len, mlsae_error *err)
 {
     yaml_emitter_t em;
-    out_buf b = {0};
+    mlsae_strbuf b = {0};
     *text = NULL;
     if (!yaml_emitter_initialize(&em)) return mlsae_fail(err, "YAML emitter: out of memory");
     yaml_emitter_set_output(&em, write_handler, &b);
@@ -634,7 +618,7 @@ int mlsae_run_config_to_yaml(const mlsae_run_config *cfg, char **text, size_t *l
         mlsae_fail(err, "cannot write the configuration as YAML: %s",
                    em.problem ? em.problem : "out of memory");
         yaml_emitter_delete(&em);
-        free(b.data);
+        mlsae_strbuf_free(&b);
         return -1;
     }
     yaml_emitter_delete(&em);

@@ -12,37 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static inline int mlsae_mul_size(size_t a, size_t b, size_t *out)
-{
-    size_t r;
-    if (__builtin_mul_overflow(a, b, &r)) return -1;
-    *out = r;
-    return 0;
-}
+/* static inline int NAME(T a, T b, T *out): *out = a OP b, or -1 (out
+ * untouched) when it overflows T; OVERFLOW is __builtin_OP_overflow. */
+#define MLSAE_CHECKED_OP(NAME, T, OVERFLOW)                                                   \
+    static inline int NAME(T a, T b, T *out)                                                  \
+    {                                                                                         \
+        T r;                                                                                  \
+        if (OVERFLOW(a, b, &r)) return -1;                                                    \
+        *out = r;                                                                             \
+        return 0;                                                                             \
+    }
 
-static inline int mlsae_add_size(size_t a, size_t b, size_t *out)
-{
-    size_t r;
-    if (__builtin_add_overflow(a, b, &r)) return -1;
-    *out = r;
-    return 0;
-}
-
-static inline int mlsae_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
-{
-    uint64_t r;
-    if (__builtin_mul_overflow(a, b, &r)) return -1;
-    *out = r;
-    return 0;
-}
+MLSAE_CHECKED_OP(mlsae_mul_size, size_t, __builtin_mul_overflow)
+MLSAE_CHECKED_OP(mlsae_add_size, size_t, __builtin_add_overflow)
+MLSAE_CHECKED_OP(mlsae_mul_u64, uint64_t, __builtin_mul_overflow)
+MLSAE_CHECKED_OP(mlsae_mul_i64_any_sign, int64_t, __builtin_mul_overflow)
 
 /* a * b for non-negative a, b (sizes and counts from a file). */
 static inline int mlsae_mul_nonneg_i64(int64_t a, int64_t b, int64_t *out)
 {
-    int64_t r;
-    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r)) return -1;
-    *out = r;
-    return 0;
+    if (a < 0 || b < 0) return -1;
+    return mlsae_mul_i64_any_sign(a, b, out);
 }
 
 /* The product of n non-negative dimensions; -1 on a negative one or overflow. */

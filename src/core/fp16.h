@@ -5,19 +5,30 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float mlsae_bf16_to_f32(uint16_t h)
+/* The bits of a float32, and the float32 of given bits. */
+static inline uint32_t mlsae_f32_bits(float f)
 {
-    uint32_t u = (uint32_t)h << 16;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float mlsae_f32_from_bits(uint32_t u)
+{
     float f;
     memcpy(&f, &u, 4);
     return f;
 }
 
+static inline float mlsae_bf16_to_f32(uint16_t h)
+{
+    return mlsae_f32_from_bits((uint32_t)h << 16);
+}
+
 /* Round to nearest even, NaN kept quiet. */
 static inline uint16_t mlsae_f32_to_bf16(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, 4);
+    uint32_t u = mlsae_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
@@ -42,16 +53,13 @@ static inline float mlsae_f16_to_f32(uint16_t h)
     } else {
         u = sign | ((exp + 127 - 15) << 23) | (man << 13);
     }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return mlsae_f32_from_bits(u);
 }
 
 /* Round to nearest even with overflow to infinity. */
 static inline uint16_t mlsae_f32_to_f16(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, 4);
+    uint32_t u = mlsae_f32_bits(f);
     uint32_t sign = (u >> 16) & 0x8000u;
     int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
     uint32_t man = u & 0x7fffffu;

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "core/metrics_log.h"
 #include "core/atomic_file.h"
+#include "core/csv_write.h"
 
 #include <errno.h>
 #include <math.h>
@@ -129,21 +130,6 @@ static void free_fields(char **fields, size_t n)
     free(fields);
 }
 
-/* Write text as one CSV cell, quoted when it holds a comma or a quote. */
-static void csv_put_text(FILE *fp, const char *s)
-{
-    if (!strpbrk(s, ",\"")) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 static int check_no_line_break(const char *s, const char *what, const char *path, mlsae_error *err)
 {
     if (strpbrk(s, "\r\n"))
@@ -151,29 +137,37 @@ static int check_no_line_break(const char *s, const char *what, const char *path
     return 0;
 }
 
-static void csv_put_value(FILE *fp, const json_t *v)
+/* A row value as a CSV cell (core/csv_write.h): null, and nested values
+ * that a flat CSV cannot hold, as an empty cell. */
+static void csv_value(mlsae_csv *c, const json_t *v)
 {
-    char buf[64];
     switch (json_typeof(v)) {
-    case JSON_INTEGER:
-        fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        mlsae_format_double_shortest(json_real_value(v), buf, sizeof buf);
-        fputs(buf, fp);
-        break;
-    case JSON_STRING:
-        csv_put_text(fp, json_string_value(v));
-        break;
+    case JSON_INTEGER: mlsae_csv_int(c, (long long)json_integer_value(v)); break;
+    case JSON_REAL: mlsae_csv_real(c, json_real_value(v)); break;
+    case JSON_STRING: mlsae_csv_text(c, json_string_value(v)); break;
     case JSON_TRUE:
-        fputs("True", fp);
-        break;
-    case JSON_FALSE:
-        fputs("False", fp);
-        break;
-    default: /* null, and nested values that a flat CSV cannot hold */
-        break;
+    case JSON_FALSE: mlsae_csv_bool(c, json_is_true(v)); break;
+    default: mlsae_csv_text(c, ""); break;
     }
+}
+
+/* Write the line built in c to fp and free c. */
+static int put_line(const mlsae_metrics_log *log, mlsae_csv *c, FILE *fp, mlsae_error *err)
+{
+    mlsae_csv_end_row(c);
+    int oom = c->out.oom, rc = mlsae_csv_flush(c, fp);
+    mlsae_csv_free(c);
+    if (oom) return mlsae_fail(err, "%s: out of memory", log->path);
+    if (rc) return mlsae_fail_errno(err, "%s: write failed", log->path);
+    return 0;
+}
+
+static int put_header(const mlsae_metrics_log *log, FILE *fp, mlsae_error *err)
+{
+    mlsae_csv c;
+    mlsae_csv_init(&c);
+    for (size_t i = 0; i < log->n_columns; i++) mlsae_csv_text(&c, log->columns[i]);
+    return put_line(log, &c, fp, err);
 }
 
 /* ---- existing files ------------------------------------------------------ */
@@ -343,11 +337,11 @@ static int extend_header(mlsae_metrics_log *log, const json_t *row, mlsae_error 
         free(data);
         return -1;
     }
-    for (size_t i = 0; i < log->n_columns; i++) {
-        if (i) fputc(',', af.fp);
-        csv_put_text(af.fp, log->columns[i]);
+    if (put_header(log, af.fp, err) != 0) {
+        free(data);
+        mlsae_atomic_abort(&af);
+        return -1;
     }
-    fputc('\n', af.fp);
     char *line = strchr(data, '\n');
     line = line ? line + 1 : data + size;
     while (*line) {
@@ -377,20 +371,17 @@ static int write_csv_row(mlsae_metrics_log *log, const json_t *row, mlsae_error 
     }
     if (extend_header(log, row, err) != 0) return -1;
     if (!log->have_header) {
-        for (size_t i = 0; i < log->n_columns; i++) {
-            if (i) fputc(',', log->fp);
-            csv_put_text(log->fp, log->columns[i]);
-        }
-        fputc('\n', log->fp);
+        if (put_header(log, log->fp, err) != 0) return -1;
         log->have_header = 1;
     }
+    mlsae_csv c;
+    mlsae_csv_init(&c);
     for (size_t i = 0; i < log->n_columns; i++) {
-        if (i) fputc(',', log->fp);
         const json_t *v = json_object_get(row, log->columns[i]);
-        if (v) csv_put_value(log->fp, v);
+        if (v) csv_value(&c, v);
+        else mlsae_csv_text(&c, "");
     }
-    fputc('\n', log->fp);
-    return 0;
+    return put_line(log, &c, log->fp, err);
 }
 
 int mlsae_metrics_log_write(mlsae_metrics_log *log, const json_t *row, mlsae_error *err)

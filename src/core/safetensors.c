@@ -77,17 +77,31 @@ static int shape_numel(const int64_t *shape, int ndim, int64_t *numel)
 /* The largest header the safetensors reference accepts (100 MB). */
 #define ST_MAX_HEADER ((uint64_t)100000000)
 
-/* Map one file and append its tensors. */
-static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
+/* A new, empty entry for path at the end of st->files; NULL with err set. */
+static st_file *add_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
 {
     st_file *nf = realloc(st->files, (st->n_files + 1) * sizeof *nf);
-    if (!nf) return mlsae_fail(err, "%s: out of memory", path);
+    if (!nf) {
+        mlsae_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
     st->files = nf;
     st_file *f = &st->files[st->n_files];
     memset(f, 0, sizeof *f);
     f->path = strdup(path);
-    if (!f->path) return mlsae_fail(err, "%s: out of memory", path);
+    if (!f->path) {
+        mlsae_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
     st->n_files++;
+    return f;
+}
+
+/* Map one file and append its tensors. */
+static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
+{
+    st_file *f = add_file(st, path, err);
+    if (!f) return -1;
 
     int fd = mlsae_open_input(path, 0, err);
     if (fd < 0) return -1;
@@ -269,14 +283,8 @@ static int load_file(mlsae_safetensors *st, const char *path, mlsae_error *err)
 /* A torch.save archive: its tensors join the list like a safetensors file's. */
 static int load_torch(mlsae_safetensors *st, const char *path, mlsae_error *err)
 {
-    st_file *nf = realloc(st->files, (st->n_files + 1) * sizeof *nf);
-    if (!nf) return mlsae_fail(err, "%s: out of memory", path);
-    st->files = nf;
-    st_file *f = &st->files[st->n_files];
-    memset(f, 0, sizeof *f);
-    f->path = strdup(path);
-    if (!f->path) return mlsae_fail(err, "%s: out of memory", path);
-    st->n_files++;
+    st_file *f = add_file(st, path, err);
+    if (!f) return -1;
     if (mlsae_torch_open(path, &f->torch, err)) return -1;
     size_t n_new = mlsae_torch_count(f->torch);
     mlsae_st_tensor *nt = realloc(st->tensors, (st->n_tensors + n_new + 1) * sizeof *nt);
@@ -495,19 +503,16 @@ int mlsae_st_read_f32(const mlsae_safetensors *st, const char *name, int ndim,
         memcpy(dst, src, n * 4);
         break;
     case MLSAE_DT_F16:
+    case MLSAE_DT_BF16: {
+        float (*to_f32)(uint16_t) =
+            t->dtype == MLSAE_DT_F16 ? mlsae_f16_to_f32 : mlsae_bf16_to_f32;
         for (size_t i = 0; i < n; i++) {
             uint16_t h;
             memcpy(&h, src + 2 * i, 2);
-            dst[i] = mlsae_f16_to_f32(h);
+            dst[i] = to_f32(h);
         }
         break;
-    case MLSAE_DT_BF16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = mlsae_bf16_to_f32(h);
-        }
-        break;
+    }
     case MLSAE_DT_F64:
         for (size_t i = 0; i < n; i++) {
             double d;

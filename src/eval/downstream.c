@@ -69,18 +69,45 @@ static int any_masked(const mlsae_session *s, const int32_t *ids, size_t n)
     return 0;
 }
 
+/* logits_pred (already computed) against logits_true into o. */
+static int compare_logits(mlsae_downstream *ds, int layer, int batch, int tokens,
+                          mlsae_downstream_layer *o, mlsae_error *err)
+{
+    mlsae_backend *be = ds->s->be;
+    const size_t n_logits = (size_t)tokens * ds->vocab;
+    o->loss_delta = o->loss_pred - o->loss_true;
+    double st[2];
+    if (be->ops->core.sum_stats(be, n_logits, mlsae_at(ds->logits_true, 0),
+                                mlsae_at(ds->logits_pred, 0), st) ||
+        be->ops->nn.kl_div(be, mlsae_at(ds->logits_true, 0), mlsae_at(ds->logits_pred, 0),
+                           tokens, ds->vocab, mlsae_at(ds->kl_rows, 0)) ||
+        be->ops->core.read(be, ds->kl_rows, 0, ds->kl_host, (size_t)tokens * 4))
+        return mlsae_fail(err, "downstream metrics at layer %d: %s", layer,
+                          mlsae_backend_error(be));
+    o->logit_mse = st[1] / (double)n_logits;
+    double kl = 0;
+    for (int r = 0; r < tokens; r++) kl += ds->kl_host[r];
+    o->kl = kl / batch; /* "batchmean": divided by the batch size */
+    return 0;
+}
+
 int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
                            const int32_t *ids, int batch, int seq, mlsae_downstream_layer *out,
                            mlsae_error *err)
 {
+    return mlsae_downstream_batch_many(ds, x, &recons, 1, ids, batch, seq, &out, err);
+}
+
+int mlsae_downstream_batch_many(mlsae_downstream *ds, mlsae_ref x, const mlsae_ref *recons,
+                                int n_recons, const int32_t *ids, int batch, int seq,
+                                mlsae_downstream_layer *const *out, mlsae_error *err)
+{
     mlsae_session *s = ds->s;
-    mlsae_backend *be = s->be;
     const int tokens = batch * seq;
     if (tokens > ds->max_tokens)
         return mlsae_fail(err, "downstream metrics: batch of %d tokens exceeds the %d prepared",
                           tokens, ds->max_tokens);
     const size_t per_layer = (size_t)tokens * s->d_model;
-    const size_t n_logits = (size_t)tokens * ds->vocab;
     /* The true path once for every layer when nothing was masked (see the
      * header): from the deepest selected layer, the fewest blocks to run. */
     const int shared = !ds->per_layer_true && !any_masked(s, ids, (size_t)tokens);
@@ -102,29 +129,21 @@ int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
     ds->true_loss = loss_true;
     for (int li = 0; li < s->n_layers; li++) {
         const int layer = s->layers[li];
-        mlsae_downstream_layer *o = &out[li];
-        o->loss_true = loss_true;
-        if ((!shared &&
-             mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, li * per_layer), layer, ids,
-                                         batch, seq, mlsae_at(ds->logits_true, 0), NULL,
-                                         &o->loss_true, err)) ||
-            mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(recons, li * per_layer), layer,
-                                        ids, batch, seq, mlsae_at(ds->logits_pred, 0), NULL,
-                                        &o->loss_pred, err))
+        /* otherwise the true path of this layer, once for every reconstruction */
+        if (!shared &&
+            mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(x, li * per_layer), layer, ids,
+                                        batch, seq, mlsae_at(ds->logits_true, 0), NULL,
+                                        &loss_true, err))
             return -1;
-        o->loss_delta = o->loss_pred - o->loss_true;
-        double st[2];
-        if (be->ops->core.sum_stats(be, n_logits, mlsae_at(ds->logits_true, 0),
-                                    mlsae_at(ds->logits_pred, 0), st) ||
-            be->ops->nn.kl_div(be, mlsae_at(ds->logits_true, 0), mlsae_at(ds->logits_pred, 0),
-                               tokens, ds->vocab, mlsae_at(ds->kl_rows, 0)) ||
-            be->ops->core.read(be, ds->kl_rows, 0, ds->kl_host, (size_t)tokens * 4))
-            return mlsae_fail(err, "downstream metrics at layer %d: %s", layer,
-                              mlsae_backend_error(be));
-        o->logit_mse = st[1] / (double)n_logits;
-        double kl = 0;
-        for (int r = 0; r < tokens; r++) kl += ds->kl_host[r];
-        o->kl = kl / batch; /* "batchmean": divided by the batch size */
+        for (int i = 0; i < n_recons; i++) {
+            mlsae_downstream_layer *o = &out[i][li];
+            o->loss_true = loss_true;
+            if (mlsae_neox_forward_at_layer(s->model, mlsae_ref_add(recons[i], li * per_layer),
+                                            layer, ids, batch, seq, mlsae_at(ds->logits_pred, 0),
+                                            NULL, &o->loss_pred, err) ||
+                compare_logits(ds, layer, batch, tokens, o, err))
+                return -1;
+        }
     }
     return 0;
 }

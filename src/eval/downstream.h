@@ -54,4 +54,15 @@ int mlsae_downstream_batch(mlsae_downstream *ds, mlsae_ref x, mlsae_ref recons,
                            const int32_t *ids, int batch, int seq, mlsae_downstream_layer *out,
                            mlsae_error *err);
 
+/* The same for n_recons reconstructions of one batch (several SAEs of one
+ * model tested in one pass): recons[i] as above, out[i] receives
+ * s->n_layers entries. The true path depends only on x and ids, so it is
+ * computed once per batch (shared, see above) or once per layer, and serves
+ * every reconstruction: each out[i] is bit for bit what
+ * mlsae_downstream_batch(ds, x, recons[i], ...) gives (deterministic
+ * kernels on the same inputs). */
+int mlsae_downstream_batch_many(mlsae_downstream *ds, mlsae_ref x, const mlsae_ref *recons,
+                                int n_recons, const int32_t *ids, int batch, int seq,
+                                mlsae_downstream_layer *const *out, mlsae_error *err);
+
 #endif

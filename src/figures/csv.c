@@ -1,105 +1,10 @@
 #include "config.h"
 #include "figures/csv.h"
 #include "core/atomic_file.h"
-#include "core/metrics_log.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-void mlsae_csv_init(mlsae_csv *c)
-{
-    memset(c, 0, sizeof *c);
-}
-
-void mlsae_csv_free(mlsae_csv *c)
-{
-    free(c->buf);
-    memset(c, 0, sizeof *c);
-}
-
-static void put(mlsae_csv *c, const char *s, size_t n)
-{
-    if (c->oom) return;
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (c->len + n + 1 > cap) cap *= 2;
-        char *b = realloc(c->buf, cap);
-        if (!b) {
-            c->oom = 1;
-            return;
-        }
-        c->buf = b;
-        c->cap = cap;
-    }
-    memcpy(c->buf + c->len, s, n);
-    c->len += n;
-    c->buf[c->len] = '\0';
-}
-
-static void sep(mlsae_csv *c)
-{
-    if (c->col++ > 0) put(c, ",", 1);
-}
-
-void mlsae_csv_text(mlsae_csv *c, const char *s)
-{
-    sep(c);
-    if (!strpbrk(s, ",\"\r\n")) {
-        put(c, s, strlen(s));
-        return;
-    }
-    put(c, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"') put(c, "\"", 1);
-        put(c, p, 1);
-    }
-    put(c, "\"", 1);
-}
-
-void mlsae_csv_real(mlsae_csv *c, double v)
-{
-    sep(c);
-    if (!isfinite(v)) return;
-    char buf[64];
-    mlsae_format_double_shortest(v, buf, sizeof buf);
-    put(c, buf, strlen(buf));
-}
-
-void mlsae_csv_real_f32(mlsae_csv *c, float v)
-{
-    sep(c);
-    if (!isfinite(v)) return;
-    char buf[64];
-    mlsae_format_float_shortest(v, buf, sizeof buf);
-    put(c, buf, strlen(buf));
-}
-
-void mlsae_csv_int(mlsae_csv *c, long long v)
-{
-    char buf[32];
-    sep(c);
-    int n = snprintf(buf, sizeof buf, "%lld", v);
-    put(c, buf, (size_t)n);
-}
-
-void mlsae_csv_bool(mlsae_csv *c, int v)
-{
-    sep(c);
-    put(c, v ? "True" : "False", v ? 4 : 5);
-}
-
-void mlsae_csv_end_row(mlsae_csv *c)
-{
-    put(c, "\n", 1);
-    c->col = 0;
-}
-
-int mlsae_csv_save(const mlsae_csv *c, const char *path, mlsae_error *err)
-{
-    if (c->oom) return mlsae_fail(err, "%s: out of memory", path);
-    return mlsae_write_file_atomic(path, c->buf ? c->buf : "", c->len, err);
-}
 
 /* ---- reading ------------------------------------------------------------ */
 

@@ -1,10 +1,7 @@
 /* The CSV behind every figure, and reading the analyses' CSVs.
  *
- * Writing: rows are built in memory and saved atomically (core/atomic_file.h),
- * so a failed write never leaves a partial file. Cells are written as pandas'
- * to_csv writes them: reals in the shortest form that reads back exactly
- * ("0.1", "2.0"), NaN as an empty cell, booleans as True/False, text quoted
- * only when it holds a comma, a quote or a line break (RFC 4180).
+ * Writing: core/csv_write.h (mlsae_csv): rows built in memory and saved
+ * atomically, so a failed write never leaves a partial file.
  *
  * Reading: RFC 4180 (quoted cells may hold commas, quotes and line breaks),
  * a header row, every row with the header's number of cells. */
@@ -12,27 +9,8 @@
 #define MLSAE_FIGURES_CSV_H
 
 #include <stddef.h>
+#include "core/csv_write.h"
 #include "core/status.h"
-
-typedef struct mlsae_csv {
-    char *buf;
-    size_t len, cap;
-    int col;  /* cells in the current row so far */
-    int oom;  /* an allocation failed: save reports it */
-} mlsae_csv;
-
-void mlsae_csv_init(mlsae_csv *c);
-void mlsae_csv_free(mlsae_csv *c);
-void mlsae_csv_text(mlsae_csv *c, const char *s);
-void mlsae_csv_real(mlsae_csv *c, double v);   /* NaN/inf: empty cell */
-/* A float32 value in the shortest form that reads back as the same float
- * (numpy's float32 repr: 0.052083332), as pandas writes float32 columns. */
-void mlsae_csv_real_f32(mlsae_csv *c, float v);
-void mlsae_csv_int(mlsae_csv *c, long long v);
-void mlsae_csv_bool(mlsae_csv *c, int v);
-void mlsae_csv_end_row(mlsae_csv *c);
-/* Write the rows to path atomically. */
-int mlsae_csv_save(const mlsae_csv *c, const char *path, mlsae_error *err);
 
 typedef struct mlsae_csv_table {
     int n_cols, n_rows;

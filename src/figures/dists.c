@@ -73,20 +73,19 @@ void mlsae_dists_file_derive(const mlsae_dists_file *d, double *probs, double *l
     }
 }
 
-void mlsae_nan_stats(const double *v, size_t n, double out[4])
+int mlsae_dists_file_layer_std_stats(const mlsae_dists_file *d, mlsae_summary *st, int *n_dead,
+                                     mlsae_error *err)
 {
-    double sum = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isnan(v[i])) sum += v[i], k++;
-    double mean = k ? sum / k : NAN, ss = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isnan(v[i])) ss += (v[i] - mean) * (v[i] - mean);
-    double var = k ? ss / k : NAN;
-    out[0] = mean;
-    out[1] = var;
-    out[2] = sqrt(var);
-    out[3] = n ? out[2] / sqrt((double)n) : NAN;
+    double *std = malloc((size_t)d->n_latents * sizeof *std);
+    if (!std) return mlsae_fail(err, "out of memory");
+    mlsae_dists_file_derive(d, NULL, NULL, std);
+    mlsae_summary_of(std, (size_t)d->n_latents, 1, st);
+    if (n_dead) {
+        *n_dead = 0;
+        for (int j = 0; j < d->n_latents; j++) *n_dead += isnan(std[j]);
+    }
+    free(std);
+    return 0;
 }
 
 typedef struct keyed {

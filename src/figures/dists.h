@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "analysis/analysis.h"
 #include "core/status.h"
 
 typedef struct mlsae_dists_file {
@@ -32,10 +33,12 @@ void mlsae_dists_file_free(mlsae_dists_file *d);
 void mlsae_dists_file_derive(const mlsae_dists_file *d, double *probs, double *layer_mean,
                         double *layer_std);
 
-/* NaN-aware statistics as numpy's nanmean / nanvar / nanstd (population)
- * and sem = std / sqrt(n), n counting the NaN entries too (the reference's
- * get_stats divides by len(values)): out = {mean, var, std, sem}. */
-void mlsae_nan_stats(const double *v, size_t n, double out[4]);
+/* The statistics of every latent's layer_std (mlsae_dists_file_derive),
+ * NaN-aware as the reference's get_stats (analysis/analysis.h,
+ * mlsae_summary_of): mean, var, std, sem. n_dead (may be NULL): the
+ * latents that never fired (layer_std NaN). */
+int mlsae_dists_file_layer_std_stats(const mlsae_dists_file *d, mlsae_summary *st, int *n_dead,
+                                     mlsae_error *err);
 
 /* order[0..n) = indices sorting key descending, NaN first (torch.sort with
  * descending=True puts NaN first), ties by index. -1: out of memory. */

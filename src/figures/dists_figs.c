@@ -73,16 +73,7 @@ int mlsae_fig_dists_heatmap(const mlsae_dists_file *d, const char *name, const c
     /* imshow(extent=(0, n, 0, L)), origin upper: layer 0 is the top row */
     mlsae_plot_axes(p, 0, 0, 1, 1, 0, n > 0 ? n : 1, L, 0, title,
                     "latent (sorted by mean layer, descending)", "layer", 1);
-    double tp[64];
-    char tl[64][16];
-    const char *tlp[64];
-    int nt = 0, step = L > 12 ? (L + 11) / 12 : 1;
-    for (int l = 0; l < L && nt < 64; l += step, nt++) {
-        tp[nt] = l + 0.5;
-        snprintf(tl[nt], sizeof tl[nt], "%d", l);
-        tlp[nt] = tl[nt];
-    }
-    mlsae_plot_ticks(p, 'y', tp, tlp, nt);
+    mlsae_plot_layer_ticks(p, L);
     if (!(vmax > vmin)) vmax = vmin + 1;
     mlsae_plot_image(p, img, L, n, 0, n, 0, L, vmin, vmax);
     mlsae_plot_colorbar(p, vmin, vmax, "share of activation");

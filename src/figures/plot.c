@@ -2,6 +2,7 @@
 #include "figures/plot.h"
 #include "figures/colormap.h"
 #include "core/atomic_file.h"
+#include "core/strbuf.h"
 
 #include <cairo.h>
 #include <cairo-pdf.h>
@@ -161,11 +162,41 @@ void mlsae_plot_ticks(mlsae_plot *p, char axis, const double *pos, const char *c
     }
 }
 
+void mlsae_plot_layer_ticks(mlsae_plot *p, int n_layers)
+{
+    double tp[64];
+    char tl[64][16];
+    const char *tlp[64];
+    int nt = 0, step = n_layers > 12 ? (n_layers + 11) / 12 : 1;
+    for (int l = 0; l < n_layers && nt < 64; l += step, nt++) {
+        tp[nt] = l + 0.5;
+        snprintf(tl[nt], sizeof tl[nt], "%d", l);
+        tlp[nt] = tl[nt];
+    }
+    mlsae_plot_ticks(p, 'y', tp, tlp, nt);
+}
+
 static void clip_axes(mlsae_plot *p)
 {
     cairo_save(p->cr);
     cairo_rectangle(p->cr, p->ax, p->ay, p->aw, p->ah);
     cairo_clip(p->cr);
+}
+
+/* A w x h image surface to fill pixel by pixel: its pixels and row stride,
+ * or NULL (the figure's error set) when cairo cannot make it. */
+static unsigned char *new_image(mlsae_plot *p, cairo_format_t format, int w, int h,
+                                cairo_surface_t **img, int *stride)
+{
+    *img = cairo_image_surface_create(format, w, h);
+    if (cairo_surface_status(*img) != CAIRO_STATUS_SUCCESS) {
+        set_error(p, cairo_status_to_string(cairo_surface_status(*img)));
+        cairo_surface_destroy(*img);
+        return NULL;
+    }
+    cairo_surface_flush(*img);
+    *stride = cairo_image_surface_get_stride(*img);
+    return cairo_image_surface_get_data(*img);
 }
 
 void mlsae_plot_image(mlsae_plot *p, const float *v, int rows, int cols, double cx0, double cx1,
@@ -174,15 +205,10 @@ void mlsae_plot_image(mlsae_plot *p, const float *v, int rows, int cols, double 
     const int max_cols = 4096;
     if (!p->have_axes || rows <= 0 || cols <= 0) return;
     int group = (cols + max_cols - 1) / max_cols, w = (cols + group - 1) / group;
-    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, rows);
-    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
-        set_error(p, cairo_status_to_string(cairo_surface_status(img)));
-        cairo_surface_destroy(img);
-        return;
-    }
-    cairo_surface_flush(img);
-    unsigned char *px = cairo_image_surface_get_data(img);
-    int stride = cairo_image_surface_get_stride(img);
+    cairo_surface_t *img;
+    int stride;
+    unsigned char *px = new_image(p, CAIRO_FORMAT_ARGB32, w, rows, &img, &stride);
+    if (!px) return;
     for (int r = 0; r < rows; r++) {
         uint32_t *line = (uint32_t *)(px + (size_t)r * (size_t)stride);
         for (int c = 0; c < w; c++) {
@@ -311,15 +337,10 @@ void mlsae_plot_colorbar(mlsae_plot *p, double vmin, double vmax, const char *la
     if (!p->have_axes || p->style == MLSAE_STYLE_PAPER) return;
     cairo_t *cr = p->cr;
     double bx = p->ax + p->aw + 8, bw = 9, by = p->ay, bh = p->ah;
-    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 256);
-    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
-        set_error(p, cairo_status_to_string(cairo_surface_status(img)));
-        cairo_surface_destroy(img);
-        return;
-    }
-    cairo_surface_flush(img);
-    unsigned char *px = cairo_image_surface_get_data(img);
-    int stride = cairo_image_surface_get_stride(img);
+    cairo_surface_t *img;
+    int stride;
+    unsigned char *px = new_image(p, CAIRO_FORMAT_RGB24, 1, 256, &img, &stride);
+    if (!px) return;
     for (int i = 0; i < 256; i++) {
         const unsigned char *c = mlsae_magma_r[255 - i]; /* top = vmax */
         *(uint32_t *)(px + (size_t)i * (size_t)stride) =
@@ -425,29 +446,9 @@ void mlsae_plot_note(mlsae_plot *p, const char *text)
 
 /* ---- output ------------------------------------------------------------- */
 
-typedef struct membuf {
-    unsigned char *data;
-    size_t len, cap;
-    int oom;
-} membuf;
-
 static cairo_status_t membuf_write(void *closure, const unsigned char *data, unsigned int n)
 {
-    membuf *m = closure;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-        while (m->len + n > cap) cap *= 2;
-        unsigned char *d = realloc(m->data, cap);
-        if (!d) {
-            m->oom = 1;
-            return CAIRO_STATUS_WRITE_ERROR;
-        }
-        m->data = d;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, data, n);
-    m->len += n;
-    return CAIRO_STATUS_SUCCESS;
+    return mlsae_strbuf_put(closure, data, n) ? CAIRO_STATUS_WRITE_ERROR : CAIRO_STATUS_SUCCESS;
 }
 
 static void paint_figure(mlsae_plot *p, cairo_surface_t *target, double scale)
@@ -473,7 +474,7 @@ int mlsae_plot_render(mlsae_plot *p, int format, double dpi, unsigned char **dat
     *n = 0;
     if (p->error[0]) return mlsae_fail(err, "drawing the figure: %s", p->error);
     cairo_surface_flush(p->rec);
-    membuf m = {0};
+    mlsae_strbuf m = {0};
     cairo_status_t st;
     if (format == MLSAE_FMT_PNG) {
         double scale = dpi / 72.0;
@@ -495,11 +496,11 @@ int mlsae_plot_render(mlsae_plot *p, int format, double dpi, unsigned char **dat
         cairo_surface_destroy(s);
     }
     if (m.oom || st != CAIRO_STATUS_SUCCESS) {
-        free(m.data);
+        mlsae_strbuf_free(&m);
         return mlsae_fail(err, "rendering %s: %s", format_ext(format),
                           m.oom ? "out of memory" : cairo_status_to_string(st));
     }
-    *data = m.data;
+    *data = (unsigned char *)m.data;
     *n = m.len;
     return 0;
 }

@@ -46,6 +46,10 @@ void mlsae_plot_axes(mlsae_plot *p, int col, int row, int ncols, int nrows, doub
  * numbers are chosen. labels may be NULL (the positions are printed). */
 void mlsae_plot_ticks(mlsae_plot *p, char axis, const double *pos, const char *const *labels,
                       int n);
+/* y ticks for an image of n_layers rows drawn over [0, n_layers]: each
+ * labelled layer's number at its row's centre, every ceil(n_layers / 12)-th
+ * layer from 0 when there are more than 12. */
+void mlsae_plot_layer_ticks(mlsae_plot *p, int n_layers);
 
 /* A matrix v [rows, cols] filling the rectangle [cx0, cx1] x [cy0, cy1]
  * (data coordinates), row r drawn between cy0 + r*(cy1-cy0)/rows and the

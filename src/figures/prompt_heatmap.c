@@ -160,16 +160,7 @@ int mlsae_fig_prompt_heatmap(const mlsae_prompt_probs *p, const char *name, cons
              name);
     mlsae_plot_axes(pl, 0, 0, 1, 1, 0, n, L, 0, title, "latent (sorted by mean layer, descending)",
                     "layer", 1);
-    double tp[64];
-    char tl[64][16];
-    const char *tlp[64];
-    int nt = 0, step = L > 12 ? (L + 11) / 12 : 1;
-    for (int l = 0; l < L && nt < 64; l += step, nt++) {
-        tp[nt] = l + 0.5;
-        snprintf(tl[nt], sizeof tl[nt], "%d", l);
-        tlp[nt] = tl[nt];
-    }
-    mlsae_plot_ticks(pl, 'y', tp, tlp, nt);
+    mlsae_plot_layer_ticks(pl, L);
     mlsae_plot_image(pl, p->probs, L, n, 0, n, 0, L, vmin, vmax);
     mlsae_plot_colorbar(pl, vmin, vmax, "share of activation");
     mlsae_plot_finish_axes(pl);

@@ -2,6 +2,7 @@
 #include "figures/report.h"
 #include "core/atomic_file.h"
 #include "core/paths.h"
+#include "core/strbuf.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -30,33 +31,11 @@ char *mlsae_base64(const unsigned char *data, size_t n)
     return out;
 }
 
-typedef struct html {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} html;
-
-static void put(html *h, const char *s, size_t n)
-{
-    if (h->oom) return;
-    if (h->len + n + 1 > h->cap) {
-        size_t cap = h->cap ? h->cap : 65536;
-        while (h->len + n + 1 > cap) cap *= 2;
-        char *b = realloc(h->buf, cap);
-        if (!b) {
-            h->oom = 1;
-            return;
-        }
-        h->buf = b, h->cap = cap;
-    }
-    memcpy(h->buf + h->len, s, n);
-    h->len += n;
-    h->buf[h->len] = '\0';
-}
+typedef mlsae_strbuf html;
 
 static void raw(html *h, const char *s)
 {
-    put(h, s, strlen(s));
+    mlsae_strbuf_puts(h, s);
 }
 
 static void text_(html *h, const char *s)
@@ -67,7 +46,7 @@ static void text_(html *h, const char *s)
         case '>': raw(h, "&gt;"); break;
         case '&': raw(h, "&amp;"); break;
         case '"': raw(h, "&quot;"); break;
-        default: put(h, s, 1);
+        default: mlsae_strbuf_put(h, s, 1);
         }
     }
 }
@@ -231,26 +210,21 @@ int mlsae_report_write(mlsae_fig_context *c, const char *path, mlsae_report_resu
     if (e->dists) {
         mlsae_dists_file d;
         if (mlsae_dists_file_load(e->dists, &d, err) != 0) goto done;
-        double *std = malloc((size_t)d.n_latents * sizeof *std), st[4];
-        if (!std) {
+        mlsae_summary st;
+        int dead;
+        if (mlsae_dists_file_layer_std_stats(&d, &st, &dead, err) != 0) {
             mlsae_dists_file_free(&d);
-            mlsae_fail(err, "out of memory");
             goto done;
         }
-        mlsae_dists_file_derive(&d, NULL, NULL, std);
-        mlsae_nan_stats(std, (size_t)d.n_latents, st);
-        int dead = 0;
-        for (int j = 0; j < d.n_latents; j++) dead += isnan(std[j]);
-        free(std);
         raw(&h, "<h2>Layer distributions</h2>\n<table>\n");
         raw(&h, "<tr><th>layers</th><td>");
         fmt(&h, "%d", d.n_layers);
         raw(&h, "</td></tr><tr><th>latents</th><td>");
         fmt(&h, "%d (%d never fired)", d.n_latents, dead);
         raw(&h, "</td></tr><tr><th>layer_std: mean, var, std, sem</th><td>");
-        fmt(&h, "%.6g, %.6g, %.6g, %.6g", st[0], st[1], st[2], st[3]);
+        fmt(&h, "%.6g, %.6g, %.6g, %.6g", st.mean, st.var, st.std, st.sem);
         raw(&h, "</td></tr><tr><th>layer_std / n_layers (mean)</th><td>");
-        fmt(&h, "%.6g", st[0] / d.n_layers);
+        fmt(&h, "%.6g", st.mean / d.n_layers);
         raw(&h, "</td></tr>\n</table>\n");
         sc.caption = "Each latent's distribution over layers (share of its activation), "
                      "latents sorted by mean layer, descending";
@@ -319,10 +293,10 @@ int mlsae_report_write(mlsae_fig_context *c, const char *path, mlsae_report_resu
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    if (mlsae_write_file_atomic(path, h.buf, h.len, err) != 0) goto done;
+    if (mlsae_write_file_atomic(path, h.data, h.len, err) != 0) goto done;
     res->n_figures = sc.n;
     rc = 0;
 done:
-    free(h.buf);
+    mlsae_strbuf_free(&h);
     return rc;
 }

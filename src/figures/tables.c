@@ -84,15 +84,12 @@ int mlsae_fig_dists_layer_std(const mlsae_fig_sae *saes, int n, const char *base
             goto done;
         }
         if (mlsae_dists_file_load(saes[i].dists, &d, err) != 0) goto done;
-        double *std = malloc((size_t)d.n_latents * sizeof *std), st[4];
-        if (!std) {
+        mlsae_summary sum;
+        if (mlsae_dists_file_layer_std_stats(&d, &sum, NULL, err) != 0) {
             mlsae_dists_file_free(&d);
-            mlsae_fail(err, "out of memory");
             goto done;
         }
-        mlsae_dists_file_derive(&d, NULL, NULL, std);
-        mlsae_nan_stats(std, (size_t)d.n_latents, st);
-        free(std);
+        const double st[4] = {sum.mean, sum.var, sum.std, sum.sem};
         if (isnan(st[0])) {
             mlsae_dists_file_free(&d);
             mlsae_fail(err, "%s: no latent fired (every layer_std NaN): no statistics",

@@ -10,7 +10,7 @@
 
 /* dists_layer_std.csv: model_name, n_layers, n_latents, expansion_factor,
  * k, tuned_lens, mean, var, std, sem (of layer_std, NaN-aware,
- * mlsae_nan_stats) and mean_rel .. sem_rel (each divided by n_layers).
+ * mlsae_dists_file_layer_std_stats) and mean_rel .. sem_rel (each divided by n_layers).
  * Every SAE needs its dists file. */
 int mlsae_fig_dists_layer_std(const mlsae_fig_sae *saes, int n, const char *base,
                               const mlsae_fig_opts *o, mlsae_error *err);

@@ -257,18 +257,33 @@ static int check_shape(const mlsae_tuned_lens *l, int n_sel, int rows, mlsae_err
     return 0;
 }
 
-int mlsae_lens_forward(mlsae_tuned_lens *l, mlsae_ref x, int n_sel, int rows, mlsae_error *err)
+/* A call's shared state: per = rows * d (one layer's activations),
+ * dd = d * d (one translator's weight), tmp [rows, d]. */
+typedef struct lens_pass {
+    size_t per, dd;
+    mlsae_ref tmp;
+} lens_pass;
+
+static int begin_pass(mlsae_tuned_lens *l, int n_sel, int rows, lens_pass *p, mlsae_error *err)
 {
     if (check_shape(l, n_sel, rows, err) || ensure_tmp(l, rows, err)) return -1;
+    p->per = (size_t)rows * l->d;
+    p->dd = (size_t)l->d * l->d;
+    p->tmp = mlsae_at(l->tmp, 0);
+    return 0;
+}
+
+int mlsae_lens_forward(mlsae_tuned_lens *l, mlsae_ref x, int n_sel, int rows, mlsae_error *err)
+{
+    lens_pass p;
+    if (begin_pass(l, n_sel, rows, &p, err)) return -1;
     mlsae_backend *be = l->be;
-    const size_t per = (size_t)rows * l->d, dd = (size_t)l->d * l->d;
-    mlsae_ref tmp = mlsae_at(l->tmp, 0);
     for (int i = 0; i < n_sel; i++) {
-        mlsae_ref xi = mlsae_ref_add(x, (size_t)i * per);
-        mlsae_ref w = mlsae_at(l->w, (size_t)i * l->stride), b = mlsae_ref_add(w, dd);
+        mlsae_ref xi = mlsae_ref_add(x, (size_t)i * p.per);
+        mlsae_ref w = mlsae_at(l->w, (size_t)i * l->stride), b = mlsae_ref_add(w, p.dd);
         /* h + (W h + b), the order of TunedLens.transform_hidden */
-        if (be->ops->nn.linear(be, xi, w, b, rows, l->d, l->d, tmp) ||
-            be->ops->core.axpby(be, per, 1.0f, tmp, 1.0f, xi))
+        if (be->ops->nn.linear(be, xi, w, b, rows, l->d, l->d, p.tmp) ||
+            be->ops->core.axpby(be, p.per, 1.0f, p.tmp, 1.0f, xi))
             return mlsae_fail(err, "lens: translator %d: %s", i, mlsae_backend_error(be));
     }
     return 0;
@@ -277,18 +292,18 @@ int mlsae_lens_forward(mlsae_tuned_lens *l, mlsae_ref x, int n_sel, int rows, ml
 int mlsae_lens_inverse(mlsae_tuned_lens *l, mlsae_ref x, int n_sel, int rows,
                        mlsae_lens_inverse_mode mode, mlsae_error *err)
 {
-    if (check_shape(l, n_sel, rows, err) || ensure_tmp(l, rows, err)) return -1;
+    lens_pass p;
+    if (begin_pass(l, n_sel, rows, &p, err)) return -1;
     mlsae_backend *be = l->be;
-    const size_t per = (size_t)rows * l->d, dd = (size_t)l->d * l->d;
-    mlsae_ref tmp = mlsae_at(l->tmp, 0);
     for (int i = 0; i < n_sel; i++) {
-        mlsae_ref xi = mlsae_ref_add(x, (size_t)i * per);
-        mlsae_ref b = mlsae_at(l->w, (size_t)i * l->stride + dd);
-        mlsae_ref m = mlsae_ref_add(b, (size_t)l->d + (mode == MLSAE_LENS_INVERSE_EXACT ? dd : 0));
+        mlsae_ref xi = mlsae_ref_add(x, (size_t)i * p.per);
+        mlsae_ref b = mlsae_at(l->w, (size_t)i * l->stride + p.dd);
+        mlsae_ref m =
+            mlsae_ref_add(b, (size_t)l->d + (mode == MLSAE_LENS_INVERSE_EXACT ? p.dd : 0));
         /* M (r - b); M symmetric or not, linear computes r M^T: pass M as W */
         if (be->ops->core.add_row_vector(be, xi, rows, l->d, b, -1.0f) ||
-            be->ops->nn.linear(be, xi, m, MLSAE_NOREF, rows, l->d, l->d, tmp) ||
-            be->ops->core.copy(be, xi, tmp, per))
+            be->ops->nn.linear(be, xi, m, MLSAE_NOREF, rows, l->d, l->d, p.tmp) ||
+            be->ops->core.copy(be, xi, p.tmp, p.per))
             return mlsae_fail(err, "lens: inverse of translator %d: %s", i, mlsae_backend_error(be));
     }
     return 0;

@@ -5,6 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the gather of one process */
+static int gather_copy(const void *mine, size_t bytes, unsigned char **all, uint64_t *sizes,
+                       mlsae_error *err)
+{
+    *all = NULL;
+    sizes[0] = bytes;
+    if (bytes == 0) return 0;
+    if (!(*all = malloc(bytes))) return mlsae_fail(err, "out of memory for %zu bytes", bytes);
+    memcpy(*all, mine, bytes);
+    return 0;
+}
+
 #ifdef MLSAE_HAVE_MPI
 #include <mpi.h>
 
@@ -114,6 +126,32 @@ int mlsae_comm_sum_f32(float *v, size_t n, mlsae_error *err)
     return allreduce(v, n, sizeof *v, MPI_FLOAT, MPI_SUM, "allreduce sum (f32)", err);
 }
 
+int mlsae_comm_sum_i64(int64_t *v, size_t n, mlsae_error *err)
+{
+    return allreduce(v, n, sizeof *v, MPI_INT64_T, MPI_SUM, "allreduce sum (i64)", err);
+}
+
+int mlsae_comm_max_i64(int64_t *v, size_t n, mlsae_error *err)
+{
+    return allreduce(v, n, sizeof *v, MPI_INT64_T, MPI_MAX, "allreduce max (i64)", err);
+}
+
+int mlsae_comm_reduce_sum_f64(double *v, size_t n, int root, mlsae_error *err)
+{
+    if (!g_init || g_size == 1) return 0;
+    double t0 = MPI_Wtime();
+    for (size_t off = 0; off < n; off += CHUNK) {
+        int c = (int)(n - off < CHUNK ? n - off : CHUNK);
+        int rc = g_rank == root
+                     ? MPI_Reduce(MPI_IN_PLACE, v + off, c, MPI_DOUBLE, MPI_SUM, root,
+                                  MPI_COMM_WORLD)
+                     : MPI_Reduce(v + off, NULL, c, MPI_DOUBLE, MPI_SUM, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "reduce sum (f64)", err);
+    }
+    account(t0, n * sizeof *v);
+    return 0;
+}
+
 int mlsae_comm_min_i32(int32_t *v, size_t n, mlsae_error *err)
 {
     return allreduce(v, n, sizeof *v, MPI_INT32_T, MPI_MIN, "allreduce min (i32)", err);
@@ -154,6 +192,58 @@ int mlsae_comm_barrier(mlsae_error *err)
     return rc == MPI_SUCCESS ? 0 : mpi_fail(rc, "barrier", err);
 }
 
+int mlsae_comm_gather_bytes(const void *mine, size_t bytes, int root, unsigned char **all,
+                            uint64_t *sizes, mlsae_error *err)
+{
+    *all = NULL;
+    if (!g_init || g_size == 1) return gather_copy(mine, bytes, all, sizes, err);
+    double t0 = MPI_Wtime();
+    uint64_t len = bytes;
+    int *counts = NULL, *displs = NULL, is_root = g_rank == root;
+    int rc = MPI_Gather(&len, 1, MPI_UINT64_T, sizes, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "gather of lengths", err);
+    /* every rank must know whether root can take it, or the Gatherv hangs */
+    int32_t bad = 0;
+    uint64_t total = 0;
+    if (is_root) {
+        for (int r = 0; r < g_size; r++) total += sizes[r];
+        counts = malloc((size_t)g_size * sizeof *counts);
+        displs = malloc((size_t)g_size * sizeof *displs);
+        bad = total >= (uint64_t)1 << 31 ? 1 : !counts || !displs ? 2 : 0;
+        if (!bad && total > 0 && !(*all = malloc(total))) bad = 2;
+    }
+    rc = MPI_Bcast(&bad, 1, MPI_INT32_T, root, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS || bad) {
+        free(counts);
+        free(displs);
+        free(*all);
+        *all = NULL;
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "gather", err);
+        return bad == 1 ? mlsae_fail(err, "gather of %llu bytes: over MPI's 2 GiB limit",
+                                     (unsigned long long)total)
+                        : mlsae_fail(err, "rank %d: out of memory for a gather", root);
+    }
+    if (is_root) {
+        uint64_t off = 0;
+        for (int r = 0; r < g_size; r++) {
+            counts[r] = (int)sizes[r];
+            displs[r] = (int)off;
+            off += sizes[r];
+        }
+    }
+    rc = MPI_Gatherv(mine, (int)bytes, MPI_BYTE, *all, counts, displs, MPI_BYTE, root,
+                     MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+    if (rc != MPI_SUCCESS) {
+        free(*all);
+        *all = NULL;
+        return mpi_fail(rc, "gatherv", err);
+    }
+    account(t0, bytes + sizeof len);
+    return 0;
+}
+
 #else /* one process: rank 0 of 1, collectives are the identity */
 
 int mlsae_comm_init(mlsae_error *err) { return 0; }
@@ -166,8 +256,11 @@ int mlsae_comm_local_size(void) { return 1; }
 const char *mlsae_comm_describe(void) { return "mpi: not built"; }
 int mlsae_comm_sum_f64(double *v, size_t n, mlsae_error *err) { return 0; }
 int mlsae_comm_sum_f32(float *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_sum_i64(int64_t *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_reduce_sum_f64(double *v, size_t n, int root, mlsae_error *err) { return 0; }
 int mlsae_comm_min_i32(int32_t *v, size_t n, mlsae_error *err) { return 0; }
 int mlsae_comm_max_i32(int32_t *v, size_t n, mlsae_error *err) { return 0; }
+int mlsae_comm_max_i64(int64_t *v, size_t n, mlsae_error *err) { return 0; }
 int mlsae_comm_or(int *flag, mlsae_error *err)
 {
     *flag = *flag != 0;
@@ -176,5 +269,10 @@ int mlsae_comm_or(int *flag, mlsae_error *err)
 int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err) { return 0; }
 int mlsae_comm_barrier(mlsae_error *err) { return 0; }
 void mlsae_comm_get_stats(mlsae_comm_stats *out) { memset(out, 0, sizeof *out); }
+int mlsae_comm_gather_bytes(const void *mine, size_t bytes, int root, unsigned char **all,
+                            uint64_t *sizes, mlsae_error *err)
+{
+    return gather_copy(mine, bytes, all, sizes, err);
+}
 
 #endif

@@ -40,14 +40,29 @@ const char *mlsae_comm_describe(void);
  * the one-process sum within float rounding, not bit for bit). */
 int mlsae_comm_sum_f64(double *v, size_t n, mlsae_error *err);
 int mlsae_comm_sum_f32(float *v, size_t n, mlsae_error *err);
-/* In-place min / max over the ranks of int32 arrays. */
+/* In-place sums of int64 arrays over the ranks (exact). */
+int mlsae_comm_sum_i64(int64_t *v, size_t n, mlsae_error *err);
+/* The sum over the ranks into root's v alone (MPI_Reduce; the other ranks'
+ * v is left as it was): half an allreduce's traffic when one rank writes. */
+int mlsae_comm_reduce_sum_f64(double *v, size_t n, int root, mlsae_error *err);
+/* In-place min / max over the ranks of int32 / int64 arrays. */
 int mlsae_comm_min_i32(int32_t *v, size_t n, mlsae_error *err);
 int mlsae_comm_max_i32(int32_t *v, size_t n, mlsae_error *err);
+int mlsae_comm_max_i64(int64_t *v, size_t n, mlsae_error *err);
 /* *flag becomes 1 on every rank when it is non-zero on any rank. */
 int mlsae_comm_or(int *flag, mlsae_error *err);
 /* root's bytes to every rank. */
 int mlsae_comm_bcast(void *buf, size_t bytes, int root, mlsae_error *err);
 int mlsae_comm_barrier(mlsae_error *err);
+/* Every rank's `bytes` bytes at `mine` (each rank its own length) to root,
+ * concatenated in rank order (MPI_Gather of the lengths, then MPI_Gatherv).
+ * On root *all is a new buffer (free it; NULL when the total is 0) and
+ * sizes[r] (mlsae_comm_size() entries) is rank r's length; on the other
+ * ranks *all is NULL and sizes is not used (may be NULL). The total must
+ * stay below 2 GiB (MPI's int displacements): larger data goes in rounds.
+ * One process: *all is a copy of mine, sizes[0] = bytes. */
+int mlsae_comm_gather_bytes(const void *mine, size_t bytes, int root, unsigned char **all,
+                            uint64_t *sizes, mlsae_error *err);
 
 /* What this rank's collectives cost so far: calls, bytes of its buffers
  * (an allreduce of n bytes moves about 2 n (N-1)/N per rank over the

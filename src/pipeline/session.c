@@ -183,8 +183,19 @@ int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const 
                                             prefix, err);
     free(run);
     if (opened) return -1;
-    if (mlsae_session_load_lens(s, cfg, sae_dir, err)) goto fail;
-    if (mlsae_ckpt_load(sae_dir, s->sae_be, sae, err)) goto fail;
+    if (mlsae_session_load_lens(s, cfg, sae_dir, err) ||
+        mlsae_session_load_sae(s, cfg, sae_dir, sae, err)) {
+        mlsae_session_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+int mlsae_session_load_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
+                           mlsae_sae **sae, mlsae_error *err)
+{
+    *sae = NULL;
+    if (mlsae_ckpt_load(sae_dir, s->sae_be, sae, err)) return -1;
     mlsae_sae_set_bias_pending(*sae, 0);
     mlsae_precision prec = MLSAE_PRECISION_32; /* checked with the run options */
     if (mlsae_precision_parse(cfg->trainer.precision, &prec) == 0 &&
@@ -197,9 +208,8 @@ int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const 
     }
     return 0;
 fail:
-    if (*sae) mlsae_sae_free(*sae);
+    mlsae_sae_free(*sae);
     *sae = NULL;
-    mlsae_session_close(s);
     return -1;
 }
 
@@ -308,6 +318,12 @@ int mlsae_eval_activations(mlsae_eval_buffers *eb, const int32_t *ids, int batch
 int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
                       mlsae_ref *on_model, mlsae_error *err)
 {
+    return mlsae_eval_recons_to(eb, recons, batch, seq, eb->r_model, on_model, err);
+}
+
+int mlsae_eval_recons_to(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
+                         mlsae_buffer *dst, mlsae_ref *on_model, mlsae_error *err)
+{
     mlsae_session *s = eb->s;
     if (!mlsae_session_split(s)) {
         *on_model = recons;
@@ -317,10 +333,10 @@ int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int s
     if (s->sae_be->ops->core.read(s->sae_be, recons.buf, recons.off * 4, eb->host, bytes))
         return mlsae_fail(err, "reconstruction from the SAE's backend: %s",
                           mlsae_backend_error(s->sae_be));
-    if (s->be->ops->core.write(s->be, eb->r_model, 0, eb->host, bytes))
+    if (s->be->ops->core.write(s->be, dst, 0, eb->host, bytes))
         return mlsae_fail(err, "reconstruction to the model's backend: %s",
                           mlsae_backend_error(s->be));
-    *on_model = mlsae_at(eb->r_model, 0);
+    *on_model = mlsae_at(dst, 0);
     return 0;
 }
 

@@ -73,6 +73,13 @@ void mlsae_session_close(mlsae_session *s);
 int mlsae_session_open_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
                            int need_logits, mlsae_sae **sae, mlsae_error *err);
 
+/* Load one more trained SAE (plain or -tfm checkpoint) onto s->sae_be, as
+ * mlsae_session_open_sae does: bias not re-initialised, cfg's
+ * trainer.precision applied, n_inputs checked against d_model. The
+ * checkpoint's transformer weights and lens, if any, are not loaded. */
+int mlsae_session_load_sae(mlsae_session *s, const mlsae_run_config *cfg, const char *sae_dir,
+                           mlsae_sae **sae, mlsae_error *err);
+
 /* With cfg->autoencoder.tuned_lens, load the lens (session_lens.c): the
  * translators "lens.layer_translators.*" of the checkpoint ckpt_dir (may be
  * NULL; a -lens-tfm checkpoint), else the directory cfg->lens, else, for a
@@ -127,6 +134,11 @@ int mlsae_eval_activations(mlsae_eval_buffers *eb, const int32_t *ids, int batch
  * as a ref on s->be. */
 int mlsae_eval_recons(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
                       mlsae_ref *on_model, mlsae_error *err);
+/* The same into dst (at least n floats on s->be) instead of r_model, for
+ * several reconstructions of one batch kept side by side (several SAEs
+ * tested in one pass); dst is unused with one backend. */
+int mlsae_eval_recons_to(mlsae_eval_buffers *eb, mlsae_ref recons, int batch, int seq,
+                         mlsae_buffer *dst, mlsae_ref *on_model, mlsae_error *err);
 
 /* With a lens, what the reference's validation and test feed the
  * downstream metrics (mlsae/model/lightning.py validation_step/test_step):

@@ -299,6 +299,7 @@ int mlsae_stream_run(const mlsae_run_config *cfg, mlsae_session *s,
             b.n_tokens = left < (uint64_t)b.rows_per_layer ? (int)left : b.rows_per_layer;
             b.tokens_before = before;
             b.x = mlsae_at(st.x, 0);
+            b.progress = prog_on ? &prog : NULL;
             if (opt->transform && transform(&st, &b, err)) goto done;
             if (opt->sae && encode(&st, &b, err)) goto done;
             b.stream = &st;

@@ -61,6 +61,7 @@
 #include <stdio.h>
 
 #include "config/run_config.h"
+#include "core/progress.h"
 #include "core/status.h"
 #include "dataset/loader.h"
 #include "pipeline/session.h"
@@ -111,6 +112,8 @@ typedef struct mlsae_stream_batch {
     const mlsae_sae_layer_metrics *metrics; /* [n_layers] (metrics), else NULL */
     mlsae_data_position position; /* the data stream's position after this batch (its group) */
     mlsae_stream *stream;     /* for mlsae_stream_idle during the callback */
+    mlsae_progress *progress; /* the progress display (rank 0, opt->progress), else NULL: the
+                               * consumer may add fields (mlsae_progress_set) */
 } mlsae_stream_batch;
 
 /* Return 0 to go on, 1 to stop early (no error), -1 on error (err set). */

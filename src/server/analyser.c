@@ -294,6 +294,15 @@ json_t *mlsae_analyser_token_json(const mlsae_analyser *a, int32_t id)
     return j ? j : json_string("");
 }
 
+mlsae_prompt_run *mlsae_analyser_run_locked(mlsae_analyser *a, const char *prompt, size_t len,
+                                            mlsae_fault *f)
+{
+    pthread_mutex_lock(&a->lock);
+    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
+    if (!r) pthread_mutex_unlock(&a->lock);
+    return r;
+}
+
 int mlsae_analyser_tokens(mlsae_analyser *a, const char *prompt, size_t len, json_t **out,
                           mlsae_fault *f)
 {

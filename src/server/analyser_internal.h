@@ -45,6 +45,11 @@ struct mlsae_analyser {
 /* The cached run of prompt (computing it on a miss); NULL with f filled. */
 mlsae_prompt_run *mlsae_analyser_run(mlsae_analyser *a, const char *prompt, size_t len,
                                      mlsae_fault *f);
+/* mlsae_analyser_run under a->lock: on success the caller holds the lock
+ * (and releases it once done with the run); NULL with f filled and the
+ * lock released. */
+mlsae_prompt_run *mlsae_analyser_run_locked(mlsae_analyser *a, const char *prompt, size_t len,
+                                            mlsae_fault *f);
 /* Make sure r->logits is filled. */
 int mlsae_analyser_run_logits(mlsae_analyser *a, mlsae_prompt_run *r, mlsae_fault *f);
 

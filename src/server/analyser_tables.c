@@ -3,6 +3,7 @@
  * prompt_layer_histograms; scatter_topk from mlsae/model/decoder.py). */
 #include "config.h"
 #include "server/analyser_internal.h"
+#include "core/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,47 +34,24 @@ static json_t *max_json(const mlsae_prompt_run *r, int L, int k)
     return max;
 }
 
-/* Growable text buffer for the dense form. */
-typedef struct text_buf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} text_buf;
+/* The dense form's text. */
+typedef mlsae_strbuf text_buf;
 
 static void put(text_buf *b, const char *s, size_t n)
 {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->failed = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    mlsae_strbuf_put(b, s, n);
 }
 
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-    put(data, buffer, size);
-    return ((text_buf *)data)->failed ? -1 : 0;
+    return mlsae_strbuf_put(data, buffer, size);
 }
 
 int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, size_t len,
                                       char **text, size_t *text_len, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k, N = a->n_latents;
     /* copy the TopK out and format without the lock */
     const size_t nk = (size_t)L * P * k;
@@ -91,21 +69,21 @@ int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, siz
      * are written as jansson writes 0.0, the others formatted by jansson */
     json_t *num = json_real(0);
     put(&b, "{\"values\":[", 11);
-    for (int l = 0; l < L && dense && num && !b.failed; l++) {
+    for (int l = 0; l < L && dense && num && !b.oom; l++) {
         put(&b, l ? ",[" : "[", l ? 2 : 1);
-        for (int p = 0; p < P && !b.failed; p++) {
+        for (int p = 0; p < P && !b.oom; p++) {
             const size_t o = ((size_t)l * P + p) * k;
             memset(dense, 0, (size_t)N * sizeof *dense);
             for (int j = 0; j < k; j++) dense[indices[o + j]] = values[o + j];
             put(&b, p ? ",[" : "[", p ? 2 : 1);
-            for (int j = 0; j < N && !b.failed; j++) {
+            for (int j = 0; j < N && !b.oom; j++) {
                 if (j) put(&b, ",", 1);
                 if (dense[j] == 0) {
                     put(&b, "0.0", 3);
                 } else {
                     json_real_set(num, dense[j]);
                     if (json_dump_callback(num, dump_cb, &b, REAL_FLAGS | JSON_ENCODE_ANY))
-                        b.failed = 1;
+                        b.oom = 1;
                 }
             }
             put(&b, "]", 1);
@@ -113,19 +91,19 @@ int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, siz
         put(&b, "]", 1);
     }
     put(&b, "],\"max\":", 8);
-    if (json_dump_callback(max, dump_cb, &b, REAL_FLAGS)) b.failed = 1;
+    if (json_dump_callback(max, dump_cb, &b, REAL_FLAGS)) b.oom = 1;
     put(&b, "}", 1);
     json_decref(max);
     json_decref(num);
-    int ok = dense && num && !b.failed;
+    int ok = dense && num && !b.oom;
     free(dense);
     free(values);
     free(indices);
     if (!ok) {
-        free(b.s);
+        mlsae_strbuf_free(&b);
         return mlsae_fault_set(f, 500, NULL, "out of memory");
     }
-    *text = b.s;
+    *text = b.data;
     *text_len = b.len;
     return 0;
 }
@@ -133,12 +111,8 @@ int mlsae_analyser_latent_activations(mlsae_analyser *a, const char *prompt, siz
 int mlsae_analyser_latent_activations_sparse(mlsae_analyser *a, const char *prompt, size_t len,
                                              json_t **out, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k;
     json_t *idx = json_array(), *val = json_array();
     int *order = malloc((size_t)k * sizeof *order);
@@ -204,12 +178,8 @@ static double round3(double x)
 int mlsae_analyser_layer_histograms(mlsae_analyser *a, const char *prompt, size_t len,
                                     json_t **out, mlsae_fault *f)
 {
-    pthread_mutex_lock(&a->lock);
-    mlsae_prompt_run *r = mlsae_analyser_run(a, prompt, len, f);
-    if (!r) {
-        pthread_mutex_unlock(&a->lock);
-        return f->status;
-    }
+    mlsae_prompt_run *r = mlsae_analyser_run_locked(a, prompt, len, f);
+    if (!r) return f->status;
     const int L = a->s.n_layers, P = r->n_tokens, k = a->k, bins = a->bins;
     const size_t per_layer = (size_t)P * k;
     float max = 0;
