@@ -11,9 +11,6 @@ struct mlsae_downstream {
     float *kl_host;
     int per_layer_true;      /* mlsae_downstream_set_per_layer_true */
     int64_t shared_batches;  /* batches whose true path was computed once */
-    int same_batch;          /* mlsae_downstream_same_batch, for the next call */
-    int true_valid;          /* logits_true and true_loss hold the last call's shared path */
-    double true_loss;
 };
 
 int mlsae_downstream_new(mlsae_session *s, int batch, int seq, mlsae_downstream **out,
@@ -42,8 +39,6 @@ void mlsae_downstream_set_per_layer_true(mlsae_downstream *ds, int on)
 {
     ds->per_layer_true = on != 0;
 }
-
-void mlsae_downstream_same_batch(mlsae_downstream *ds) { ds->same_batch = 1; }
 
 int64_t mlsae_downstream_shared_batches(const mlsae_downstream *ds) { return ds->shared_batches; }
 
@@ -111,11 +106,8 @@ int mlsae_downstream_batch_many(mlsae_downstream *ds, mlsae_ref x, const mlsae_r
     /* The true path once for every layer when nothing was masked (see the
      * header): from the deepest selected layer, the fewest blocks to run. */
     const int shared = !ds->per_layer_true && !any_masked(s, ids, (size_t)tokens);
-    const int reuse = shared && ds->same_batch && ds->true_valid;
-    ds->same_batch = 0;
-    ds->true_valid = 0;
-    double loss_true = reuse ? ds->true_loss : 0;
-    if (shared && !reuse) {
+    double loss_true = 0;
+    if (shared) {
         int deepest = 0;
         for (int li = 1; li < s->n_layers; li++)
             if (s->layers[li] > s->layers[deepest]) deepest = li;
@@ -125,8 +117,6 @@ int mlsae_downstream_batch_many(mlsae_downstream *ds, mlsae_ref x, const mlsae_r
             return -1;
     }
     ds->shared_batches += shared;
-    ds->true_valid = shared;
-    ds->true_loss = loss_true;
     for (int li = 0; li < s->n_layers; li++) {
         const int layer = s->layers[li];
         /* otherwise the true path of this layer, once for every reconstruction */

@@ -39,12 +39,6 @@ void mlsae_downstream_free(mlsae_downstream *ds);
 /* on: compute the true path per layer even when it could be shared (the
  * reference's way; for tests and benchmarks). */
 void mlsae_downstream_set_per_layer_true(mlsae_downstream *ds, int on);
-/* The next mlsae_downstream_batch gets the same x and ids as the last one
- * (another SAE's reconstruction of the same batch, as a sweep validates):
- * when the last call shared its true path, that call reuses its logits and
- * loss instead of running it again (the same values: logits_true is not
- * changed by the per-layer comparisons). For that one call only. */
-void mlsae_downstream_same_batch(mlsae_downstream *ds);
 /* Batches so far whose true path was computed once for every layer. */
 int64_t mlsae_downstream_shared_batches(const mlsae_downstream *ds);
 

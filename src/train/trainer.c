@@ -89,6 +89,7 @@ static void trainer_free(trainer *t)
     if (t->x) t->s.sae_be->ops->core.free(t->s.sae_be, t->x);
     for (int i = 0; t->mb && i < t->n_mb; i++) {
         if (t->mb[i].sae) mlsae_sae_free(t->mb[i].sae);
+        if (t->mb[i].r_model) t->s.be->ops->core.free(t->s.be, t->mb[i].r_model);
         if (t->mb[i].log) mlsae_metrics_log_close(t->mb[i].log, NULL);
         free(t->mb[i].own_cfg);
     }

@@ -28,6 +28,8 @@ typedef struct member {
     char label[32];              /* "x<E>k<K>" on the progress line of a sweep */
     mlsae_train_member_summary *sum;
     double val_sum[3][MLSAE_CONFIG_MAX_LAYERS]; /* validation accumulators */
+    mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS]; /* a validation batch's */
+    mlsae_buffer *r_model;       /* two backends: its reconstruction on the model's */
 } member;
 
 /* Everything the loop holds; freed in one place. */

@@ -57,7 +57,7 @@ int trainer_log_train_row(trainer *t, member *mb, mlsae_ref x, const mlsae_sae_t
 /* Validation (SPEC §5): the first limit_val_batches batches of the training
  * data, as the reference validates on its train split; per-layer averages
  * over the batches of loss delta, logit MSE and KL. Every SAE of a sweep is
- * validated on the same transformer pass of each batch. */
+ * validated on the same transformer pass and true path of each batch. */
 int trainer_validate(trainer *t, int64_t step, mlsae_error *err)
 {
     const mlsae_run_config *cfg = t->cfg;
@@ -84,28 +84,49 @@ int trainer_validate(trainer *t, int64_t step, mlsae_error *err)
             rc = -1;
             break;
         }
+        /* every SAE's reconstruction of the batch, side by side on the
+         * model's backend; then the downstream metrics of all of them on
+         * one true path (eval/downstream.h: bit for bit each one's own) */
+        mlsae_ref recons[MLSAE_CONFIG_MAX_MEMBERS], true_path = MLSAE_NOREF;
+        mlsae_downstream_layer *dl[MLSAE_CONFIG_MAX_MEMBERS];
+        const int rows = (int)b.rows;
         for (int i = 0; i < t->n_mb && rc == 0; i++) {
             member *mb = &t->mb[i];
             double c0 = mlsae_monotonic_seconds(NULL);
             mlsae_sae_forward_out fo;
-            mlsae_ref recons, true_path;
-            mlsae_downstream_layer dl[MLSAE_CONFIG_MAX_LAYERS];
-            if (i > 0) mlsae_downstream_same_batch(t->downstream); /* member 0's batch */
-            if (mlsae_sae_forward(mb->sae, mlsae_at(t->eval.x_sae, 0), n, (int)b.rows * seq, &fo,
-                                  NULL, err) ||
-                mlsae_eval_recons(&t->eval, fo.recons, (int)b.rows, seq, &recons, err) ||
-                mlsae_eval_unlens(&t->eval, recons, (int)b.rows, seq, &true_path, err) ||
-                mlsae_downstream_batch(t->downstream, true_path, recons, b.ids, (int)b.rows, seq,
-                                       dl, err)) {
+            if (mlsae_session_split(&t->s) && !mb->r_model &&
+                !(mb->r_model = mlsae_alloc_f32(t->s.be, t->eval.n))) {
+                rc = mlsae_fail(err, "cannot allocate a reconstruction of %zu floats",
+                                t->eval.n);
+                break;
+            }
+            if (mlsae_sae_forward(mb->sae, mlsae_at(t->eval.x_sae, 0), n, rows * seq, &fo, NULL,
+                                  err) ||
+                mlsae_eval_recons_to(&t->eval, fo.recons, rows, seq, mb->r_model, &recons[i],
+                                     err) ||
+                mlsae_eval_unlens(&t->eval, recons[i], rows, seq, &true_path, err)) {
                 rc = -1;
                 break;
             }
-            for (int l = 0; l < n; l++) {
-                mb->val_sum[0][l] += dl[l].loss_delta;
-                mb->val_sum[1][l] += dl[l].logit_mse;
-                mb->val_sum[2][l] += dl[l].kl;
-            }
+            dl[i] = mb->dl;
             mb->sum->validate_s += mlsae_monotonic_seconds(NULL) - c0;
+        }
+        if (rc) break;
+        double c1 = mlsae_monotonic_seconds(NULL);
+        if (mlsae_downstream_batch_many(t->downstream, true_path, recons, t->n_mb, b.ids, rows,
+                                        seq, dl, err)) {
+            rc = -1;
+            break;
+        }
+        double share = (mlsae_monotonic_seconds(NULL) - c1) / t->n_mb;
+        for (int i = 0; i < t->n_mb; i++) {
+            member *mb = &t->mb[i];
+            for (int l = 0; l < n; l++) {
+                mb->val_sum[0][l] += mb->dl[l].loss_delta;
+                mb->val_sum[1][l] += mb->dl[l].logit_mse;
+                mb->val_sum[2][l] += mb->dl[l].kl;
+            }
+            mb->sum->validate_s += share;
         }
         if (rc == 0) n_batches++;
     }
