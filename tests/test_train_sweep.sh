@@ -71,9 +71,8 @@ done
 check "different shapes train differently" \
     sh -c '! cmp -s "$1/mlsae-model-x4-k8/mlsae-model-x4-k8/model.safetensors" "$1/mlsae-model-x4-k4/mlsae-model-x4-k4/model.safetensors"' _ "$tmp/sweep"
 
-# 1b. validation shares the batch's true path between the SAEs when nothing
-#     is masked (eval/downstream.h): the second SAE's validation rows equal
-#     a single run's
+# 1b. nothing masked (the true path shared by the layers as well as by the
+#     SAEs, eval/downstream.h): the second SAE equals its single run
 nomask="--max_tokens 1024 --val_check_interval 4 --limit_val_batches 2 --skip_special_tokens false"
 "$bin" train $common $nomask --expansion_factor 4 --k 8 4 --out "$tmp/v" > /dev/null 2> "$tmp/v.err" ||
     { echo "FAIL: unmasked sweep"; cat "$tmp/v.err"; fail=1; }
