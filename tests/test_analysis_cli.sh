@@ -77,4 +77,17 @@ one_line_error "missing checkpoint" $? "$tmp/e4.err" "nope"
 check "no output directory for a missing checkpoint" [ ! -e "$tmp/e4" ]
 "$bin" examples --checkpoint "$fx/sae" $common --n_examples 0 > /dev/null 2> "$tmp/e5.err"
 one_line_error "bad --n_examples" $? "$tmp/e5.err" "n_examples"
+# A directory where an output file goes: refused before any data is read
+# (the dataset here does not exist, so reading it would be the error), and
+# the directory stays.
+for case in "dists x-dists.csv" "examples x-examples.db" "variances variances_x-tfm.csv" \
+            "resid-cos-sim resid_cos_sim_model.csv"; do
+    set -- $case
+    rm -rf "$tmp/blocked" && mkdir -p "$tmp/blocked/$2"
+    "$bin" "$1" --checkpoint "$tmp/x-tfm" $common --data.path "$tmp/no-such-data.jsonl" \
+        --out "$tmp/blocked" > /dev/null 2> "$tmp/b.err"
+    one_line_error "$1: a directory in place of $2" $? "$tmp/b.err" "blocked/$2: is a directory"
+    check "$1: the directory $2 stays, nothing else is written" [ -d "$tmp/blocked/$2" ] &&
+        [ "$(ls -A "$tmp/blocked")" = "$2" ]
+done
 exit $fail
