@@ -85,6 +85,14 @@ static void test_config(void)
     expect_config_error(edit_config("num_attention_heads", "3"), "num_attention_heads",
                         "heads do not divide");
     expect_config_error(edit_config("hidden_act", "\"relu\""), "hidden_act", "relu");
+    /* model_type: absent or gpt_neox; another architecture's config is refused */
+    char typed[4096];
+    snprintf(typed, sizeof typed, "{\"model_type\": \"gpt_neox\", %s", good_config + 1);
+    CHECKF(mlsae_neox_config_parse(typed, "config.json", &c, &err) == 0, "%s", err.msg);
+    snprintf(typed, sizeof typed, "{\"model_type\": \"llama\", %s", good_config + 1);
+    expect_config_error(typed, "'model_type' = 'llama' is not supported", "llama model_type");
+    snprintf(typed, sizeof typed, "{\"model_type\": 7, %s", good_config + 1);
+    expect_config_error(typed, "model_type", "integer model_type");
     /* products of the sizes: each field in range, the model not */
     expect_config_error("{\"hidden_size\": 1024, \"num_attention_heads\": 8, \"vocab_size\": 16,"
                         " \"intermediate_size\": 1073741824, \"num_hidden_layers\": 1073741824}",
