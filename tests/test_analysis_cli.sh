@@ -90,4 +90,10 @@ for case in "dists x-dists.csv" "examples x-examples.db" "variances variances_x-
     check "$1: the directory $2 stays, nothing else is written" [ -d "$tmp/blocked/$2" ] &&
         [ "$(ls -A "$tmp/blocked")" = "$2" ]
 done
+# a FIFO in place of the checkpoint's config.json: an error, not a hang
+mkdir "$tmp/fifo_ckpt"
+cp "$fx/sae/model.safetensors" "$tmp/fifo_ckpt/"
+mkfifo "$tmp/fifo_ckpt/config.json"
+timeout 60 "$bin" mmcs --checkpoint "$tmp/fifo_ckpt" --out "$tmp/fifo_out" > /dev/null 2> "$tmp/f.err"
+one_line_error "FIFO config.json" $? "$tmp/f.err" "fifo_ckpt/config.json: not a regular file (a FIFO)"
 exit $fail

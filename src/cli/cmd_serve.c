@@ -1,6 +1,7 @@
 /* mlsae serve: the interactive viewer (SPEC §7): parse, open, serve until
  * Ctrl-C. The work is in src/server/. */
 #include "config.h"
+#include "core/json_file.h"
 #include "cli/ckpt_args.h"
 #include "cli/commands.h"
 #include "cli/run_args.h"
@@ -54,7 +55,7 @@ static json_t *params_json(const char *ckpt, const mlsae_run_config *cfg)
     mlsae_error err;
     if (mlsae_ckpt_read_config(ckpt, &sc, &is_tfm, &err) == 0 && is_tfm) {
         char *path = mlsae_path_join_new(ckpt, "config.json");
-        json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+        json_t *root = path ? mlsae_json_read_file(path, 0, NULL, &err) : NULL;
         free(path);
         if (json_is_object(root)) return root;
         json_decref(root);
