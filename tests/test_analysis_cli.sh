@@ -77,4 +77,23 @@ one_line_error "missing checkpoint" $? "$tmp/e4.err" "nope"
 check "no output directory for a missing checkpoint" [ ! -e "$tmp/e4" ]
 "$bin" examples --checkpoint "$fx/sae" $common --n_examples 0 > /dev/null 2> "$tmp/e5.err"
 one_line_error "bad --n_examples" $? "$tmp/e5.err" "n_examples"
+# A directory where an output file goes: refused before any data is read
+# (the dataset here does not exist, so reading it would be the error), and
+# the directory stays.
+for case in "dists x-dists.csv" "examples x-examples.db" "variances variances_x-tfm.csv" \
+            "resid-cos-sim resid_cos_sim_model.csv"; do
+    set -- $case
+    rm -rf "$tmp/blocked" && mkdir -p "$tmp/blocked/$2"
+    "$bin" "$1" --checkpoint "$tmp/x-tfm" $common --data.path "$tmp/no-such-data.jsonl" \
+        --out "$tmp/blocked" > /dev/null 2> "$tmp/b.err"
+    one_line_error "$1: a directory in place of $2" $? "$tmp/b.err" "blocked/$2: is a directory"
+    check "$1: the directory $2 stays, nothing else is written" [ -d "$tmp/blocked/$2" ] &&
+        [ "$(ls -A "$tmp/blocked")" = "$2" ]
+done
+# a FIFO in place of the checkpoint's config.json: an error, not a hang
+mkdir "$tmp/fifo_ckpt"
+cp "$fx/sae/model.safetensors" "$tmp/fifo_ckpt/"
+mkfifo "$tmp/fifo_ckpt/config.json"
+timeout 60 "$bin" mmcs --checkpoint "$tmp/fifo_ckpt" --out "$tmp/fifo_out" > /dev/null 2> "$tmp/f.err"
+one_line_error "FIFO config.json" $? "$tmp/f.err" "fifo_ckpt/config.json: not a regular file (a FIFO)"
 exit $fail

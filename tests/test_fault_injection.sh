@@ -8,7 +8,9 @@
 #     training state, run.yaml, metrics rows): a failed run leaves either no
 #     checkpoint or one that --resume continues;
 #  3. SIGKILL at random moments of a pipeline run, then --resume until done:
-#     the final SAE is bit-identical to an uninterrupted run's.
+#     the final SAE is bit-identical to an uninterrupted run's;
+#  4. disk full at sampled write points of `mlsae dists` over a previous
+#     run's files: the file whose write failed is never removed.
 set -u
 : "${MLSAE_BIN:?}" "${MLSAE_TEST_FIXTURES:?}"
 top=$(dirname "$MLSAE_BIN")
@@ -137,6 +139,35 @@ while [ $i -lt 2 ]; do
 done
 no_staging || die "kill: staging left behind"
 echo "  SIGKILL + resume: 2 runs"
+
+# ---- 4. mlsae dists into a directory holding a previous run's files ----
+# A failed run removes the files it wrote before the failure but never the
+# file it failed to write: what was there (the previous run's) stays, so at
+# least one previous file survives, byte for byte, and nothing else is there.
+FX="$MLSAE_TEST_FIXTURES/analysis"
+D="--checkpoint $FX/sae --model_name $FX/model --data.path $FX/data.jsonl --max_length 16
+   --batch_size 3 --max_tokens 200 --threads 2 --log_every_n_steps 2"
+"$MLSAE_BIN" dists $D --out "$TMP/dprev" >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; die "dists failed"; }
+dfiles=$(cd "$TMP/dprev" && ls)
+[ "$(echo $dfiles | wc -w)" -eq 3 ] || die "dists wrote '$dfiles', not 3 files"
+faulted 0 dists $D --out "$TMP/dcount" >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; die "dists under the shim failed"; }
+total=$(cat "$TMP/count")
+for n in 1 $((total / 3)) $((total * 2 / 3)) $((total - 2)) $((total - 1)) $total; do
+    rm -rf "$TMP/dout" && cp -r "$TMP/dprev" "$TMP/dout"
+    faulted $n dists $D --out "$TMP/dout" >/dev/null 2>"$TMP/err"
+    rc=$?
+    [ $rc -lt 128 ] || die "dists point $n/$total: killed by signal $((rc - 128))"
+    [ $rc -ne 0 ] || continue
+    [ "$(grep -c '^mlsae dists: ' "$TMP/err")" -eq 1 ] || { cat "$TMP/err"; die "dists point $n: not one error line"; }
+    kept=0
+    for f in $(cd "$TMP/dout" && ls); do
+        cmp -s "$TMP/dprev/$f" "$TMP/dout/$f" || die "dists point $n/$total: $f is not the previous run's"
+        kept=$((kept + 1))
+    done
+    [ $kept -gt 0 ] || die "dists point $n/$total: the failed run removed every previous file"
+done
+no_staging || die "dists: staging left behind"
+echo "  dists: $total write points, 6 sampled"
 
 [ $fail -eq 0 ] && echo "test_fault_injection: PASS"
 exit $fail

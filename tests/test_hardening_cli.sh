@@ -161,6 +161,13 @@ cmp -s "$TMP/r1/checkpoints/last/model.safetensors" "$TMP/r1_model" || die "a re
 # the budget may grow: progress continues to the new token count
 "$MLSAE_BIN" train --resume "$TMP/r1/checkpoints/last" --max_tokens 1024 >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err"; die "resume with a larger budget failed"; }
 grep -q "after 8 micro-batches .* 1024 tokens" "$TMP/out" || { cat "$TMP/out"; die "resume did not train to the new budget"; }
+# the run's directory, or any directory that is not a checkpoint, is refused
+# (not a fresh run of the defaults), naming the run's checkpoint when there is one
+run_bad resume_run_dir "--resume $TMP/r1: not a checkpoint .*; this run's is $TMP/r1/checkpoints/last" \
+    train --resume "$TMP/r1" --max_tokens 1024
+mkdir "$TMP/not_a_ckpt"
+run_bad resume_empty_dir "--resume $TMP/not_a_ckpt: not a checkpoint (no run.yaml or training_state.safetensors)\$" \
+    train --resume "$TMP/not_a_ckpt"
 # a copied checkpoint writes into another run's directory only when asked
 cp -r "$TMP/r1/checkpoints/last" "$TMP/copied"
 cp "$TMP/r1/config.yaml" "$TMP/r1_config"

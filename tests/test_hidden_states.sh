@@ -65,6 +65,12 @@ expect_error "no --out" "--out" --model "$MODEL" --ids 1
 expect_error "both id sources" "exactly one" --model "$MODEL" --ids 1 --ids-file "$TMP/ids.txt" --out "$out"
 expect_error "bad threads" "--threads" --model "$MODEL" --ids 1 --threads 0 --out "$out"
 expect_error "unknown option" "--bogus" --model "$MODEL" --ids 1 --bogus --out "$out"
+# a bad --out is refused before the model is read (the model here does not exist)
+mkdir "$TMP/outdir"
+expect_error "--out is a directory" "outdir: is a directory" --model "$TMP/nope" --ids 1 --out "$TMP/outdir"
+[ -d "$TMP/outdir" ] || { echo "FAIL: the directory given as --out was removed"; fail=1; }
+expect_error "--out in a missing directory" "cannot write into $TMP/nodir" \
+  --model "$TMP/nope" --ids 1 --out "$TMP/nodir/hs.safetensors"
 
 # a broken model: config missing a field (HF's default, 44 layers, then
 # lacks weights), then a weight with the wrong shape

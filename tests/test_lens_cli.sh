@@ -129,6 +129,11 @@ expect_error() { # expect_error NAME NEEDLE OPTIONS...
 HF_HUB_CACHE="$tmp/empty" expect_error "tuned_lens without a lens" "there is no lens" --tuned_lens true
 expect_error "a lens without tuned_lens" "autoencoder.tuned_lens is false" --lens "$fix/lens/par_r25"
 expect_error "missing lens directory" "nope/config.json" --tuned_lens true --lens "$tmp/nope"
+mkdir "$tmp/fifo_lens"
+cp "$fix/lens/par_r25/params.pt" "$tmp/fifo_lens/"
+mkfifo "$tmp/fifo_lens/config.json"
+expect_error "a FIFO as the lens's config.json" "fifo_lens/config.json: not a regular file (a FIFO)" \
+    --tuned_lens true --lens "$tmp/fifo_lens"
 expect_error "bad inverse mode" "lens-inverse" --tuned_lens true --lens "$fix/lens/par_r25" --lens-inverse inverse
 "$make_model" "$tmp/m16" 16 2 2 32 50304 3 > /dev/null
 expect_error "lens of another d_model" "does not fit" --model "$tmp/m16" --tuned_lens true \

@@ -85,6 +85,14 @@ static void test_config(void)
     expect_config_error(edit_config("num_attention_heads", "3"), "num_attention_heads",
                         "heads do not divide");
     expect_config_error(edit_config("hidden_act", "\"relu\""), "hidden_act", "relu");
+    /* model_type: absent or gpt_neox; another architecture's config is refused */
+    char typed[4096];
+    snprintf(typed, sizeof typed, "{\"model_type\": \"gpt_neox\", %s", good_config + 1);
+    CHECKF(mlsae_neox_config_parse(typed, "config.json", &c, &err) == 0, "%s", err.msg);
+    snprintf(typed, sizeof typed, "{\"model_type\": \"llama\", %s", good_config + 1);
+    expect_config_error(typed, "'model_type' = 'llama' is not supported", "llama model_type");
+    snprintf(typed, sizeof typed, "{\"model_type\": 7, %s", good_config + 1);
+    expect_config_error(typed, "model_type", "integer model_type");
     /* products of the sizes: each field in range, the model not */
     expect_config_error("{\"hidden_size\": 1024, \"num_attention_heads\": 8, \"vocab_size\": 16,"
                         " \"intermediate_size\": 1073741824, \"num_hidden_layers\": 1073741824}",
@@ -211,6 +219,36 @@ static void rewrite_weights(const char *src, const char *dst, const char *drop,
     mlsae_st_close(st);
 }
 
+/* Copy the tensors of src/model.safetensors to dst with element `at` of the
+ * F32 tensor `name` set to `value`. */
+static void poison_weights(const char *src, const char *dst, const char *name, size_t at,
+                           float value)
+{
+    mlsae_safetensors *st;
+    mlsae_error err = {{0}};
+    CHECK(mlsae_st_open(src, &st, &err) == 0);
+    mlsae_st_writer *w = mlsae_st_writer_new();
+    void **keep = calloc(mlsae_st_count(st), sizeof *keep);
+    int found = 0;
+    for (size_t i = 0; i < mlsae_st_count(st); i++) {
+        const mlsae_st_tensor *t = mlsae_st_at(st, i);
+        keep[i] = malloc(t->nbytes);
+        memcpy(keep[i], t->data, t->nbytes);
+        if (!strcmp(t->name, name)) {
+            CHECK(t->dtype == MLSAE_DT_F32 && (at + 1) * sizeof(float) <= t->nbytes);
+            memcpy((char *)keep[i] + at * sizeof(float), &value, sizeof value);
+            found = 1;
+        }
+        CHECK(mlsae_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, keep[i], &err) == 0);
+    }
+    CHECKF(found, "no tensor %s", name);
+    CHECK(mlsae_st_writer_save(w, path_in(dst, "model.safetensors"), &err) == 0);
+    mlsae_st_writer_free(w);
+    for (size_t i = 0; i < mlsae_st_count(st); i++) free(keep[i]);
+    free(keep);
+    mlsae_st_close(st);
+}
+
 static void expect_load_error(const char *dir, const char *needle, const char *label)
 {
     mlsae_neox *m = NULL;
@@ -247,6 +285,17 @@ static void test_weights(void)
     expect_load_error(bad, "embed_out.weight' has dtype", "wrong dtype");
     rewrite_weights(good, bad, "embed_out.weight", NULL, NULL);
     expect_load_error(bad, "embed_out.weight", "missing embed_out");
+    /* NaN or Inf in a weight: refused, naming the tensor and the element,
+     * rather than every hidden state and logit computed as NaN */
+    const char *h4h = "gpt_neox.layers.1.mlp.dense_h_to_4h.weight";
+    poison_weights(good, bad, h4h, 5, NAN);
+    expect_load_error(bad, "dense_h_to_4h.weight' has a non-finite value (nan) at element 5",
+                      "NaN weight");
+    poison_weights(good, bad, "gpt_neox.final_layer_norm.bias", 0, -INFINITY);
+    expect_load_error(bad, "final_layer_norm.bias' has a non-finite value (-inf) at element 0",
+                      "-Inf weight");
+    poison_weights(good, bad, "embed_out.weight", 39, INFINITY);
+    expect_load_error(bad, "embed_out.weight' has a non-finite value (inf)", "Inf in embed_out");
     /* no weights file at all, no config at all */
     remove(path_in(bad, "model.safetensors"));
     expect_load_error(bad, "model.safetensors", "no weights");

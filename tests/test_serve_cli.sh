@@ -31,9 +31,20 @@ bad "port not a number" "--port x" --checkpoint "$F/server/sae" --port x "${comm
 bad "missing examples file" "--examples" --checkpoint "$F/server/sae" --examples "$TMP/none.db" "${common[@]}"
 printf 'not a database' > "$TMP/bad.db"
 bad "examples file that is not SQLite" "bad.db" --checkpoint "$F/server/sae" --examples "$TMP/bad.db" "${common[@]}"
+mkfifo "$TMP/fifo.db"
+bad "a FIFO as --examples" "fifo.db: not a regular file (a FIFO)" --checkpoint "$F/server/sae" --examples "$TMP/fifo.db" "${common[@]}"
+bad "a directory as --dists" "--dists $TMP: not a regular file (a directory)" --checkpoint "$F/server/sae" --dists "$TMP" "${common[@]}"
 bad "bad host" "--host" --checkpoint "$F/server/sae" --host "no.such.host.invalid" "${common[@]}"
 bad "SAE of another width" "n_inputs" --checkpoint "$F/sae/ckpt_ref" "${common[@]}"
 bad "unknown option" "nonsense" --checkpoint "$F/server/sae" --nonsense 1 "${common[@]}"
+# a dists file for the fixture SAE (3 layers, 64 latents) whose first totals
+# value is NaN: refused at start, not sent as broken JSON
+hdr='{"counts":{"dtype":"F32","shape":[3,64],"data_offsets":[0,768]},"totals":{"dtype":"F32","shape":[3,64],"data_offsets":[768,1536]}}'
+while [ $(( ${#hdr} % 8 )) -ne 0 ]; do hdr="$hdr "; done
+{ printf "$(printf '\\%03o' ${#hdr} 0 0 0 0 0 0 0)"; printf '%s' "$hdr"
+  head -c 768 /dev/zero; printf '\000\000\300\177'; head -c 764 /dev/zero; } > "$TMP/nan-dists.safetensors"
+bad "NaN in the dists file" "nan-dists.safetensors: tensor 'totals' has a non-finite value (nan) at element 0" \
+  --checkpoint "$F/server/sae" --dists "$TMP/nan-dists.safetensors" "${common[@]}"
 
 # a good start on a free port
 "$MLSAE_BIN" serve --checkpoint "$F/server/sae" --examples "$F/server/examples.db" --port 0 \

@@ -58,27 +58,27 @@ printf '{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": 5}, "pre_tokenize
 "$BIN" tokenize --tokenizer "$TMP/bad.json" "x" 2>"$TMP/err" >/dev/null
 r=$?
 [ $r -ne 0 ] && grep -q "bad.json" "$TMP/err" && grep -q "model.merges" "$TMP/err" && [ "$(wc -l <"$TMP/err")" -eq 1 ]
-check "bad tokenizer file: $(cat "$TMP/err")" $?
+st=$?; check "bad tokenizer file: $(cat "$TMP/err")" $st
 
 "$BIN" tokenize --tokenizer "$TOK" --decode "5 6 123456" 2>"$TMP/err" >/dev/null
 r=$?
 [ $r -ne 0 ] && grep -q "123456" "$TMP/err" && grep -q "position 2" "$TMP/err"
-check "unknown id: $(cat "$TMP/err")" $?
+st=$?; check "unknown id: $(cat "$TMP/err")" $st
 
 "$BIN" tokenize --tokenizer "$TOK" --decode "5 x7" 2>"$TMP/err" >/dev/null
 [ $? -ne 0 ] && grep -q "position 1" "$TMP/err"
-check "not an id: $(cat "$TMP/err")" $?
+st=$?; check "not an id: $(cat "$TMP/err")" $st
 
 printf '{"text": "a"}\n{"text": 3}\n' | "$BIN" tokenize --tokenizer "$TOK" --jsonl 2>"$TMP/err" >/dev/null
 [ $? -ne 0 ] && grep -q "stdin:2: field 'text'" "$TMP/err"
-check "ill-typed text: $(cat "$TMP/err")" $?
+st=$?; check "ill-typed text: $(cat "$TMP/err")" $st
 
 printf '{"text": "a"}\n{"text": \n' | "$BIN" tokenize --tokenizer "$TOK" --jsonl 2>"$TMP/err" >/dev/null
 [ $? -ne 0 ] && grep -q "stdin:2:" "$TMP/err"
-check "malformed JSON line: $(cat "$TMP/err")" $?
+st=$?; check "malformed JSON line: $(cat "$TMP/err")" $st
 
 "$BIN" tokenize "x" 2>"$TMP/err" >/dev/null
 [ $? -ne 0 ] && grep -q -- "--tokenizer" "$TMP/err"
-check "missing --tokenizer: $(cat "$TMP/err")" $?
+st=$?; check "missing --tokenizer: $(cat "$TMP/err")" $st
 
 exit $fail

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
+
 int analysis_artefact_stem(const mlsae_ckpt_source *ckpt, const char *suffix, char *out,
                            size_t n, mlsae_error *err)
 {
@@ -32,6 +34,13 @@ const char *analysis_add_file(mlsae_analysis_result *res, const char *out_dir, c
     if (mlsae_analysis_path(path, sizeof res->files[0], out_dir, name, err)) return NULL;
     res->n_files++;
     return path;
+}
+
+int analysis_check_output(const char *out_dir, const char *name, mlsae_error *err)
+{
+    char path[sizeof ((mlsae_analysis_result *)0)->files[0]];
+    if (mlsae_analysis_path(path, sizeof path, out_dir, name, err)) return -1;
+    return mlsae_check_output_file(path, err);
 }
 
 void analysis_remove_files(mlsae_analysis_result *res)

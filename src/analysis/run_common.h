@@ -21,6 +21,10 @@ void analysis_model_of(const mlsae_run_config *cfg, const mlsae_session *s, cons
  * returns that path. */
 const char *analysis_add_file(mlsae_analysis_result *res, const char *out_dir, const char *name,
                               mlsae_error *err);
+/* Whether out_dir/name can be written when the run ends (core/atomic_file.h's
+ * mlsae_check_output_file): checked before a stream, so that a directory in
+ * the file's place fails at once instead of after the whole dataset. */
+int analysis_check_output(const char *out_dir, const char *name, mlsae_error *err);
 /* Remove every file recorded in res (after a later failure). */
 void analysis_remove_files(mlsae_analysis_result *res);
 

@@ -150,6 +150,12 @@ int mlsae_analysis_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *c
     if (analysis_artefact_stem(ckpt, "dists", stem, sizeof stem, err) ||
         mlsae_analysis_out_dir(out_dir, err))
         return -1;
+    snprintf(name, sizeof name, "%s.safetensors", stem);
+    if (analysis_check_output(out_dir, name, err)) return -1;
+    snprintf(name, sizeof name, "%s.csv", stem);
+    if (analysis_check_output(out_dir, name, err)) return -1;
+    snprintf(name, sizeof name, "dists_layer_std_step_%s.csv", ckpt->name);
+    if (cfg->trainer.log_every_n_steps > 0 && analysis_check_output(out_dir, name, err)) return -1;
     mlsae_session s;
     mlsae_sae *sae = NULL;
     if (mlsae_session_open_sae(&s, cfg, ckpt->dir, 0, &sae, err)) return -1;
@@ -181,19 +187,27 @@ int mlsae_analysis_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *c
     mlsae_analysis_model m;
     analysis_model_of(cfg, &s, sae, &m);
     const char *path;
+    /* a file whose write failed is not ours to remove: whatever is at its
+     * path (an earlier run's file) stays; those written before it go */
     snprintf(name, sizeof name, "%s.safetensors", stem);
-    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
-        mlsae_dists_write_safetensors(&r.d, path, err))
+    if (!(path = analysis_add_file(res, out_dir, name, err))) goto done;
+    if (mlsae_dists_write_safetensors(&r.d, path, err)) {
+        res->n_files--;
         goto done;
+    }
     snprintf(name, sizeof name, "%s.csv", stem);
-    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
-        mlsae_dists_write_csv(&r.d, path, err))
+    if (!(path = analysis_add_file(res, out_dir, name, err))) goto done;
+    if (mlsae_dists_write_csv(&r.d, path, err)) {
+        res->n_files--;
         goto done;
+    }
     if (r.n_rows > 0) {
         snprintf(name, sizeof name, "dists_layer_std_step_%s.csv", ckpt->name);
-        if (!(path = analysis_add_file(res, out_dir, name, err)) ||
-            write_steps(&r, &m, path, err))
+        if (!(path = analysis_add_file(res, out_dir, name, err))) goto done;
+        if (write_steps(&r, &m, path, err)) {
+            res->n_files--;
             goto done;
+        }
     }
     rc = 0;
 done:

@@ -195,6 +195,8 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
     if (analysis_artefact_stem(ckpt, "examples", stem, sizeof stem, err) ||
         mlsae_analysis_out_dir(out_dir, err))
         return -1;
+    snprintf(name, sizeof name, "%s.db", stem);
+    if (analysis_check_output(out_dir, name, err)) return -1;
     mlsae_session s;
     mlsae_sae *sae = NULL;
     if (mlsae_session_open_sae(&s, cfg, ckpt->dir, 0, &sae, err)) return -1;

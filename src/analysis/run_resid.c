@@ -167,6 +167,16 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
         return -1;
     }
     const char *lens_name = s.lens ? "lens_" : "";
+    const char *model = strrchr(cfg->model_name, '/');
+    model = model && model[1] ? model + 1 : cfg->model_name;
+    char name[MLSAE_CONFIG_STR_MAX + 64];
+    snprintf(name, sizeof name, "resid_l2_norm_%s%s.csv", lens_name, model);
+    int bad_out = analysis_check_output(out_dir, name, err);
+    snprintf(name, sizeof name, "resid_cos_sim_%s%s.csv", lens_name, model);
+    if (bad_out || analysis_check_output(out_dir, name, err)) {
+        mlsae_session_close(&s);
+        return -1;
+    }
     resid_run r;
     memset(&r, 0, sizeof r);
     r.n_layers = s.n_layers;
@@ -204,18 +214,20 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
         rc = 0; /* rank 0 writes */
         goto done;
     }
-    const char *model = strrchr(cfg->model_name, '/');
-    model = model && model[1] ? model + 1 : cfg->model_name;
-    char name[MLSAE_CONFIG_STR_MAX + 64];
     const char *path;
+    /* on a failed write only the files written before it are removed */
     snprintf(name, sizeof name, "resid_l2_norm_%s%s.csv", lens_name, model);
-    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
-        write_stats(path, "layer", r.norms, s.n_layers, err))
+    if (!(path = analysis_add_file(res, out_dir, name, err))) goto done;
+    if (write_stats(path, "layer", r.norms, s.n_layers, err)) {
+        res->n_files--;
         goto done;
+    }
     snprintf(name, sizeof name, "resid_cos_sim_%s%s.csv", lens_name, model);
-    if (!(path = analysis_add_file(res, out_dir, name, err)) ||
-        write_stats(path, "start_at_layer", r.cos, s.n_layers - 1, err))
+    if (!(path = analysis_add_file(res, out_dir, name, err))) goto done;
+    if (write_stats(path, "start_at_layer", r.cos, s.n_layers - 1, err)) {
+        res->n_files--;
         goto done;
+    }
     rc = 0;
 done:
     if (rc) analysis_remove_files(res);

@@ -47,6 +47,8 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     memset(res, 0, sizeof *res);
     char name[2200];
     if (mlsae_analysis_out_dir(out_dir, err)) return -1;
+    snprintf(name, sizeof name, "variances_%s.csv", ckpt->name);
+    if (analysis_check_output(out_dir, name, err)) return -1;
     mlsae_session s;
     mlsae_sae *sae = NULL;
     if (mlsae_session_open_sae(&s, cfg, ckpt->dir, 0, &sae, err)) return -1;

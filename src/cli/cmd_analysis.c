@@ -292,7 +292,9 @@ int cmd_mmcs(int argc, char **argv)
               "Mean max cosine similarity of each SAE's decoder (figures/mmcs.py): per latent\n"
               "the largest cosine similarity of its decoder column with any earlier latent's\n"
               "(clipped at 0), then mean, var, std, sem; one row per checkpoint in OUT/mmcs.csv.\n"
-              "Needs no data. --checkpoint as for 'mlsae test'; --out DIR (default ./out).\n",
+              "Needs no data. --checkpoint as for 'mlsae test'; --out DIR (default ./out).\n"
+              "The model_name column is a -tfm checkpoint's own, else --model_name (default\n"
+              "EleutherAI/pythia-70m-deduped): give it for a plain SAE of another model.\n",
               stdout);
         return 0;
     }

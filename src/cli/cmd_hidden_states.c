@@ -241,6 +241,11 @@ int cmd_hidden_states(int argc, char **argv)
     float *hidden = NULL, *logits = NULL;
     mlsae_st_writer *w = NULL;
     mlsae_error err = {{0}};
+    /* a bad --out fails before the model is loaded and run */
+    if (mlsae_check_output_file(out_path, &err)) {
+        cli_error(CMD, "--out %s", err.msg);
+        goto done;
+    }
     if (ids_file) {
         if (read_ids_file(ids_file, &ids, &batch, &seq)) goto done;
     } else {

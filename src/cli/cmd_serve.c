@@ -1,9 +1,11 @@
 /* mlsae serve: the interactive viewer (SPEC §7): parse, open, serve until
  * Ctrl-C. The work is in src/server/. */
 #include "config.h"
+#include "core/json_file.h"
 #include "cli/ckpt_args.h"
 #include "cli/commands.h"
 #include "cli/run_args.h"
+#include "core/input_file.h"
 #include "core/paths.h"
 #include "core/signals.h"
 #include "sae/checkpoint.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *out)
@@ -47,6 +50,15 @@ static void usage(FILE *out)
 
 /* The reference's hparams for GET /api/py/params: a -tfm checkpoint's own
  * config.json, else the run options it would have been trained with. */
+/* The error for an input that is not a regular file: missing, or its type. */
+static int not_a_file(const char *flag, const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return cli_error("serve", "%s %s: no such file", flag, path);
+    return cli_error("serve", "%s %s: not a regular file (%s)", flag, path,
+                     mlsae_file_type_name(sb.st_mode));
+}
+
 static json_t *params_json(const char *ckpt, const mlsae_run_config *cfg)
 {
     int is_tfm = 0;
@@ -54,7 +66,7 @@ static json_t *params_json(const char *ckpt, const mlsae_run_config *cfg)
     mlsae_error err;
     if (mlsae_ckpt_read_config(ckpt, &sc, &is_tfm, &err) == 0 && is_tfm) {
         char *path = mlsae_path_join_new(ckpt, "config.json");
-        json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+        json_t *root = path ? mlsae_json_read_file(path, 0, NULL, &err) : NULL;
         free(path);
         if (json_is_object(root)) return root;
         json_decref(root);
@@ -116,9 +128,9 @@ int cmd_serve(int argc, char **argv)
     if (!status && (parse_uint(timeout_s, 86400, &timeout) || timeout == 0))
         status = cli_error("serve", "--timeout %s: not a positive number of seconds", timeout_s);
     if (!status && examples && !mlsae_is_file(examples))
-        status = cli_error("serve", "--examples %s: no such file", examples);
+        status = not_a_file("--examples", examples);
     if (!status && dists && !mlsae_is_file(dists))
-        status = cli_error("serve", "--dists %s: no such file", dists);
+        status = not_a_file("--dists", dists);
     mlsae_ckpt_source src = {0};
     if (!status)
         status = cli_checkpoint_run_config("serve", ckpt, NULL, argc, args, &src, cfg, NULL, NULL);

@@ -130,6 +130,20 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
         if (stat(saved, &sb) == 0) {
             args[n_args++] = "--config";
             args[n_args++] = saved;
+        } else {
+            /* not a checkpoint (e.g. the run's own directory): refused, never
+             * a fresh run of the default configuration */
+            char state[MLSAE_CONFIG_STR_MAX + 32], last[MLSAE_CONFIG_STR_MAX + 32];
+            snprintf(state, sizeof state, "%s/training_state.safetensors", resume);
+            snprintf(last, sizeof last, "%s/checkpoints/last", resume);
+            if (stat(state, &sb) != 0) {
+                int is_run = stat(last, &sb) == 0 && S_ISDIR(sb.st_mode);
+                free(args);
+                free(rest);
+                return cli_error(cmd, "--resume %s: not a checkpoint (no run.yaml or "
+                                 "training_state.safetensors)%s%s", resume,
+                                 is_run ? "; this run's is " : "", is_run ? last : "");
+            }
         }
     }
     for (int i = 1; i < argc; i++) args[n_args++] = argv[i];

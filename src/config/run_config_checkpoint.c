@@ -1,5 +1,6 @@
 /* The run options a reference -tfm checkpoint holds (run_config.h). */
 #include "config.h"
+#include "core/json_file.h"
 #include "config/run_config.h"
 
 #include <jansson.h>
@@ -20,14 +21,11 @@ int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, in
     *is_tfm = 0;
     char *path = mlsae_path_join_new(dir, "config.json");
     if (!path) return mlsae_fail(err, "out of memory");
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    int missing;
+    json_t *root = mlsae_json_read_file(path, 0, &missing, err);
     int rc = 0;
     if (!root) {
-        rc = mlsae_is_file(path) ? mlsae_fail(err, "%s:%d:%d: %s", path, je.line, je.column,
-                                              je.text)
-                                 : mlsae_fail(err, "%s: no config.json (not an MLSAE checkpoint)",
-                                              dir);
+        rc = missing ? mlsae_fail(err, "%s: no config.json (not an MLSAE checkpoint)", dir) : -1;
         goto done;
     }
     json_t *name = json_object_get(root, "model_name");

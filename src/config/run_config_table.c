@@ -167,7 +167,7 @@ static const mlsae_option options[] = {
     {"threads", "j", MLSAE_OPT_INT, F(threads), "0", 0, 0, 4096, 0, "N",
      "CPU threads (0: all cores)", NULL},
     {"tokenizer", "", MLSAE_OPT_STRING, F(tokenizer), "null", 1, NONE_RANGE, 0, "FILE",
-     "HF tokenizer.json (null: the model's own)", NULL},
+     "HF tokenizer.json (null: the model's own, else the bundled GPT-NeoX-20B one)", NULL},
     {"init", "", MLSAE_OPT_STRING, F(init), "null", 1, NONE_RANGE, 0, "DIR",
      "start from this MLSAE checkpoint (its config.json and weights; a new optimizer) instead "
      "of a fresh initialisation (null: fresh)", NULL},

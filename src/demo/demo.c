@@ -145,9 +145,16 @@ int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summ
     if (!opt.device) opt.device = "cpu";
     if (opt.train_tokens <= 0) opt.train_tokens = 131072;
     if (opt.test_tokens <= 0) opt.test_tokens = 8192;
-    if (mlsae_demo_prepare(&opt, progress, sum, err)) return -1;
     mlsae_run_config *cfg = malloc(sizeof *cfg);
     if (!cfg) return mlsae_fail(err, "out of memory");
+    /* the options checked before anything is written (an unknown --device
+     * would otherwise fail after the model and the data) */
+    memset(sum, 0, sizeof *sum);
+    mlsae_demo_run_config(cfg, &opt, sum);
+    if (mlsae_run_config_validate(cfg, err) || mlsae_demo_prepare(&opt, progress, sum, err)) {
+        free(cfg);
+        return -1;
+    }
     mlsae_demo_run_config(cfg, &opt, sum);
     int rc = 0;
     {

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "core/json_file.h"
 #include "figures/jobs.h"
 #include "core/paths.h"
 #include "figures/prompt_heatmap.h"
@@ -77,7 +78,8 @@ static int model_of_sae(const mlsae_fig_sae *e, char *model, size_t n, mlsae_run
     model[0] = '\0';
     if (e->model_name[0]) snprintf(model, n, "%s", e->model_name);
     char *path = e->checkpoint ? mlsae_path_join_new(e->checkpoint, "config.json") : NULL;
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    mlsae_error err;
+    json_t *root = path ? mlsae_json_read_file(path, 0, NULL, &err) : NULL;
     free(path);
     json_t *v = json_object_get(root, "model_name");
     if (!model[0] && json_is_string(v)) snprintf(model, n, "%s", json_string_value(v));

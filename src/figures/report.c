@@ -1,4 +1,5 @@
 #include "config.h"
+#include "core/json_file.h"
 #include "figures/report.h"
 #include "core/atomic_file.h"
 #include "core/paths.h"
@@ -101,7 +102,8 @@ static void skip(mlsae_report_result *r, const char *what, const char *why)
 static void config_table(html *h, const char *dir)
 {
     char *path = mlsae_path_join_new(dir, "config.json");
-    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    mlsae_error err;
+    json_t *root = path ? mlsae_json_read_file(path, 0, NULL, &err) : NULL;
     free(path);
     if (!json_is_object(root)) {
         json_decref(root);

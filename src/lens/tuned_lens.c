@@ -1,5 +1,6 @@
 /* Tuned lens: loading, forward and inverse (see tuned_lens.h). */
 #include "config.h"
+#include "core/json_file.h"
 #include "lens/tuned_lens.h"
 #include "core/paths.h"
 
@@ -187,11 +188,9 @@ int mlsae_lens_load_dir(const char *dir, mlsae_backend *be, mlsae_tuned_lens **o
         mlsae_fail(err, "out of memory");
         goto done;
     }
-    json_error_t jerr;
-    root = json_load_file(cfg_path, JSON_REJECT_DUPLICATES, &jerr);
+    root = mlsae_json_read_file(cfg_path, JSON_REJECT_DUPLICATES, NULL, err);
     if (!root) {
-        mlsae_fail(err, "%s: %s (a tuned lens directory holds config.json and params.pt)",
-                   cfg_path, jerr.text);
+        mlsae_error_prefix(err, "tuned lens (config.json and params.pt)");
         goto done;
     }
     json_t *jd = json_object_get(root, "d_model"), *jn = json_object_get(root, "num_hidden_layers");

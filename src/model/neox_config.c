@@ -199,6 +199,17 @@ int mlsae_neox_config_parse(const char *text, const char *origin, mlsae_neox_con
         mlsae_fail(err, "%s: not a JSON object", origin);
         goto done;
     }
+    /* transformers picks the architecture by model_type: another one's
+     * config.json is refused, not read as GPT-NeoX with defaults filled in */
+    json_t *type = json_object_get(root, "model_type");
+    if (type && !(json_is_string(type) && !strcmp(json_string_value(type), "gpt_neox"))) {
+        if (json_is_string(type))
+            mlsae_fail(err, "%s: field 'model_type' = '%.100s' is not supported (only 'gpt_neox': "
+                       "GPT-NeoX / Pythia)", origin, json_string_value(type));
+        else
+            mlsae_fail(err, "%s: field 'model_type' must be a string", origin);
+        goto done;
+    }
     if (get_int(root, origin, "hidden_size", HF_HIDDEN_SIZE, &c.hidden_size, err) ||
         get_int(root, origin, "num_attention_heads", HF_NUM_ATTENTION_HEADS, &c.n_heads, err) ||
         get_int(root, origin, "num_hidden_layers", HF_NUM_HIDDEN_LAYERS, &c.n_layers, err) ||

@@ -1,6 +1,9 @@
-/* Loading a GPT-NeoX model directory into backend buffers. */
+/* Loading a GPT-NeoX model directory into backend buffers. Every weight
+ * must be finite: a NaN or Inf is refused naming the tensor and the element
+ * (it would make every hidden state and logit NaN). */
 #include "config.h"
 #include "model/neox_internal.h"
+#include "sae/validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +146,9 @@ int mlsae_neox_load_weights(const char *dir, const char *weights, const char *pr
     }
     for (size_t i = 0; i < n_plan; i++) {
         float *dst = host ? host + *plan[i].dst : staging;
-        if (mlsae_st_read_f32(st, plan[i].name, plan[i].ndim, plan[i].shape, dst, err)) goto done;
+        if (mlsae_st_read_f32(st, plan[i].name, plan[i].ndim, plan[i].shape, dst, err) ||
+            mlsae_validate_f32(weights, plan[i].name, dst, (size_t)numel(&plan[i]), 0, err))
+            goto done;
         if (!host && be->ops->core.write(be, m->w, *plan[i].dst * 4, staging,
                                          (size_t)numel(&plan[i]) * 4)) {
             mlsae_fail(err, "%s: %s", plan[i].name, mlsae_backend_error(be));
