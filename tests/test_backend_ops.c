@@ -58,7 +58,7 @@ typedef struct {
     double err, tol, cross;
     int cases;
 } op_record;
-static op_record records[48];
+static op_record records[64];
 static int n_records;
 
 static op_record *record(const char *op, int cpu_has, double tol)

@@ -26,6 +26,20 @@ int cpu_sae_topk_gather(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k
                         mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
                         mlsae_ref gathered);
 
+/* The TopK of one row fed in segments of increasing columns (the order of
+ * topk's own pass, so the kept set and its heap order are the same):
+ * h [k] is the row's min-heap. start takes columns 0..k-1 from seg (and
+ * mask, or NULL) and returns the threshold; feed offers columns from..to-1,
+ * where column i is seg[i - col0] (mask[i - col0]), and returns the new
+ * threshold. */
+typedef struct cpu_topk_item {
+    float v;
+    int32_t i;
+} cpu_topk_item;
+float cpu_topk_row_start(const float *seg, const int32_t *mask, int k, cpu_topk_item *h);
+float cpu_topk_row_feed(int use_avx2, const float *seg, const int32_t *mask, int col0, int from,
+                        int to, int k, cpu_topk_item *h, float thr);
+
 /* dst[j] = src[cols[j]] for j < n_cols, 4-byte words; AVX2 if use_avx2. */
 void cpu_sae_gather_row(int use_avx2, const uint32_t *src, const int32_t *cols, int n_cols,
                         uint32_t *dst);

@@ -82,6 +82,18 @@ typedef struct mlsae_sae_ops {
     int (*topk_gather)(struct mlsae_backend *be, mlsae_ref pre, int rows, int n, int k,
                        mlsae_ref mask, mlsae_ref values, mlsae_ref indices, mlsae_ref cols,
                        int n_cols, mlsae_ref gathered);
+    /* Optional (NULL if absent): the SAE's encoder product and its TopK in
+     * one pass, results bit for bit those of
+     *   lowp_gemm(fmt, rows, n, d, a, lda, packed, pre, n) (backend.h), then
+     *   topk_gather(pre, rows, n, k, no mask, values, indices, cols, n_cols,
+     *               gathered),
+     * packed as lowp_pack made it. pre [rows, n] is a scratch whose contents
+     * afterwards are unspecified (a fused pass never writes it). Returns 1,
+     * having written nothing, for arguments it does not fuse (the caller then
+     * makes the two calls); 0 or -1 otherwise. */
+    int (*lowp_gemm_topk)(struct mlsae_backend *be, int fmt, int rows, int n, int d, mlsae_ref a,
+                          int lda, mlsae_ref packed, mlsae_ref pre, int k, mlsae_ref values,
+                          mlsae_ref indices, mlsae_ref cols, int n_cols, mlsae_ref gathered);
 } mlsae_sae_ops;
 
 #endif
