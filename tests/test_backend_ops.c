@@ -254,6 +254,7 @@ static int run_device(const char *dev, const char *plugin)
     test_sequences();
     if (strcmp(plugin, "opencl") == 0) test_no_fp64();
     test_lowp(); /* last: its random draws leave the other ops' inputs as they were */
+    if (strcmp(plugin, "opencl") == 0) test_lowp16(dev);
     print_summary();
     mlsae_backend_close(DUT.be);
     DUT.be = NULL;
