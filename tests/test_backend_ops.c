@@ -25,6 +25,7 @@
 #include "backend/registry.h"
 #include "backend/backend.h"
 #include "backend/lowp.h"
+#include "backend/backend_ops.h"
 #include "core/fp16.h"
 #include "backend_ops_ref.h"
 #include "opencl_testutil.h"

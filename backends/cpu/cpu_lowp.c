@@ -283,12 +283,10 @@ static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int
 }
 #endif
 
-static const int32_t *sort_cols;
-static int cmp_by_col(const void *x, const void *y)
+static int cmp_i64(const void *x, const void *y)
 {
-    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
-    int32_t ca = sort_cols[a], cb = sort_cols[b];
-    return ca != cb ? (ca > cb) - (ca < cb) : (a > b) - (a < b);
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
 }
 
 int cpu_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int kd, mlsae_ref a, int lda,
@@ -303,17 +301,19 @@ int cpu_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int kd, mlsae_r
     int32_t *order = malloc((size_t)(n_cols > 0 ? n_cols : 1) * sizeof *order);
     if (!order) return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory");
     for (int j = 0; j < n_cols; j++) order[j] = j;
-    if (n_cols > 1) {
-        /* usually sorted already (the AuxK candidates are listed in order) */
-        int sorted = 1;
-        for (int j = 1; j < n_cols && sorted; j++) sorted = cl[j - 1] <= cl[j];
-        if (!sorted) {
-#pragma omp critical(cpu_lowp_sort)
-            {
-                sort_cols = cl;
-                qsort(order, (size_t)n_cols, sizeof *order, cmp_by_col);
-            }
+    /* usually sorted already (the AuxK candidates are listed in order) */
+    int sorted = 1;
+    for (int j = 1; j < n_cols && sorted; j++) sorted = cl[j - 1] <= cl[j];
+    if (!sorted) {
+        int64_t *key = malloc((size_t)n_cols * sizeof *key);
+        if (!key) {
+            free(order);
+            return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory");
         }
+        for (int j = 0; j < n_cols; j++) key[j] = (int64_t)cl[j] << 32 | (uint32_t)j;
+        qsort(key, (size_t)n_cols, sizeof *key, cmp_i64);
+        for (int j = 0; j < n_cols; j++) order[j] = (int32_t)(key[j] & 0xffffffff);
+        free(key);
     }
     int rc = gemm_topk_bf16(be, m, n, kd, cpu_f32(a), lda, (const uint32_t *)cpu_f32(packed), k,
                             cpu_f32(values), cpu_i32(indices), cl, order, n_cols,

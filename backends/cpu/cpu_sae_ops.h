@@ -15,6 +15,9 @@ int cpu_sae_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, 
                        mlsae_ref table, int d, mlsae_ref gate, mlsae_ref out);
 int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
                            mlsae_ref x, int d, mlsae_ref dst, int n_table);
+int cpu_sae_sparse_backward(mlsae_backend *be, mlsae_ref g, mlsae_ref x, mlsae_ref vals,
+                            mlsae_ref idx, int rows, int k, mlsae_ref dec, int d, int n,
+                            mlsae_ref ga, mlsae_ref g_dec, mlsae_ref g_enc);
 int cpu_sae_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, int rows, int k,
                         float threshold, mlsae_ref last_nonzero, int n, int dead_steps,
                         mlsae_ref mask);
