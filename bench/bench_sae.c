@@ -4,7 +4,10 @@
  * same run (SPEC §10), and the bf16 product's rate (backend/lowp.h, the
  * AVX512_BF16 kernel where the CPU has it) on the same shape: the two
  * rooflines of the step under precision 32 and bf16-mixed. Prints one JSON
- * object.
+ * object. With precision "both", a bf16-mixed SAE and a 32 SAE (same seed)
+ * take their steps alternately in the same run, beside the two products,
+ * so that the speed-up of bf16-mixed over 32 is measured under one machine
+ * load (step_s is then bf16-mixed's, step32_s the 32 step's).
  *
  * Usage: bench_sae [d n_latents k auxk rows steps dead_fraction precision] */
 #include "config.h"
@@ -12,6 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -61,6 +65,7 @@ int main(int argc, char **argv)
     int d = 512, n = 32768, k = 32, auxk = 256, rows = 12288, steps = 3;
     double dead_fraction = 0;
     mlsae_precision precision = MLSAE_PRECISION_32;
+    int both = 0;
     if (argc > 1) d = atoi(argv[1]);
     if (argc > 2) n = atoi(argv[2]);
     if (argc > 3) k = atoi(argv[3]);
@@ -68,8 +73,11 @@ int main(int argc, char **argv)
     if (argc > 5) rows = atoi(argv[5]);
     if (argc > 6) steps = atoi(argv[6]);
     if (argc > 7) dead_fraction = atof(argv[7]);
-    if (argc > 8 && mlsae_precision_parse(argv[8], &precision)) {
-        fprintf(stderr, "precision '%s': one of 32, bf16-mixed, 16-mixed\n", argv[8]);
+    if (argc > 8 && strcmp(argv[8], "both") == 0) {
+        both = 1;
+        precision = MLSAE_PRECISION_BF16_MIXED;
+    } else if (argc > 8 && mlsae_precision_parse(argv[8], &precision)) {
+        fprintf(stderr, "precision '%s': one of 32, bf16-mixed, 16-mixed, both\n", argv[8]);
         return 1;
     }
     const int layers = 6, rpl = rows / layers;
@@ -89,24 +97,33 @@ int main(int argc, char **argv)
     cfg.accumulate_grad_batches = 1; /* every micro-batch is a full step */
     cfg.dead_steps_threshold = 1000;
     cfg.precision = precision;
-    mlsae_sae *sae;
+    mlsae_sae *sae, *sae32 = NULL;
     if (mlsae_sae_create(&cfg, be, 42, &sae, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    if (dead_fraction > 0) {
+    if (both) {
+        mlsae_sae_config c32 = cfg;
+        c32.precision = MLSAE_PRECISION_32;
+        if (mlsae_sae_create(&c32, be, 42, &sae32, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+    }
+    for (int si = 0; si < 1 + both && dead_fraction > 0; si++) {
+        mlsae_sae *sae_d = si ? sae32 : sae;
         /* latents that have not fired for long, and stay dead: a zero encoder
          * row gives pre = 0, never among the TopK of random inputs; the AuxK
          * path runs over them every step */
         int64_t *ln = calloc((size_t)n, sizeof *ln);
         float *enc = malloc((size_t)n * d * sizeof *enc);
-        mlsae_sae_get_params(sae, enc, NULL, NULL, NULL, &err);
+        mlsae_sae_get_params(sae_d, enc, NULL, NULL, NULL, &err);
         for (int i = 0; i < n; i++)
             if ((i % 1000) < dead_fraction * 1000) {
                 ln[i] = 100000;
                 for (int j = 0; j < d; j++) enc[(size_t)i * d + j] = 0.0f;
             }
-        mlsae_sae_set_params(sae, enc, NULL, NULL, ln, &err);
+        mlsae_sae_set_params(sae_d, enc, NULL, NULL, ln, &err);
         free(ln);
         free(enc);
     }
@@ -131,6 +148,10 @@ int main(int argc, char **argv)
         return 1;
     }
     double first = now() - t0;
+    if (both && mlsae_sae_train_microbatch(sae32, mlsae_at(x, 0), layers, rpl, &m, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double sae_rss_mb = ru.ru_maxrss / 1024.0; /* before the reference sgemm's buffers */
@@ -159,6 +180,9 @@ int main(int argc, char **argv)
     double *times = malloc((size_t)steps * sizeof *times), *gemms = malloc((size_t)steps * sizeof *gemms);
     double *cpu_step = malloc((size_t)steps * sizeof *cpu_step), *cpu_gemm = malloc((size_t)steps * sizeof *cpu_gemm);
     double *bgemms = malloc((size_t)steps * sizeof *bgemms);
+    double *times32 = malloc((size_t)steps * sizeof *times32);
+    double *cpu32 = malloc((size_t)steps * sizeof *cpu32);
+    double loss32 = 0;
     double *cpu_bgemm = malloc((size_t)steps * sizeof *cpu_bgemm);
     double dead = 0;
     for (int i = 0; i < steps; i++) {
@@ -186,6 +210,29 @@ int main(int argc, char **argv)
         times[i] = now() - t0;
         cpu_step[i] = cpu_seconds() - c0;
         dead = m.dead_fraction;
+        if (both) {
+            mlsae_sae_train_metrics m32;
+            c0 = cpu_seconds();
+            t0 = now();
+            if (mlsae_sae_train_microbatch(sae32, mlsae_at(x, 0), layers, rpl, &m32, &err)) {
+                fprintf(stderr, "%s\n", err.msg);
+                return 1;
+            }
+            times32[i] = now() - t0;
+            cpu32[i] = cpu_seconds() - c0;
+            loss32 = m32.loss_total;
+        }
+    }
+    char extra[256] = "";
+    if (both) {
+        double s32 = median(times32, steps), c32 = median(cpu32, steps);
+        double sb = median(times, steps), cb16 = median(cpu_step, steps);
+        double g32 = median(gemms, steps), cg32 = median(cpu_gemm, steps);
+        snprintf(extra, sizeof extra,
+                 ", \"step32_s\": %.4f, \"step32_cpu_s\": %.3f, \"loss32\": %.5f, "
+                 "\"bf16_speedup\": %.3f, \"bf16_speedup_cpu\": %.3f, "
+                 "\"roofline_fraction32\": %.3f, \"roofline_fraction32_cpu\": %.3f",
+                 s32, c32, loss32, s32 / sb, c32 / cb16, g32 / s32, cg32 / c32);
     }
     double step = median(times, steps), gemm = median(gemms, steps);
     double bgemm = median(bgemms, steps), cb = median(cpu_bgemm, steps);
@@ -198,17 +245,18 @@ int main(int argc, char **argv)
            "\"step_cpu_s\": %.3f, \"sgemm_cpu_s\": %.3f, \"roofline_fraction_cpu\": %.3f, "
            "\"bf16_gemm_s\": %.4f, \"bf16_gflops\": %.1f, \"bf16_roofline_fraction\": %.3f, "
            "\"bf16_gemm_cpu_s\": %.3f, \"bf16_roofline_fraction_cpu\": %.3f, "
-           "\"loss\": %.5f, \"peak_rss_mb\": %.1f, \"load_avg\": %.2f}\n",
-           be->ops->describe(be), mlsae_precision_name(precision),
+           "\"loss\": %.5f, \"peak_rss_mb\": %.1f, \"load_avg\": %.2f%s}\n",
+           be->ops->describe(be), both ? "both" : mlsae_precision_name(precision),
            mlsae_lowp_describe(be, MLSAE_LOWP_BF16), d, n, k, auxk, rows, rpl, dead, step, first, rows / step,
            rpl / step, gemm, flops / gemm * 1e-9, gemm / step, cs, cg, cg / cs, bgemm,
            flops / bgemm * 1e-9, bgemm / step, cb, cb / cs, m.loss_total,
-           sae_rss_mb, load_avg());
+           sae_rss_mb, load_avg(), extra);
     be->ops->core.free(be, a), be->ops->core.free(be, w), be->ops->core.free(be, c);
     be->ops->core.free(be, wp), be->ops->core.free(be, scratch);
     free(bgemms), free(cpu_bgemm);
     free(gemms), free(cpu_step), free(cpu_gemm);
-    free(times);
+    free(times), free(times32), free(cpu32);
+    if (sae32) mlsae_sae_free(sae32);
     be->ops->core.free(be, x);
     mlsae_sae_free(sae);
     mlsae_backend_close(be);

@@ -4,7 +4,9 @@
 # (2048 tokens x 6 layers; ROWS=... for fewer), 2 threads, under precision 32
 # and bf16-mixed: mlsae (C, CPU backend) beside the machine's float32 sgemm
 # and bf16 product (AVX512_BF16 where present) for the encoder shape, the two
-# rooflines measured in the same run, alternating with the steps; and PyTorch
+# rooflines measured in the same run, alternating with the steps; both
+# precisions once more in one process, their steps alternating, for the
+# speed-up of bf16-mixed under one machine load; and PyTorch
 # on the CPU doing the same step the standard way, in float32 and under
 # torch.autocast("cpu", dtype=torch.bfloat16). Run from the build directory
 # after `make`:
@@ -26,15 +28,18 @@ echo "$C1"
 echo "--- mlsae, precision bf16-mixed, 10% of latents dead (AuxK over 3277 latents)"
 C2=$("$BIN" 512 32768 32 256 "$ROWS" "$STEPS" 0.1 bf16-mixed)
 echo "$C2"
+echo "--- mlsae, precision 32 and bf16-mixed in one run (steps alternating with the products)"
+C3=$("$BIN" 512 32768 32 256 "$ROWS" "$STEPS" 0 both)
+echo "$C3"
 echo "--- PyTorch $THREADS threads, float32"
 P0=$(python3 "$HERE/bench_sae.py" 512 32768 32 256 "$ROWS" "$STEPS" "$THREADS" 32)
 echo "$P0"
 echo "--- PyTorch $THREADS threads, autocast bfloat16"
 P1=$(python3 "$HERE/bench_sae.py" 512 32768 32 256 "$ROWS" "$STEPS" "$THREADS" bf16-mixed)
 echo "$P1"
-python3 - "$C0" "$C1" "$C2" "$P0" "$P1" <<'PY'
+python3 - "$C0" "$C1" "$C2" "$P0" "$P1" "$C3" <<'PY'
 import json, sys
-c0, c1, c2, p0, p1 = (json.loads(a) for a in sys.argv[1:])
+c0, c1, c2, p0, p1, c3 = (json.loads(a) for a in sys.argv[1:])
 print("--- summary (rows %d)" % c0["rows"])
 for name, c, p in (("32", c0, p0), ("bf16-mixed", c1, p1), ("bf16 10% dead", c2, p1)):
     print(f"mlsae {name:13s}: {c['step_s']:.3f} s/step, {c['tokens_per_s']:.0f} tokens/s; "
@@ -50,6 +55,13 @@ print(f"bf16-mixed step vs 32 step: {c0['step_s'] / c1['step_s']:.2f}x wall, "
 print("by CPU time (steadier on a shared machine): step at "
       f"{100 * c0['roofline_fraction_cpu']:.0f}% of the fp32 roofline under 32, at "
       f"{100 * c1['bf16_roofline_fraction_cpu']:.0f}% of the bf16 roofline under bf16-mixed")
+print(f"same run (load {c3['load_avg']:.1f}): 32 step {c3['step32_s']:.3f} s, bf16-mixed step "
+      f"{c3['step_s']:.3f} s: {c3['bf16_speedup']:.2f}x wall, {c3['bf16_speedup_cpu']:.2f}x CPU time; "
+      f"32 step at {100 * c3['roofline_fraction32']:.0f}% of the fp32 roofline "
+      f"({100 * c3['roofline_fraction32_cpu']:.0f}% by CPU time), bf16-mixed step at "
+      f"{100 * c3['bf16_roofline_fraction']:.0f}% of the bf16 roofline "
+      f"({100 * c3['bf16_roofline_fraction_cpu']:.0f}% by CPU time); "
+      f"{p1['step_s'] / c3['step_s']:.1f}x PyTorch autocast")
 for p in (p0, p1):
     print(f"PyTorch {p['precision']:10s}: {p['step_s']:.3f} s/step, {p['tokens_per_s']:.0f} "
           f"tokens/s, peak RSS {p['peak_rss_mb']:.0f} MB")

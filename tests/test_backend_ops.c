@@ -25,6 +25,7 @@
 #include "backend/registry.h"
 #include "backend/backend.h"
 #include "backend/lowp.h"
+#include "backend/backend_ops.h"
 #include "core/fp16.h"
 #include "backend_ops_ref.h"
 #include "opencl_testutil.h"
@@ -58,7 +59,7 @@ typedef struct {
     double err, tol, cross;
     int cases;
 } op_record;
-static op_record records[48];
+static op_record records[64];
 static int n_records;
 
 static op_record *record(const char *op, int cpu_has, double tol)
@@ -254,6 +255,7 @@ static int run_device(const char *dev, const char *plugin)
     test_sequences();
     if (strcmp(plugin, "opencl") == 0) test_no_fp64();
     test_lowp(); /* last: its random draws leave the other ops' inputs as they were */
+    if (strcmp(plugin, "opencl") == 0) test_lowp16(dev);
     print_summary();
     mlsae_backend_close(DUT.be);
     DUT.be = NULL;

@@ -32,6 +32,11 @@ void cpu_gemm(mlsae_backend *be, int trans_a, int trans_b, int m, int n, int k, 
  * bf16 products use AVX512_BF16 here, bf16_set lets tests switch it off
  * and on (re-pack after switching). */
 void cpu_lowp_fill_ops(mlsae_core_ops *core);
+/* The sae op lowp_gemm_topk (backend_sae.h): fused for bf16 with
+ * AVX512_BF16, else declined (1). */
+int cpu_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int kd, mlsae_ref a, int lda,
+                       mlsae_ref packed, mlsae_ref pre, int k, mlsae_ref values, mlsae_ref indices,
+                       mlsae_ref cols, int n_cols, mlsae_ref gathered);
 int cpu_lowp_bf16_available(void);
 void cpu_lowp_bf16_set(int enabled);
 

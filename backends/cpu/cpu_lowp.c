@@ -22,6 +22,7 @@
  * GEMM multiplies them: the same products, exact, summed in float32. */
 #include "config.h"
 #include "cpu_internal.h"
+#include "cpu_sae_ops.h"
 #include "core/fp16.h"
 
 #include <omp.h>
@@ -78,6 +79,11 @@ static inline uint32_t bf16_pair(const float *row, int k, int p)
 }
 
 enum { MR = 12, NR = 32, KP = 256 /* pairs per k slice */, MB = 96 /* rows per work item */ };
+/* The fused product and TopK (lowp_gemm_topk): a work item's MB rows are
+ * computed TG columns at a time into a strip of row stride TG + 16 (not a
+ * multiple of 4 KiB, so that the micro-kernel's 12 rows do not share L1
+ * sets), MB x TG floats that stay in L2, and fed to the rows' TopK heaps. */
+enum { TG = 1024, TG_LD = TG + 16 };
 
 static int cpu_lowp_pack(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, mlsae_ref packed)
 {
@@ -186,6 +192,88 @@ static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int
     free(ab);
     return 0;
 }
+
+/* The product of a [m, kd] and the packed W [n, kd], fed to the TopK of
+ * each row (k <= TG) group by group in increasing columns: the offers of
+ * topk's own pass, so values and indices are bit for bit topk_gather's on
+ * the product gemm_bf16 writes (the same kernel calls, the same sums). The
+ * candidates' columns (cols, visited in the order `order` sorts them) are
+ * copied out of each group. */
+static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *a, int lda,
+                          const uint32_t *packed, int k, float *vals, int32_t *idx,
+                          const int32_t *cols, const int32_t *order, int n_cols, uint32_t *gath)
+{
+    const int k2 = (kd + 1) / 2, blocks = (m + MB - 1) / MB;
+    const int nt = (double)m * n * kd < 1e6 ? 1 : cpu_of(be)->n_threads;
+    const int use_avx2 = cpu_of(be)->has_avx2;
+    int failed = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        uint32_t *ab = aligned_alloc(64, (size_t)MB * (k2 > 0 ? k2 : 16) * 4);
+        float *strip = aligned_alloc(64, (size_t)MB * TG_LD * sizeof *strip);
+        cpu_topk_item *heap = malloc((size_t)MB * k * sizeof *heap);
+        float *thr = malloc((size_t)MB * sizeof *thr);
+        int ok = ab && strip && heap && thr;
+        if (!ok) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(static)
+        for (int bi = 0; bi < blocks; bi++) {
+            if (!ok) continue;
+            const int r0 = bi * MB, mb = m - r0 < MB ? m - r0 : MB;
+            const int mpad = (mb + MR - 1) / MR * MR;
+            for (int r = 0; r < mpad; r++)
+                for (int p = 0; p < k2; p++)
+                    ab[(size_t)r * k2 + p] = r < mb ? bf16_pair(a + (size_t)(r0 + r) * lda, kd, p) : 0;
+            int oi = 0; /* the next candidate, in column order */
+            for (int g0 = 0; g0 < n; g0 += TG) {
+                const int gw = n - g0 < TG ? n - g0 : TG;
+                for (int j0 = g0; j0 < g0 + gw; j0 += NR) {
+                    const int nr = n - j0 < NR ? n - j0 : NR;
+                    const uint32_t *panel = packed + (size_t)j0 * k2;
+                    float *c = strip + (j0 - g0);
+                    if (k2 == 0)
+                        for (int r = 0; r < mb; r++) memset(c + (size_t)r * TG_LD, 0, (size_t)nr * 4);
+                    for (int p0 = 0; p0 < k2; p0 += KP) {
+                        const int kp = k2 - p0 < KP ? k2 - p0 : KP;
+                        for (int r = 0; r < mb; r += MR)
+                            kernel_12x32(kp, ab + (size_t)r * k2 + p0, (size_t)k2,
+                                         panel + (size_t)p0 * nr, nr, c + (size_t)r * TG_LD,
+                                         TG_LD, mb - r < MR ? mb - r : MR, p0 > 0);
+                    }
+                }
+                for (int r = 0; r < mb; r++) {
+                    const float *srow = strip + (size_t)r * TG_LD;
+                    cpu_topk_item *h = heap + (size_t)r * k;
+                    int from = g0;
+                    if (g0 == 0) thr[r] = cpu_topk_row_start(srow, NULL, k, h), from = k;
+                    thr[r] = cpu_topk_row_feed(use_avx2, srow, NULL, g0, from, g0 + gw, k, h,
+                                               thr[r]);
+                }
+                int oe = oi;
+                while (oe < n_cols && cols[order[oe]] < g0 + gw) oe++;
+                for (int r = 0; r < mb && oe > oi; r++) {
+                    const uint32_t *srow = (const uint32_t *)(strip + (size_t)r * TG_LD);
+                    uint32_t *dst = gath + (size_t)(r0 + r) * n_cols;
+                    for (int q = oi; q < oe; q++) dst[order[q]] = srow[cols[order[q]] - g0];
+                }
+                oi = oe;
+            }
+            for (int r = 0; r < mb; r++)
+                for (int j = 0; j < k; j++) {
+                    vals[(size_t)(r0 + r) * k + j] = heap[(size_t)r * k + j].v;
+                    idx[(size_t)(r0 + r) * k + j] = heap[(size_t)r * k + j].i;
+                }
+        }
+        free(ab);
+        free(strip);
+        free(heap);
+        free(thr);
+    }
+    if (failed) return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory (%d x %d)", m, n);
+    return 0;
+}
 #else
 static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int lda,
                      const uint32_t *packed, float *c, int ldc)
@@ -194,6 +282,50 @@ static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int
     return mlsae_backend_fail(be, "cpu lowp_gemm: built without the AVX512_BF16 kernel");
 }
 #endif
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+int cpu_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int kd, mlsae_ref a, int lda,
+                       mlsae_ref packed, mlsae_ref pre, int k, mlsae_ref values, mlsae_ref indices,
+                       mlsae_ref cols, int n_cols, mlsae_ref gathered)
+{
+    (void)pre;
+#if defined(MLSAE_HAVE_AVX512BF16)
+    if (!native(fmt) || m <= 0 || k < 1 || k > n || k > TG) return 1;
+    const int32_t *cl = n_cols > 0 ? cpu_i32(cols) : NULL;
+    if (n_cols > 0 && cpu_sae_check_columns(be, "lowp_gemm_topk", cl, n_cols, n) != 0) return -1;
+    int32_t *order = malloc((size_t)(n_cols > 0 ? n_cols : 1) * sizeof *order);
+    if (!order) return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory");
+    for (int j = 0; j < n_cols; j++) order[j] = j;
+    /* usually sorted already (the AuxK candidates are listed in order) */
+    int sorted = 1;
+    for (int j = 1; j < n_cols && sorted; j++) sorted = cl[j - 1] <= cl[j];
+    if (!sorted) {
+        int64_t *key = malloc((size_t)n_cols * sizeof *key);
+        if (!key) {
+            free(order);
+            return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory");
+        }
+        for (int j = 0; j < n_cols; j++) key[j] = (int64_t)cl[j] << 32 | (uint32_t)j;
+        qsort(key, (size_t)n_cols, sizeof *key, cmp_i64);
+        for (int j = 0; j < n_cols; j++) order[j] = (int32_t)(key[j] & 0xffffffff);
+        free(key);
+    }
+    int rc = gemm_topk_bf16(be, m, n, kd, cpu_f32(a), lda, (const uint32_t *)cpu_f32(packed), k,
+                            cpu_f32(values), cpu_i32(indices), cl, order, n_cols,
+                            n_cols > 0 ? (uint32_t *)cpu_i32(gathered) : NULL);
+    free(order);
+    return rc;
+#else
+    (void)be, (void)fmt, (void)m, (void)n, (void)kd, (void)a, (void)lda, (void)packed, (void)k;
+    (void)values, (void)indices, (void)cols, (void)n_cols, (void)gathered;
+    return 1;
+#endif
+}
 
 static int cpu_lowp_gemm(mlsae_backend *be, int fmt, int m, int n, int k, mlsae_ref a, int lda,
                          mlsae_ref packed, mlsae_ref c, int ldc)

@@ -188,4 +188,6 @@ const mlsae_sae_ops mlsae_cpu_sae_ops = {
     .adam = cpu_adam,
     .gather_columns = cpu_sae_gather_columns,
     .topk_gather = cpu_sae_topk_gather,
+    .lowp_gemm_topk = cpu_lowp_gemm_topk,
+    .sparse_backward = cpu_sae_sparse_backward,
 };

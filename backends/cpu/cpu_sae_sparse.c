@@ -84,6 +84,44 @@ int cpu_sae_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int rows, 
     return 0;
 }
 
+/* Counting sort of the pairs p < n_pairs by destination ix[p] (stable),
+ * skipping those with keep[p] == 0 when keep is given: order[offs[i] ..
+ * offs[i + 1]) are destination i's pairs in increasing p. Both arrays are
+ * the caller's to free; -1 (with the error naming op) for an index outside
+ * 0..n_table-1 or no memory. */
+static int sort_pairs(mlsae_backend *be, const char *op, const int32_t *ix, const float *keep,
+                      size_t n_pairs, int n_table, size_t **offs_out, size_t **order_out)
+{
+    size_t *offs = calloc((size_t)n_table + 1, sizeof *offs);
+    size_t *order = malloc((n_pairs ? n_pairs : 1) * sizeof *order);
+    size_t *fill = malloc((size_t)n_table * sizeof *fill);
+    if (!offs || !order || !fill) {
+        free(offs);
+        free(order);
+        free(fill);
+        return mlsae_backend_fail(be, "cpu %s: out of memory", op);
+    }
+    for (size_t p = 0; p < n_pairs; p++) {
+        int32_t i = ix[p];
+        if (i < 0 || i >= n_table) {
+            free(offs);
+            free(order);
+            free(fill);
+            return mlsae_backend_fail(be, "cpu %s: index %ld outside 0..%d", op, (long)i,
+                                      n_table - 1);
+        }
+        if (!keep || keep[p] != 0.0f) offs[i + 1]++;
+    }
+    for (int i = 0; i < n_table; i++) offs[i + 1] += offs[i];
+    memcpy(fill, offs, (size_t)n_table * sizeof *fill);
+    for (size_t p = 0; p < n_pairs; p++)
+        if (!keep || keep[p] != 0.0f) order[fill[ix[p]]++] = p;
+    free(fill);
+    *offs_out = offs;
+    *order_out = order;
+    return 0;
+}
+
 /* First position p in offs[0..n] with offs[p] >= target. */
 static int lower_bound(const size_t *offs, int n, size_t target)
 {
@@ -106,39 +144,9 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
     const int32_t *ix = cpu_i32(idx);
     const float *xs = cpu_f32(x);
     float *out = cpu_f32(dst);
-    size_t n_pairs = (size_t)rows * k;
-    size_t *offs = calloc((size_t)n_table + 1, sizeof *offs);
-    size_t *order = malloc(n_pairs * sizeof *order);
-    if (!offs || !order) {
-        free(offs);
-        free(order);
-        return mlsae_backend_fail(be, "cpu sparse_scatter: out of memory");
-    }
-    /* Counting sort of the non-zero pairs by destination (stable). */
-    for (size_t p = 0; p < n_pairs; p++) {
-        int32_t i = ix[p];
-        if (i < 0 || i >= n_table) {
-            free(offs);
-            free(order);
-            return mlsae_backend_fail(be, "cpu sparse_scatter: index %ld outside 0..%d", (long)i,
-                            n_table - 1);
-        }
-        if (c[p] != 0.0f) offs[i + 1]++;
-    }
-    for (int i = 0; i < n_table; i++) offs[i + 1] += offs[i];
+    size_t n_pairs = (size_t)rows * k, *offs, *order;
+    if (sort_pairs(be, "sparse_scatter", ix, c, n_pairs, n_table, &offs, &order)) return -1;
     size_t total = offs[n_table];
-    {
-        size_t *fill = malloc((size_t)n_table * sizeof *fill);
-        if (!fill) {
-            free(offs);
-            free(order);
-            return mlsae_backend_fail(be, "cpu sparse_scatter: out of memory");
-        }
-        memcpy(fill, offs, (size_t)n_table * sizeof *fill);
-        for (size_t p = 0; p < n_pairs; p++)
-            if (c[p] != 0.0f) order[fill[ix[p]]++] = p;
-        free(fill);
-    }
     cpu_vec_kernels vk = cpu_vec_select(cpu_of(be)->has_avx2);
     int n_threads = total * (size_t)d > 32768 ? omp_get_max_threads() : 1;
 #pragma omp parallel num_threads(n_threads)
@@ -152,6 +160,50 @@ int cpu_sae_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int
             for (size_t q = offs[i]; q < offs[i + 1]; q++) {
                 size_t p = order[q];
                 vk.axpy(row, c[p], xs + (p / (size_t)k) * d, d);
+            }
+        }
+    }
+    free(offs);
+    free(order);
+    return 0;
+}
+
+/* sparse_dot, then the two scatters (backend_sae.h sparse_backward), in one
+ * pass over the pairs grouped by latent (one counting sort): each latent's
+ * dec row is read, and its g_dec and g_enc rows written, while its pairs
+ * use them, instead of one random table row per pair and op. Per pair the
+ * dot is the same call as sparse_dot's, and each destination row sums its
+ * terms in (r, j) order skipping zero coefficients as sparse_scatter does:
+ * bit for bit the three ops. */
+int cpu_sae_sparse_backward(mlsae_backend *be, mlsae_ref g, mlsae_ref x, mlsae_ref vals,
+                            mlsae_ref idx, int rows, int k, mlsae_ref dec, int d, int n,
+                            mlsae_ref ga, mlsae_ref g_dec, mlsae_ref g_enc)
+{
+    if (rows <= 0 || k <= 0) return 0;
+    if (n <= 0) return mlsae_backend_fail(be, "cpu sparse_backward: empty table");
+    const float *gs = cpu_f32(g), *xs = cpu_f32(x), *v = cpu_f32(vals), *t = cpu_f32(dec);
+    const int32_t *ix = cpu_i32(idx);
+    float *o = cpu_f32(ga), *gd = cpu_f32(g_dec), *ge = cpu_f32(g_enc);
+    const size_t n_pairs = (size_t)rows * k;
+    size_t *offs, *order;
+    if (sort_pairs(be, "sparse_backward", ix, NULL, n_pairs, n, &offs, &order)) return -1;
+    cpu_vec_kernels vk = cpu_vec_select(cpu_of(be)->has_avx2);
+    int n_threads = n_pairs * (size_t)(d > 0 ? d : 1) > 32768 ? omp_get_max_threads() : 1;
+#pragma omp parallel num_threads(n_threads)
+    {
+        int th = omp_get_thread_num(), nth = omp_get_num_threads();
+        int lo = lower_bound(offs, n, n_pairs * (size_t)th / nth);
+        int hi = th + 1 == nth ? n : lower_bound(offs, n, n_pairs * (size_t)(th + 1) / nth);
+        for (int i = lo; i < hi; i++) {
+            const float *trow = t + (size_t)i * d;
+            float *drow = gd + (size_t)i * d, *erow = ge + (size_t)i * d;
+            for (size_t q = offs[i]; q < offs[i + 1]; q++) {
+                size_t p = order[q];
+                const float *grow = gs + (p / (size_t)k) * d, *xrow = xs + (p / (size_t)k) * d;
+                float a = !(v[p] > 0.0f) ? 0.0f : vk.dot(grow, trow, d);
+                o[p] = a;
+                if (v[p] != 0.0f) vk.axpy(drow, v[p], grow, d);
+                if (a != 0.0f) vk.axpy(erow, a, xrow, d);
             }
         }
     }

@@ -17,10 +17,7 @@
 #include <immintrin.h>
 #endif
 
-typedef struct topk_item {
-    float v;
-    int32_t i;
-} topk_item;
+typedef cpu_topk_item topk_item;
 
 /* a should be evicted before b: smaller value, or equal value and higher
  * index; NaN is above every number and equal to NaN. */
@@ -48,9 +45,11 @@ static void sift_down(topk_item *h, int k, int pos)
     h[pos] = x;
 }
 
-static inline float masked(const float *row, const int32_t *mask, int i)
+/* Column i of a row given as a segment seg starting at column col0 (and
+ * its mask segment, or NULL). */
+static inline float masked(const float *seg, const int32_t *mask, int col0, int i)
 {
-    return (mask && mask[i] == 0) ? 0.0f : row[i];
+    return (mask && mask[i - col0] == 0) ? 0.0f : seg[i - col0];
 }
 
 /* Offer entry i; returns the new threshold. */
@@ -66,42 +65,42 @@ static inline float offer(topk_item *h, int k, float v, int32_t i)
     return h[0].v;
 }
 
-static void heap_init(topk_item *h, const float *row, const int32_t *mask, int k)
+float cpu_topk_row_start(const float *seg, const int32_t *mask, int k, topk_item *h)
 {
     for (int i = 0; i < k; i++) {
-        h[i].v = masked(row, mask, i);
+        h[i].v = masked(seg, mask, 0, i);
         h[i].i = i;
     }
     for (int p = k / 2 - 1; p >= 0; p--) sift_down(h, k, p);
+    return h[0].v;
 }
 
-static void topk_row_portable(const float *row, const int32_t *mask, int n, int k, topk_item *h)
+static float feed_portable(const float *seg, const int32_t *mask, int col0, int from, int to,
+                           int k, topk_item *h, float thr)
 {
-    heap_init(h, row, mask, k);
-    float thr = h[0].v;
-    for (int i = k; i < n; i++) {
-        float v = masked(row, mask, i);
+    for (int i = from; i < to; i++) {
+        float v = masked(seg, mask, col0, i);
         if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
+    return thr;
 }
 
 #if defined(MLSAE_HAVE_AVX2)
-__attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, const int32_t *mask,
-                                                               int n, int k, topk_item *h)
+__attribute__((target("avx2,fma"))) static float feed_avx2(const float *seg, const int32_t *mask,
+                                                            int col0, int from, int to, int k,
+                                                            topk_item *h, float thr)
 {
-    heap_init(h, row, mask, k);
-    float thr = h[0].v;
-    int i = k;
+    int i = from;
     /* Scalar up to a multiple of 8 so that blocks are aligned with i. */
-    for (; i < n && (i & 7); i++) {
-        float v = masked(row, mask, i);
+    for (; i < to && (i & 7); i++) {
+        float v = masked(seg, mask, col0, i);
         if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
     __m256 zero = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(row + i);
+    for (; i + 8 <= to; i += 8) {
+        __m256 v = _mm256_loadu_ps(seg + (i - col0));
         if (mask) {
-            __m256i m = _mm256_loadu_si256((const __m256i *)(mask + i));
+            __m256i m = _mm256_loadu_si256((const __m256i *)(mask + (i - col0)));
             __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256()));
             v = _mm256_blendv_ps(v, zero, keep);
         }
@@ -110,16 +109,28 @@ __attribute__((target("avx2,fma"))) static void topk_row_avx2(const float *row, 
         while (bits) {
             int b = __builtin_ctz(bits);
             bits &= bits - 1;
-            float x = masked(row, mask, i + b);
+            float x = masked(seg, mask, col0, i + b);
             if (candidate(x, thr)) thr = offer(h, k, x, i + b);
         }
     }
-    for (; i < n; i++) {
-        float v = masked(row, mask, i);
+    for (; i < to; i++) {
+        float v = masked(seg, mask, col0, i);
         if (candidate(v, thr)) thr = offer(h, k, v, i);
     }
+    return thr;
 }
 #endif
+
+float cpu_topk_row_feed(int use_avx2, const float *seg, const int32_t *mask, int col0, int from,
+                        int to, int k, topk_item *h, float thr)
+{
+#if defined(MLSAE_HAVE_AVX2)
+    if (use_avx2) return feed_avx2(seg, mask, col0, from, to, k, h, thr);
+#else
+    (void)use_avx2;
+#endif
+    return feed_portable(seg, mask, col0, from, to, k, h, thr);
+}
 
 /* TopK of rows of pre into values/indices; with n_cols > 0 each row's
  * columns cols are then copied into gathered (gather_columns) while the
@@ -157,12 +168,8 @@ static int topk_rows(mlsae_backend *be, const char *op, mlsae_ref pre, int rows,
         for (int r = 0; r < rows; r++) {
             if (!h) continue;
             const float *row = p + (size_t)r * n;
-#if defined(MLSAE_HAVE_AVX2)
-            if (use_avx2)
-                topk_row_avx2(row, m, n, k, h);
-            else
-#endif
-                topk_row_portable(row, m, n, k, h);
+            float thr = cpu_topk_row_start(row, m, k, h);
+            cpu_topk_row_feed(use_avx2, row, m, 0, k, n, k, h, thr);
             for (int j = 0; j < k; j++) {
                 vals[(size_t)r * k + j] = h[j].v;
                 idx[(size_t)r * k + j] = h[j].i;

@@ -371,9 +371,9 @@ static int ocl_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, 
     return 0;
 }
 
-/* Mixed precision: only the rounding is a kernel; backend/lowp.h composes
- * the product from it and the float32 GEMM (doc/precision.md). */
-static int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t n)
+/* Mixed precision: the rounding (the product and the packing are in
+ * ocl_lowp.c; doc/precision.md). */
+int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t n)
 {
     if (n == 0) return 0;
     if (ocl_check_ref(be, "round_lowp", "x", x, n) || ocl_check_ref(be, "round_lowp", "y", y, n))
@@ -385,14 +385,6 @@ static int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, 
     ocl_arg_ref(&g, x);
     ocl_arg_ref(&g, y);
     return ocl_launch_1d(&g, "round_lowp", OCLK_round_lowp, n);
-}
-
-static const char *ocl_lowp_describe(mlsae_backend *be, int fmt)
-{
-    (void)be;
-    return fmt == MLSAE_LOWP_BF16
-               ? "inputs rounded to bf16 on the device, multiplied by the float32 GEMM"
-               : "inputs rounded to fp16 on the device, multiplied by the float32 GEMM";
 }
 
 const mlsae_core_ops ocl_core_ops = {
@@ -409,5 +401,4 @@ const mlsae_core_ops ocl_core_ops = {
     .add_row_vector = ocl_add_row_vector,
     .sum_stats = ocl_sum_stats,
     .round_lowp = ocl_round_lowp,
-    .lowp_describe = ocl_lowp_describe,
 };

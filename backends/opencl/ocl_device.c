@@ -140,7 +140,8 @@ void ocl_device_summary(cl_device_id dev, char *out, size_t n)
     clGetDeviceInfo(dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
     clGetDeviceInfo(dev, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     snprintf(out, n, "%s (%s, %s, %.2f GiB global, %u compute units, max work-group %zu, "
-             "%llu KiB local, fp64 %s)", name, type_name(type), version,
+             "%llu KiB local, fp64 %s, fp16 %s)", name, type_name(type), version,
              (double)mem / (1024.0 * 1024 * 1024), cus, wg, (unsigned long long)local / 1024,
-             ocl_device_has_extension(dev, "cl_khr_fp64") ? "yes" : "no");
+             ocl_device_has_extension(dev, "cl_khr_fp64") ? "yes" : "no",
+             ocl_device_has_extension(dev, "cl_khr_fp16") ? "yes" : "no");
 }

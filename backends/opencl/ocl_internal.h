@@ -17,7 +17,7 @@ struct mlsae_buffer {
     X(embedding) X(layer_norm) X(gelu) X(rotary) X(attention) X(cross_entropy) X(kl_div)   \
     X(standardize) X(row_affine) X(topk) X(sparse_gather) X(sparse_dot) X(sparse_scatter) \
     X(dead_reset) X(dead_tick) X(relu) X(normalize_rows) X(remove_parallel) X(adam)         \
-    X(gather_columns) X(round_lowp)
+    X(gather_columns) X(round_lowp) X(lowp_store) X(lowp_gemm_tiled)
 /* built only when the device has cl_khr_fp64 */
 #define OCL_KERNELS_FP64(X) X(sum_stats_f64)
 
@@ -48,6 +48,12 @@ typedef struct ocl_backend {
     cl_uint compute_units;
     int fp64;              /* cl_khr_fp64 present */
     int use_fp64;          /* sum_stats in double (unless MLSAE_OPENCL_NO_FP64) */
+    int fp16;              /* cl_khr_fp16 present (kernels built with MLSAE_FP16) */
+    /* The mixed-precision product in 16-bit storage (ocl_lowp.c): with
+     * cl_khr_fp16, or asked for by MLSAE_OPENCL_FP16 (read through
+     * vload_half); and only with the tiled GEMM. Else the inputs are rounded
+     * in float32 storage and multiplied by the float32 GEMM. */
+    int lowp16, lowp16_forced;
     ocl_gemm_tile tile;
     int gemm_tiled;        /* 0: the tile did not fit the kernel's limits; use sgemm_simple */
     int att_bq, att_bk;    /* attention query-block / key-tile sizes */
@@ -59,7 +65,8 @@ typedef struct ocl_backend {
     cl_mem bad;
     /* scratch buffers reused across ops (grown on demand) */
     mlsae_buffer scratch_i, scratch_f, partials;
-    char description[512];
+    mlsae_buffer scratch_lowp; /* the rounded inputs of lowp_gemm */
+    char description[768];
 } ocl_backend;
 
 static inline ocl_backend *ocl_of(mlsae_backend *be) { return (ocl_backend *)be; }
@@ -131,6 +138,10 @@ int ocl_launch_rows(ocl_args *a, const char *op, int kernel, size_t rows);
 int ocl_launch_1d(ocl_args *a, const char *op, int kernel, size_t n);
 
 extern const mlsae_core_ops ocl_core_ops;
+/* round_lowp (ocl_core.c). */
+int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t n);
+/* The mixed-precision core ops (ocl_lowp.c), set into the core table. */
+void ocl_lowp_fill_ops(mlsae_core_ops *core);
 extern const mlsae_nn_ops ocl_nn_ops;
 extern const mlsae_sae_ops ocl_sae_ops;
 

@@ -47,6 +47,7 @@ static void ocl_destroy(mlsae_backend *be)
     release_scratch(&ob->scratch_i);
     release_scratch(&ob->scratch_f);
     release_scratch(&ob->partials);
+    release_scratch(&ob->scratch_lowp);
     for (int i = 0; i < OCLK_COUNT; i++)
         if (ob->kernel[i]) clReleaseKernel(ob->kernel[i]);
     if (ob->program) clReleaseProgram(ob->program);
@@ -80,6 +81,9 @@ static int query_limits(ocl_backend *ob, mlsae_error *err)
     ob->fp64 = ocl_device_has_extension(ob->device, "cl_khr_fp64");
     const char *no64 = getenv("MLSAE_OPENCL_NO_FP64");
     ob->use_fp64 = ob->fp64 && !(no64 && *no64 && strcmp(no64, "0") != 0);
+    ob->fp16 = ocl_device_has_extension(ob->device, "cl_khr_fp16");
+    const char *f16 = getenv("MLSAE_OPENCL_FP16");
+    ob->lowp16_forced = !ob->fp16 && f16 && *f16 && strcmp(f16, "0") != 0;
     return 0;
 }
 
@@ -105,15 +109,19 @@ static int init_backend(const mlsae_backend_params *params, ocl_backend *ob, mls
     if (rc != CL_SUCCESS)
         return mlsae_fail(err, "clCreateBuffer (error flag) failed (%s)", ocl_strerror(rc));
     if (ocl_build_program(ob, err) != 0) return -1;
+    ob->lowp16 = (ob->fp16 || ob->lowp16_forced) && ob->gemm_tiled;
     if (ocl_scratch(ob, &ob->partials, 4096) != 0) /* also the stand-in for absent refs */
         return mlsae_fail(err, "%s", ob->base.last_error.msg);
 
     char summary[400], pname[128] = "?";
     ocl_device_summary(ob->device, summary, sizeof summary);
     clGetPlatformInfo(ob->platform, CL_PLATFORM_NAME, sizeof pname - 1, pname, NULL);
-    snprintf(ob->description, sizeof ob->description, "opencl: %s on %s; gemm tile %dx%d%s%s",
+    snprintf(ob->description, sizeof ob->description, "opencl: %s on %s; gemm tile %dx%d%s%s%s",
              summary, pname, ob->tile.tsm, ob->tile.tsn, ob->gemm_tiled ? "" : " (simple kernel)",
-             ob->use_fp64 ? "" : ", float-compensated reductions");
+             ob->use_fp64 ? "" : ", float-compensated reductions",
+             !ob->lowp16         ? ""
+             : ob->lowp16_forced ? ", mixed precision in 16-bit storage (vload_half)"
+                                 : ", mixed precision in 16-bit storage (cl_khr_fp16)");
     return 0;
 }
 
@@ -121,6 +129,7 @@ static int ocl_init(const mlsae_backend_params *params, mlsae_backend **out, mls
 {
     *out = NULL;
     ocl_ops.core = ocl_core_ops;
+    ocl_lowp_fill_ops(&ocl_ops.core);
     ocl_ops.nn = ocl_nn_ops;
     ocl_ops.sae = ocl_sae_ops;
     ocl_backend *ob = calloc(1, sizeof *ob);

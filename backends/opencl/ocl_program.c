@@ -87,10 +87,11 @@ int ocl_build_program(ocl_backend *ob, mlsae_error *err)
     char options[1024];
     snprintf(options, sizeof options,
              "-DTSM=%d -DTSN=%d -DTSK=%d -DWPTM=%d -DWPTN=%d -DOCL_BAD_SPARSE_GATHER=%d "
-             "-DOCL_BAD_SPARSE_DOT=%d -DOCL_BAD_GATHER_COLUMNS=%d -DOCL_BAD_UPDATE_DEAD=%d %s %s",
+             "-DOCL_BAD_SPARSE_DOT=%d -DOCL_BAD_GATHER_COLUMNS=%d -DOCL_BAD_UPDATE_DEAD=%d %s %s %s",
              ob->tile.tsm, ob->tile.tsn, ob->tile.tsk, ob->tile.wptm, ob->tile.wptn,
              OCL_BAD_SPARSE_GATHER, OCL_BAD_SPARSE_DOT, OCL_BAD_GATHER_COLUMNS,
-             OCL_BAD_UPDATE_DEAD, ob->fp64 ? "-DMLSAE_FP64" : "", extra ? extra : "");
+             OCL_BAD_UPDATE_DEAD, ob->fp64 ? "-DMLSAE_FP64" : "", ob->fp16 ? "-DMLSAE_FP16" : "",
+             extra ? extra : "");
 
     const char *src = ocl_kernel_source;
     cl_int rc;

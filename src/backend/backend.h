@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include "core/status.h"
 
-#define MLSAE_BACKEND_API_VERSION 5
+#define MLSAE_BACKEND_API_VERSION 6
 
 typedef struct mlsae_buffer mlsae_buffer;     /* opaque, backend-defined */
 typedef struct mlsae_backend mlsae_backend;

@@ -82,6 +82,29 @@ typedef struct mlsae_sae_ops {
     int (*topk_gather)(struct mlsae_backend *be, mlsae_ref pre, int rows, int n, int k,
                        mlsae_ref mask, mlsae_ref values, mlsae_ref indices, mlsae_ref cols,
                        int n_cols, mlsae_ref gathered);
+    /* Optional (NULL if absent): the SAE's encoder product and its TopK in
+     * one pass, results bit for bit those of
+     *   lowp_gemm(fmt, rows, n, d, a, lda, packed, pre, n) (backend.h), then
+     *   topk_gather(pre, rows, n, k, no mask, values, indices, cols, n_cols,
+     *               gathered),
+     * packed as lowp_pack made it. pre [rows, n] is a scratch whose contents
+     * afterwards are unspecified (a fused pass never writes it). Returns 1,
+     * having written nothing, for arguments it does not fuse (the caller then
+     * makes the two calls); 0 or -1 otherwise. */
+    /* Optional (NULL if absent): the SAE's sparse backward through the TopK
+     * (or AuxK) selection, results bit for bit those of
+     *   sparse_dot(g, idx, rows, k, dec, d, vals, ga),
+     *   sparse_scatter(vals, idx, rows, k, g, d, g_dec, n),
+     *   sparse_scatter(ga, idx, rows, k, x, d, g_enc, n)
+     * (g, x [rows, d]; vals, idx, ga [rows, k]; dec, g_dec, g_enc [n, d]),
+     * which a backend may do in one pass over the (r, j) pairs grouped by
+     * latent, each latent's rows of dec, g_dec and g_enc touched once. */
+    int (*sparse_backward)(struct mlsae_backend *be, mlsae_ref g, mlsae_ref x, mlsae_ref vals,
+                           mlsae_ref idx, int rows, int k, mlsae_ref dec, int d, int n,
+                           mlsae_ref ga, mlsae_ref g_dec, mlsae_ref g_enc);
+    int (*lowp_gemm_topk)(struct mlsae_backend *be, int fmt, int rows, int n, int d, mlsae_ref a,
+                          int lda, mlsae_ref packed, mlsae_ref pre, int k, mlsae_ref values,
+                          mlsae_ref indices, mlsae_ref cols, int n_cols, mlsae_ref gathered);
 } mlsae_sae_ops;
 
 #endif

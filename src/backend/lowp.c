@@ -2,6 +2,7 @@
  * the mandatory ones (see lowp.h). */
 #include "config.h"
 #include "backend/lowp.h"
+#include "backend/backend_ops.h"
 #include "core/fp16.h"
 
 #include <stdlib.h>
@@ -92,6 +93,32 @@ int mlsae_lowp_gemm(mlsae_backend *be, int fmt, int m, int n, int k, mlsae_ref a
                 return -1;
     }
     return be->ops->core.sgemm(be, 0, 1, m, n, k, 1.0f, scratch, k, packed, k, 0.0f, c, ldc);
+}
+
+int mlsae_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int k_in, mlsae_ref a,
+                         int lda, mlsae_ref packed, mlsae_ref pre, int chunk, mlsae_ref scratch,
+                         int k, mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
+                         mlsae_ref gathered)
+{
+    if (check_fmt(be, fmt)) return -1;
+    if (chunk < 1) return fail(be, "mixed precision: encoder chunk of no rows");
+    if (has_pair(be) && be->ops->sae.lowp_gemm_topk) {
+        int rc = be->ops->sae.lowp_gemm_topk(be, fmt, m, n, k_in, a, lda, packed, pre, k, values,
+                                             indices, cols, n_cols, gathered);
+        if (rc <= 0) return rc;
+    }
+    for (int r0 = 0; r0 < m; r0 += chunk) {
+        int c = m - r0 < chunk ? m - r0 : chunk;
+        if (mlsae_lowp_gemm(be, fmt, c, n, k_in, mlsae_ref_add(a, (size_t)r0 * lda), lda, packed,
+                            pre, n, scratch) ||
+            mlsae_op_topk_gather(be, pre, c, n, k, MLSAE_NOREF,
+                                 mlsae_ref_add(values, (size_t)r0 * k),
+                                 mlsae_ref_add(indices, (size_t)r0 * k), cols, n_cols,
+                                 n_cols > 0 ? mlsae_ref_add(gathered, (size_t)r0 * n_cols)
+                                            : gathered))
+            return -1;
+    }
+    return 0;
 }
 
 const char *mlsae_lowp_describe(mlsae_backend *be, int fmt)

@@ -38,6 +38,17 @@ int mlsae_lowp_pack(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, mlsae
 int mlsae_lowp_gemm(mlsae_backend *be, int fmt, int m, int n, int k, mlsae_ref a, int lda,
                     mlsae_ref packed, mlsae_ref c, int ldc, mlsae_ref scratch);
 
+/* The encoder product c = round(a) [m, k_in] @ round(w)^T and its TopK
+ * (backend_sae.h, lowp_gemm_topk): values, indices [m, k] and gathered
+ * [m, n_cols] as topk_gather makes them. In one pass where the backend
+ * fuses them, else in chunks of `chunk` rows: mlsae_lowp_gemm into pre
+ * [chunk, n] (with scratch [chunk, k_in]) followed by mlsae_op_topk_gather;
+ * bit for bit the same results. */
+int mlsae_lowp_gemm_topk(mlsae_backend *be, int fmt, int m, int n, int k_in, mlsae_ref a,
+                         int lda, mlsae_ref packed, mlsae_ref pre, int chunk, mlsae_ref scratch,
+                         int k, mlsae_ref values, mlsae_ref indices, mlsae_ref cols, int n_cols,
+                         mlsae_ref gathered);
+
 /* Whether mlsae_lowp_gemm needs its scratch on this backend. */
 int mlsae_lowp_needs_scratch(const mlsae_backend *be);
 

@@ -16,6 +16,7 @@
  * mu and sd are functions of the data only (no gradient flows into X). */
 #include "config.h"
 #include "sae/sae_internal.h"
+#include "backend/backend_ops.h"
 
 #include <float.h>
 #include <math.h>
@@ -160,12 +161,9 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     mlsae_ref vals = sae_ref(sae->vals), idx = sae_ref(sae->idx), ga = sae_ref(sae->ga);
     mlsae_ref ones_r = sae_ref(sae->ones_r), cvec = sae_ref(sae->cvec);
     SAE_CALL(sae, err, "backward",
-             ops->sparse_dot(be, g1, idx, rows, k, sae_ref(sae->dec), d, vals, ga));
-    SAE_CALL(sae, err, "backward",
-             ops->sparse_scatter(be, vals, idx, rows, k, g1, d, sae_ref(sae->g_dec), n));
-    SAE_CALL(sae, err, "backward",
-             ops->sparse_scatter(be, ga, idx, rows, k, sae_ref(sae->xin), d, sae_ref(sae->g_enc),
-                                 n));
+             mlsae_op_sparse_backward(be, g1, sae_ref(sae->xin), vals, idx, rows, k,
+                                      sae_ref(sae->dec), d, n, ga, sae_ref(sae->g_dec),
+                                      sae_ref(sae->g_enc)));
     SAE_CALL(sae, err, "backward", core->fill(be, cvec, (size_t)n, 0.0f));
     SAE_CALL(sae, err, "backward", ops->sparse_scatter(be, ga, idx, rows, k, ones_r, 1, cvec, n));
     /* bias: column sums of dL/dy, minus enc^T cvec */
@@ -188,14 +186,12 @@ int sae_backward_pass(mlsae_sae *sae, mlsae_ref x, int n_layers, int rows_per_la
     mlsae_ref gdd = sae_ref(sae->gdec_cand), ged = sae_ref(sae->genc_cand);
     mlsae_ref cvd = sae_ref(sae->cvec_cand);
     size_t nd = (size_t)n_cand * d;
-    SAE_CALL(sae, err, "aux grad",
-             ops->sparse_dot(be, g2, aidx, rows, kaux, sae_ref(sae->dec_cand), d, avals, gu));
     SAE_CALL(sae, err, "aux grad", core->fill(be, gdd, nd, 0.0f));
     SAE_CALL(sae, err, "aux grad", core->fill(be, ged, nd, 0.0f));
     SAE_CALL(sae, err, "aux grad", core->fill(be, cvd, (size_t)n_cand, 0.0f));
-    SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, avals, aidx, rows, kaux, g2, d, gdd, n_cand));
     SAE_CALL(sae, err, "aux grad",
-             ops->sparse_scatter(be, gu, aidx, rows, kaux, sae_ref(sae->xin), d, ged, n_cand));
+             mlsae_op_sparse_backward(be, g2, sae_ref(sae->xin), avals, aidx, rows, kaux,
+                                      sae_ref(sae->dec_cand), d, n_cand, gu, gdd, ged));
     SAE_CALL(sae, err, "aux grad", ops->sparse_scatter(be, gu, aidx, rows, kaux, ones_r, 1, cvd, n_cand));
     SAE_CALL(sae, err, "aux grad",
              core->sgemm(be, 1, 0, 1, d, n_cand, -1.0f, cvd, 1, sae_ref(sae->enc_cand), d, 1.0f,

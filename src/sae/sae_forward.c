@@ -59,26 +59,29 @@ static int pack_encoder(mlsae_sae *sae, int fmt, mlsae_error *err)
 /* TopK of (xin @ enc^T) per row, chunk by chunk; with n_cand > 0 each
  * chunk's candidate columns are also gathered into aux_pre (in the same
  * pass as the TopK where the backend has topk_gather). Under a mixed
- * precision the product takes the rounded xin and enc (doc/precision.md);
- * everything after it is float32. */
+ * precision the product takes the rounded xin and enc (doc/precision.md),
+ * fused with the TopK where the backend can (then no chunk of pre is ever
+ * written); everything after the product is float32. */
 static int encode_topk(mlsae_sae *sae, int rows, int n_cand, mlsae_error *err)
 {
     mlsae_backend *be = sae->be;
     const int d = sae->cfg.n_inputs, n = sae->cfg.n_latents, k = sae->cfg.k;
     const int fmt = mlsae_precision_lowp((mlsae_precision)sae->cfg.precision);
-    if (fmt && pack_encoder(sae, fmt, err)) return -1;
+    if (fmt) {
+        if (pack_encoder(sae, fmt, err)) return -1;
+        SAE_CALL(sae, err, "encoder and topk",
+                 mlsae_lowp_gemm_topk(be, fmt, rows, n, d, sae_ref(sae->xin), d,
+                                      sae_ref(sae->enc_lp), sae_ref(sae->pre), sae->chunk_rows,
+                                      sae->xin_lp ? sae_ref(sae->xin_lp) : MLSAE_NOREF, k,
+                                      sae_ref(sae->vals), sae_ref(sae->idx),
+                                      sae_ref(sae->cand_idx), n_cand, sae_ref(sae->aux_pre)));
+        return 0;
+    }
     for (int r0 = 0; r0 < rows; r0 += sae->chunk_rows) {
         int c = rows - r0 < sae->chunk_rows ? rows - r0 : sae->chunk_rows;
-        mlsae_ref xc = mlsae_at(sae->xin, (size_t)r0 * d);
-        if (fmt)
-            SAE_CALL(sae, err, "encoder",
-                     mlsae_lowp_gemm(be, fmt, c, n, d, xc, d, sae_ref(sae->enc_lp),
-                                     sae_ref(sae->pre), n,
-                                     sae->xin_lp ? sae_ref(sae->xin_lp) : MLSAE_NOREF));
-        else
-            SAE_CALL(sae, err, "encoder",
-                     be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, xc, d, sae_ref(sae->enc), d,
-                                         0.0f, sae_ref(sae->pre), n));
+        SAE_CALL(sae, err, "encoder",
+                 be->ops->core.sgemm(be, 0, 1, c, n, d, 1.0f, mlsae_at(sae->xin, (size_t)r0 * d),
+                                     d, sae_ref(sae->enc), d, 0.0f, sae_ref(sae->pre), n));
         /* one pass where the backend can: each row's candidates are copied
          * while it is in cache */
         SAE_CALL(sae, err, "topk and auxk candidates",
