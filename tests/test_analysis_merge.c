@@ -11,14 +11,22 @@
  * resid: mlsae_running_merge of the parts equals adding every value to one
  * accumulator within 1e-12 relative (double sums in another order; the
  * values are O(1), 10^3 of them) and a two-pass mean / variance within the
- * same. */
+ * same.
+ *
+ * exact sums (analysis/exact_sum.h): float32 values from subnormal to
+ * FLT_MAX, added in order, in reverse, and split over 1-4 "ranks" whose
+ * limbs are added: the same limbs and the same double bit for bit; values
+ * with their negatives give exactly 0, 1e30 + 1 - 1e30 gives 1, and sums
+ * of O(1) values agree with a long double sum within 1e-15 relative. */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/examples.h"
+#include "analysis/exact_sum.h"
 #include "analysis/resid.h"
 #include "testutil.h"
 
@@ -212,6 +220,71 @@ static void check_running(void)
     CHECK(e.count == 3 && e.mean == 1.5 && e.squared == 2);
 }
 
+static double exact_of(const float *x, int n, int64_t *acc)
+{
+    double special = 0;
+    memset(acc, 0, MLSAE_EXACT_LIMBS * sizeof *acc);
+    for (int i = 0; i < n; i++) mlsae_exact_add_f32(acc, &special, x[i]);
+    mlsae_exact_normalize(acc);
+    return mlsae_exact_value(acc, special);
+}
+
+static void check_exact_sum(void)
+{
+    enum { N = 2000 };
+    static float x[2 * N], rev[2 * N];
+    tu_rng rng = {23};
+    for (int i = 0; i < N; i++) {
+        int e = (int)tu_uniform(&rng, -160, 127);
+        float v = ldexpf(tu_normal(&rng), e);
+        x[i] = isfinite(v) ? v : FLT_MAX;
+    }
+    x[0] = FLT_MAX;
+    x[1] = FLT_TRUE_MIN;
+    x[2] = -FLT_MIN;
+    int64_t one[MLSAE_EXACT_LIMBS], other[MLSAE_EXACT_LIMBS];
+    double v1 = exact_of(x, N, one);
+    for (int i = 0; i < N; i++) rev[i] = x[N - 1 - i];
+    double v2 = exact_of(rev, N, other);
+    CHECKF(memcmp(one, other, sizeof one) == 0 && memcmp(&v1, &v2, sizeof v1) == 0,
+           "reverse order: %.17g vs %.17g", v1, v2);
+    for (int ranks = 2; ranks <= 4; ranks++) {
+        int64_t part[4][MLSAE_EXACT_LIMBS], sum[MLSAE_EXACT_LIMBS] = {0};
+        double special[4] = {0};
+        memset(part, 0, sizeof part);
+        for (int i = 0; i < N; i++) mlsae_exact_add_f32(part[i % ranks], &special[i % ranks], x[i]);
+        for (int r = 0; r < ranks; r++) {
+            mlsae_exact_normalize(part[r]);
+            for (int j = 0; j < MLSAE_EXACT_LIMBS; j++) sum[j] += part[r][j];
+        }
+        mlsae_exact_normalize(sum);
+        double v = mlsae_exact_value(sum, 0);
+        CHECKF(memcmp(one, sum, sizeof one) == 0 && memcmp(&v, &v1, sizeof v) == 0,
+               "%d ranks: %.17g vs one %.17g", ranks, v, v1);
+    }
+    /* x and -x, shuffled: exactly 0 */
+    for (int i = 0; i < N; i++) x[N + i] = -x[i];
+    for (int i = 2 * N - 1; i > 0; i--) {
+        int j = (int)tu_uniform(&rng, 0, (float)(i + 1));
+        if (j > i) j = i;
+        float t = x[j];
+        x[j] = x[i];
+        x[i] = t;
+    }
+    CHECKF(exact_of(x, 2 * N, one) == 0.0, "x and -x: %.17g", exact_of(x, 2 * N, one));
+    const float cancel[] = {1e30f, 1.0f, -1e30f};
+    CHECKF(exact_of(cancel, 3, one) == 1.0, "1e30 + 1 - 1e30 = %.17g", exact_of(cancel, 3, one));
+    long double ref = 0;
+    for (int i = 0; i < N; i++) {
+        x[i] = 3.0f + tu_normal(&rng);
+        ref += x[i];
+    }
+    double v = exact_of(x, N, one);
+    CHECKF(fabsl(v - ref) <= 1e-15L * fabsl(ref), "O(1) values: %.17g, long double %.17Lg", v, ref);
+    const float inf[] = {1.0f, INFINITY, 2.0f};
+    CHECKF(isinf(exact_of(inf, 3, one)), "an infinity: %.17g", exact_of(inf, 3, one));
+}
+
 int main(void)
 {
     static const int n_examples[] = {1, 2, 3, 6}, n_tokens[] = {0, 1, 2, 2};
@@ -220,5 +293,6 @@ int main(void)
             check_examples_case(n_examples[c], n_tokens[c], ranks, 1000u * c + ranks);
     check_tie();
     check_running();
+    check_exact_sum();
     return tu_finish("test_analysis_merge");
 }

@@ -10,17 +10,18 @@
 # Identical, byte for byte: the examples database (the heaps merge exactly:
 # a strict order over the stream's positions; this fixture has equal acts
 # at the heaps' boundaries, so a tie broken otherwise than by stream
-# position changes the database), every integer (counts,
-# steps, tokens, batch numbers), the dists counts tensor; and the same set
-# of files, written by rank 0 alone.
-# Within a tolerance: the values that are sums of doubles, which the ranks
-# add in another order (each rank its own batches, then the ranks' sums):
-# dists totals and everything computed from them, the variances' batch
-# means, the residual statistics (Chan's merge of (count, mean, squared)).
-# |a - b| <= 1e-12 (|b| + 1): sums of at most a few thousand terms of the
-# same sign or of O(1) size differ by a few units of 1e-16 relative per
-# term (observed <= 1e-14). The dists totals tensor is float32 rounded from
-# those doubles: at most one float32 ulp apart (rtol 1.2e-7).
+# position changes the database), the variances and resid-cos-sim files
+# (rank 0 combines every batch's partial results in batch order, as one
+# process; the layer means are exact sums), every integer (counts, steps,
+# tokens, batch numbers), the dists counts tensor; and the same set of
+# files, written by rank 0 alone.
+# Within a tolerance: the dists totals, sums of doubles which the ranks add
+# in another order (each rank its own batches, then the ranks' sums), and
+# everything computed from them. |a - b| <= 1e-12 (|b| + 1): sums of at
+# most a few thousand terms of the same sign or of O(1) size differ by a
+# few units of 1e-16 relative per term (observed <= 1e-14). The dists
+# totals tensor is float32 rounded from those doubles: at most one float32
+# ulp apart (rtol 1.2e-7).
 #
 # Also: a rank that fails ends the run with a non-zero status, one line
 # naming it, and no output.
@@ -112,9 +113,11 @@ for np in 2 3; do
     "$DP" compare "$two/x-dists.safetensors" "$TMP/one/x-dists.safetensors" 1.2e-7 0 >"$TMP/cmp" 2>&1 ||
         { cat "$TMP/cmp"; die "$np ranks: dists tensors"; }
     grep -Eq '^ +counts +max \|a-b\| 0$' "$TMP/cmp" || { cat "$TMP/cmp"; die "$np ranks: dists counts differ"; }
-    for f in x-dists.csv dists_layer_std_step_x-tfm.csv variances_x-tfm.csv \
-             resid_l2_norm_model.csv resid_cos_sim_model.csv; do
+    for f in x-dists.csv dists_layer_std_step_x-tfm.csv; do
         same_csv "$TMP/one/$f" "$two/$f" || die "$np ranks: $f"
+    done
+    for f in variances_x-tfm.csv resid_l2_norm_model.csv resid_cos_sim_model.csv; do
+        cmp "$TMP/one/$f" "$two/$f" || die "$np ranks: $f differs from one process's"
     done
 done
 [ "$(wc -l <"$TMP/one/dists_layer_std_step_x-tfm.csv")" -eq 11 ] || die "expected 10 step rows (batches 0, 2, ..., 18)"

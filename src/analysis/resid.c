@@ -15,6 +15,19 @@ void mlsae_running_add(mlsae_running *r, const double *x, size_t n)
     r->squared += sq;
 }
 
+mlsae_running mlsae_running_of(const double *x, size_t n)
+{
+    mlsae_running r = {0, 0, 0};
+    if (n == 0) return r;
+    double s = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    r.count = (double)n;
+    r.mean = s / r.count;
+    for (size_t i = 0; i < n; i++) sq += (x[i] - r.mean) * (x[i] - r.mean);
+    r.squared = sq;
+    return r;
+}
+
 void mlsae_running_merge(mlsae_running *a, const mlsae_running *b)
 {
     if (b->count == 0) return;

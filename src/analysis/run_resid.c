@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/batch_log.h"
 #include "analysis/csv_out.h"
+#include "analysis/exact_sum.h"
 #include "analysis/resid.h"
 #include "analysis/run_common.h"
 #include "pipeline/comm.h"
@@ -16,13 +18,26 @@
 typedef struct resid_run {
     int n_layers, d;
     int pass;             /* 1: means and norms; 2: cosine similarities */
-    double *mean_vec;     /* [n_layers, d] running means (pass 1), then fixed */
+    int64_t *sum;         /* [n_layers, d, MLSAE_EXACT_LIMBS] exact sums of x (pass 1) */
+    double *special;      /* [n_layers, d] their infinities and NaN */
+    double *mean_vec;     /* [n_layers, d] the dataset means (after pass 1) */
     double *count;        /* rows seen per layer (pass 1) */
     mlsae_running *norms; /* [n_layers] */
     mlsae_running *cos;   /* [n_layers - 1] */
+    mlsae_batch_log log;  /* each batch's (count, mean, squared) per layer (pair) */
+    double *part;         /* [3 n_layers] one batch's record */
     double *buf;          /* [rows] scratch */
     size_t buf_n;
 } resid_run;
+
+/* One batch's statistics of buf[0..n) into part[3 i ..]. */
+static void batch_stats(resid_run *r, int i, int n)
+{
+    mlsae_running b = mlsae_running_of(r->buf, (size_t)n);
+    r->part[3 * i] = b.count;
+    r->part[3 * i + 1] = b.mean;
+    r->part[3 * i + 2] = b.squared;
+}
 
 static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 {
@@ -39,22 +54,22 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
     if (r->pass == 1) {
         for (int l = 0; l < r->n_layers; l++) {
             const float *x = b->x_host + l * per_layer;
-            double *mean = r->mean_vec + (size_t)l * d;
-            /* the vector mean: mean += sum(x - mean) / count */
+            int64_t *sum = r->sum + (size_t)l * d * MLSAE_EXACT_LIMBS;
+            double *special = r->special + (size_t)l * d;
             r->count[l] += n;
-            for (int c = 0; c < d; c++) {
-                double s = 0;
-                for (int t = 0; t < n; t++) s += x[(size_t)t * d + c] - mean[c];
-                mean[c] += s / r->count[l];
-            }
+            for (int t = 0; t < n; t++)
+                for (int c = 0; c < d; c++)
+                    mlsae_exact_add_f32(sum + (size_t)c * MLSAE_EXACT_LIMBS, &special[c],
+                                        x[(size_t)t * d + c]);
+            for (int c = 0; c < d; c++) mlsae_exact_normalize(sum + (size_t)c * MLSAE_EXACT_LIMBS);
             for (int t = 0; t < n; t++) {
                 double ss = 0;
                 for (int c = 0; c < d; c++) ss += (double)x[(size_t)t * d + c] * x[(size_t)t * d + c];
                 r->buf[t] = sqrt(ss);
             }
-            mlsae_running_add(&r->norms[l], r->buf, (size_t)n);
+            batch_stats(r, l, n);
         }
-        return 0;
+        return mlsae_batch_log_append(&r->log, b->index, r->part, err);
     }
     for (int l = 0; l + 1 < r->n_layers; l++) {
         const float *x = b->x_host + l * per_layer, *y = x + per_layer;
@@ -70,71 +85,53 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
             /* normalize(x, -1): x / max(|x|, 1e-8) */
             r->buf[t] = xy / fmax(sqrt(xx), 1e-8) / fmax(sqrt(yy), 1e-8);
         }
-        mlsae_running_add(&r->cos[l], r->buf, (size_t)n);
+        batch_stats(r, l, n);
     }
-    return 0;
+    return mlsae_batch_log_append(&r->log, b->index, r->part, err);
 }
 
-/* Over MPI (doc/scaling.md), after pass 1: every rank gets the dataset
- * mean of each layer (the ranks' means weighted by their counts: sums of
- * n_layers * (d_model + 1) doubles); the others keep their own norms,
- * merged by gather_running after pass 2. */
+/* After pass 1, on every rank: the dataset mean of each layer, the exact
+ * sums over all batches / the row count. Over MPI (doc/scaling.md) the
+ * ranks' sums are added limb by limb first (n_layers * d_model *
+ * MLSAE_EXACT_LIMBS int64 and n_layers * (d_model + 1) doubles): the same
+ * sums, so the same means, as one process. */
 static int reduce_means(resid_run *r, mlsae_error *err)
 {
-    if (mlsae_comm_size() <= 1) return 0;
     const size_t n = (size_t)r->n_layers * r->d;
+    if (mlsae_comm_size() > 1) {
+        if (mlsae_comm_sum_i64(r->sum, n * MLSAE_EXACT_LIMBS, err) ||
+            mlsae_comm_sum_f64(r->special, n, err) ||
+            mlsae_comm_sum_f64(r->count, (size_t)r->n_layers, err))
+            return -1;
+        for (size_t i = 0; i < n; i++) mlsae_exact_normalize(r->sum + i * MLSAE_EXACT_LIMBS);
+    }
     for (int l = 0; l < r->n_layers; l++)
-        for (int c = 0; c < r->d; c++) r->mean_vec[(size_t)l * r->d + c] *= r->count[l];
-    if (mlsae_comm_sum_f64(r->mean_vec, n, err) ||
-        mlsae_comm_sum_f64(r->count, (size_t)r->n_layers, err))
-        return -1;
-    for (int l = 0; l < r->n_layers; l++)
-        for (int c = 0; c < r->d; c++)
-            r->mean_vec[(size_t)l * r->d + c] =
-                r->count[l] > 0 ? r->mean_vec[(size_t)l * r->d + c] / r->count[l] : 0.0;
+        for (int c = 0; c < r->d; c++) {
+            size_t i = (size_t)l * r->d + c;
+            r->mean_vec[i] = r->count[l] > 0
+                                 ? mlsae_exact_value(r->sum + i * MLSAE_EXACT_LIMBS, r->special[i]) /
+                                       r->count[l]
+                                 : 0.0;
+        }
     return 0;
 }
 
-/* Over MPI: every rank's running statistics (norms, then cosine
- * similarities) to rank 0, merged in rank order (mlsae_running_merge). */
-static int gather_running(resid_run *r, mlsae_error *err)
+/* After each pass: the batches' statistics (on rank 0 every rank's,
+ * mlsae_batch_log_gather) merged in batch order into out[0..n): one
+ * process's sequence of operations, whatever the ranks. */
+static int merge_batches(resid_run *r, mlsae_running *out, int n, mlsae_error *err)
 {
-    const int ranks = mlsae_comm_size();
-    if (ranks <= 1) return 0;
-    const size_t n = (size_t)2 * r->n_layers - 1;
-    mlsae_running *mine = malloc(n * sizeof *mine);
-    uint64_t *sizes = malloc((size_t)ranks * sizeof *sizes);
-    unsigned char *all = NULL;
-    int rc = -1;
-    if (!mine || !sizes) {
-        mlsae_fail(err, "out of memory");
-        goto done;
-    }
-    memcpy(mine, r->norms, (size_t)r->n_layers * sizeof *mine);
-    memcpy(mine + r->n_layers, r->cos, (size_t)(r->n_layers - 1) * sizeof *mine);
-    if (mlsae_comm_gather_bytes(mine, n * sizeof *mine, 0, &all, sizes, err)) goto done;
-    if (mlsae_comm_rank() == 0) {
-        for (int k = 0; k < ranks; k++)
-            if (sizes[k] != n * sizeof *mine) {
-                mlsae_fail(err, "resid: rank %d sent %llu bytes of statistics, not %zu", k,
-                           (unsigned long long)sizes[k], n * sizeof *mine);
-                goto done;
+    if (mlsae_batch_log_gather(&r->log, err)) return -1;
+    if (mlsae_comm_rank() == 0)
+        for (size_t i = 0; i < r->log.n; i++) {
+            const double *p = mlsae_batch_log_values(&r->log, i);
+            for (int l = 0; l < n; l++) {
+                mlsae_running b = {p[3 * l], p[3 * l + 1], p[3 * l + 2]};
+                mlsae_running_merge(&out[l], &b);
             }
-        const mlsae_running *part = (const mlsae_running *)all;
-        memset(r->norms, 0, (size_t)r->n_layers * sizeof *r->norms);
-        memset(r->cos, 0, (size_t)(r->n_layers - 1) * sizeof *r->cos);
-        for (int k = 0; k < ranks; k++, part += n) {
-            for (int l = 0; l < r->n_layers; l++) mlsae_running_merge(&r->norms[l], &part[l]);
-            for (int l = 0; l + 1 < r->n_layers; l++)
-                mlsae_running_merge(&r->cos[l], &part[r->n_layers + l]);
         }
-    }
-    rc = 0;
-done:
-    free(mine);
-    free(sizes);
-    free(all);
-    return rc;
+    mlsae_batch_log_free(&r->log);
+    return 0;
 }
 
 static int write_stats(const char *path, const char *index, const mlsae_running *rs, int n,
@@ -182,11 +179,14 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
     r.n_layers = s.n_layers;
     r.d = s.d_model;
     int rc = -1;
+    r.sum = calloc((size_t)s.n_layers * s.d_model * MLSAE_EXACT_LIMBS, sizeof *r.sum);
+    r.special = calloc((size_t)s.n_layers * s.d_model, sizeof *r.special);
+    r.part = calloc((size_t)3 * s.n_layers, sizeof *r.part);
     r.mean_vec = calloc((size_t)s.n_layers * s.d_model, sizeof *r.mean_vec);
     r.count = calloc((size_t)s.n_layers, sizeof *r.count);
     r.norms = calloc((size_t)s.n_layers, sizeof *r.norms);
     r.cos = calloc((size_t)s.n_layers, sizeof *r.cos);
-    if (!r.mean_vec || !r.count || !r.norms || !r.cos) {
+    if (!r.sum || !r.special || !r.part || !r.mean_vec || !r.count || !r.norms || !r.cos) {
         mlsae_fail(err, "out of memory");
         goto done;
     }
@@ -203,12 +203,14 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
     mlsae_stream_summary sum;
     for (r.pass = 1; r.pass <= 2; r.pass++) {
         opt.label = r.pass == 1 ? "resid 1/2" : "resid 2/2";
+        mlsae_batch_log_init(&r.log, (size_t)3 * (r.pass == 1 ? s.n_layers : s.n_layers - 1));
         if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err)) goto done;
-        if (r.pass == 1 && reduce_means(&r, err)) goto done;
+        if (r.pass == 1 ? reduce_means(&r, err) || merge_batches(&r, r.norms, s.n_layers, err)
+                        : merge_batches(&r, r.cos, s.n_layers - 1, err))
+            goto done;
         res->batches += sum.batches;
         res->seconds += sum.seconds;
     }
-    if (gather_running(&r, err)) goto done;
     res->tokens = sum.tokens;
     if (rank != 0) {
         rc = 0; /* rank 0 writes */
@@ -231,6 +233,10 @@ int mlsae_analysis_resid_cos_sim(const mlsae_run_config *cfg, const char *out_di
     rc = 0;
 done:
     if (rc) analysis_remove_files(res);
+    mlsae_batch_log_free(&r.log);
+    free(r.sum);
+    free(r.special);
+    free(r.part);
     free(r.mean_vec);
     free(r.count);
     free(r.norms);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis/batch_log.h"
 #include "analysis/csv_out.h"
 #include "analysis/run_common.h"
 #include "analysis/variances.h"
@@ -12,6 +13,7 @@
 
 typedef struct var_run {
     mlsae_variances v;
+    mlsae_batch_log log; /* each batch's five values */
     int64_t last_index;
 } var_run;
 
@@ -21,20 +23,22 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
     if (b->n_tokens == 0) return 0; /* past the budget: not a batch of one process */
     r->last_index = b->index;
     return mlsae_variances_update(&r->v, b->values, b->indices, b->rows_per_layer, b->n_tokens,
-                                  b->k, err);
-}
-
-/* Over MPI (doc/scaling.md): each rank has summed the per-batch values of
- * its own batches; rank 0 gets the sums over all batches, their count and
- * the last batch's number, as one process (the sums in another order). */
-static int reduce_ranks(var_run *r, mlsae_error *err)
-{
-    if (mlsae_comm_size() <= 1) return 0;
-    return mlsae_comm_reduce_sum_f64(r->v.sum, 5, 0, err) ||
-                   mlsae_comm_sum_i64(&r->v.batches, 1, err) ||
-                   mlsae_comm_max_i64(&r->last_index, 1, err)
+                                  b->k, err) ||
+                   mlsae_batch_log_append(&r->log, b->index, r->v.batch, err)
                ? -1
                : 0;
+}
+
+/* The batches' values summed in batch order on rank 0: over MPI
+ * (doc/scaling.md) every rank's to rank 0 first, so that the sums are one
+ * process's, bit for bit; the last batch's number is the ranks' largest. */
+static int sum_batches(var_run *r, mlsae_error *err)
+{
+    if (mlsae_batch_log_gather(&r->log, err) ||
+        (mlsae_comm_size() > 1 && mlsae_comm_max_i64(&r->last_index, 1, err)))
+        return -1;
+    for (size_t i = 0; i < r->log.n; i++) mlsae_variances_add(&r->v, mlsae_batch_log_values(&r->log, i));
+    return 0;
 }
 
 int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_source *ckpt,
@@ -55,6 +59,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     var_run r;
     memset(&r, 0, sizeof r);
     r.last_index = -1;
+    mlsae_batch_log_init(&r.log, 5);
     const int rank = mlsae_comm_rank();
     int rc = -1;
     if (mlsae_variances_init(&r.v, s.n_layers, mlsae_sae_get_config(sae)->n_latents, err))
@@ -66,7 +71,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     opt.progress = rank == 0 ? progress : NULL;
     opt.label = "variances";
     mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err) || reduce_ranks(&r, err))
+    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err) || sum_batches(&r, err))
         goto done;
     res->batches = sum.batches;
     res->tokens = sum.tokens;
@@ -98,6 +103,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     rc = 0;
 done:
     mlsae_variances_free(&r.v);
+    mlsae_batch_log_free(&r.log);
     mlsae_sae_free(sae);
     mlsae_session_close(&s);
     return rc;

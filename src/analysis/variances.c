@@ -96,13 +96,18 @@ int mlsae_variances_update(mlsae_variances *v, const float *values, const int32_
         m2 += (double)l * l * p;
     }
     double exp_var_l_f = e_f / F, exp_var_l_tf = tf_sum / (T * F), var_l = m2 - m1 * m1;
-    v->sum[0] += exp_var_l_f;
-    v->sum[1] += exp_var_l_tf;
-    v->sum[2] += var_l;
-    v->sum[3] += exp_var_l_f / var_l;
-    v->sum[4] += exp_var_l_tf / exp_var_l_f;
-    v->batches++;
+    v->batch[0] = exp_var_l_f;
+    v->batch[1] = exp_var_l_tf;
+    v->batch[2] = var_l;
+    v->batch[3] = exp_var_l_f / var_l;
+    v->batch[4] = exp_var_l_tf / exp_var_l_f;
     return 0;
+}
+
+void mlsae_variances_add(mlsae_variances *v, const double batch[5])
+{
+    for (int i = 0; i < 5; i++) v->sum[i] += batch[i];
+    v->batches++;
 }
 
 void mlsae_variances_compute(const mlsae_variances *v, double out[5])
