@@ -9,7 +9,7 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-ocl_args ocl_args_begin(ocl_backend *ob, int kernel)
+static ocl_args ocl_args_begin(ocl_backend *ob, int kernel)
 {
     ocl_args a = {ob->kernel[kernel], 0, CL_SUCCESS, ob};
     return a;
@@ -21,9 +21,9 @@ static void set_arg(ocl_args *a, size_t size, const void *v)
     if (rc != CL_SUCCESS && a->err == CL_SUCCESS) a->err = rc;
 }
 
-void ocl_arg_mem(ocl_args *a, cl_mem m) { set_arg(a, sizeof m, &m); }
+static void ocl_arg_mem(ocl_args *a, cl_mem m) { set_arg(a, sizeof m, &m); }
 
-void ocl_arg_ref(ocl_args *a, mlsae_ref r)
+static void ocl_arg_ref(ocl_args *a, mlsae_ref r)
 {
     /* an absent ref gets a real (small) buffer: some drivers reject NULL */
     cl_mem m = r.buf ? r.buf->mem : a->ob->partials.mem;
@@ -32,10 +32,27 @@ void ocl_arg_ref(ocl_args *a, mlsae_ref r)
     set_arg(a, sizeof off, &off);
 }
 
-void ocl_arg_int(ocl_args *a, int v) { set_arg(a, sizeof v, &v); }
-void ocl_arg_float(ocl_args *a, float v) { set_arg(a, sizeof v, &v); }
-void ocl_arg_ulong(ocl_args *a, cl_ulong v) { set_arg(a, sizeof v, &v); }
-void ocl_arg_local(ocl_args *a, size_t bytes) { set_arg(a, bytes, NULL); }
+static void ocl_arg_int(ocl_args *a, int v) { set_arg(a, sizeof v, &v); }
+static void ocl_arg_float(ocl_args *a, float v) { set_arg(a, sizeof v, &v); }
+static void ocl_arg_ulong(ocl_args *a, cl_ulong v) { set_arg(a, sizeof v, &v); }
+static void ocl_arg_local(ocl_args *a, size_t bytes) { set_arg(a, bytes, NULL); }
+
+ocl_args ocl_args_list(ocl_backend *ob, int kernel, const ocl_arg *list)
+{
+    ocl_args a = ocl_args_begin(ob, kernel);
+    for (; list->kind != OCL_ARG_END; list++) {
+        switch (list->kind) {
+        case OCL_ARG_REF: ocl_arg_ref(&a, list->v.ref); break;
+        case OCL_ARG_INT: ocl_arg_int(&a, list->v.i); break;
+        case OCL_ARG_FLOAT: ocl_arg_float(&a, list->v.f); break;
+        case OCL_ARG_ULONG: ocl_arg_ulong(&a, list->v.u); break;
+        case OCL_ARG_MEM: ocl_arg_mem(&a, list->v.mem); break;
+        case OCL_ARG_LOCAL: ocl_arg_local(&a, list->v.bytes); break;
+        case OCL_ARG_END: break;
+        }
+    }
+    return a;
+}
 
 int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,
                const size_t *local)
@@ -254,22 +271,10 @@ int ocl_gemm(mlsae_backend *be, const char *op, int ta, int tb, int m, int n, in
     if (ocl_check_ref(be, op, "C", c, span(m, n, ldc))) return -1;
     if (bias.buf && ocl_check_ref(be, op, "bias", bias, (size_t)n)) return -1;
     int kid = ob->gemm_tiled ? OCLK_sgemm_tiled : OCLK_sgemm_simple;
-    ocl_args g = ocl_args_begin(ob, kid);
-    ocl_arg_int(&g, ta);
-    ocl_arg_int(&g, tb);
-    ocl_arg_int(&g, m);
-    ocl_arg_int(&g, n);
-    ocl_arg_int(&g, k);
-    ocl_arg_float(&g, alpha);
-    ocl_arg_ref(&g, a);
-    ocl_arg_int(&g, lda);
-    ocl_arg_ref(&g, b);
-    ocl_arg_int(&g, ldb);
-    ocl_arg_float(&g, beta);
-    ocl_arg_ref(&g, c);
-    ocl_arg_int(&g, ldc);
-    ocl_arg_ref(&g, bias);
-    ocl_arg_int(&g, bias.buf != NULL);
+    ocl_args g = ocl_args_list(ob, kid, (const ocl_arg[]){
+        ocl_int(ta), ocl_int(tb), ocl_int(m), ocl_int(n), ocl_int(k), ocl_float(alpha), ocl_ref(a),
+        ocl_int(lda), ocl_ref(b), ocl_int(ldb), ocl_float(beta), ocl_ref(c), ocl_int(ldc),
+        ocl_ref(bias), ocl_int(bias.buf != NULL), ocl_end()});
     if (ob->gemm_tiled) {
         const ocl_gemm_tile *t = &ob->tile;
         size_t local[2] = {(size_t)(t->tsn / t->wptn), (size_t)(t->tsm / t->wptm)};
@@ -295,12 +300,8 @@ static int ocl_axpby(mlsae_backend *be, size_t n, float alpha, mlsae_ref x, floa
     if (n == 0) return 0;
     if (ocl_check_ref(be, "axpby", "x", x, n) || ocl_check_ref(be, "axpby", "y", y, n)) return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_axpby);
-    ocl_arg_ulong(&g, n);
-    ocl_arg_float(&g, alpha);
-    ocl_arg_ref(&g, x);
-    ocl_arg_float(&g, beta);
-    ocl_arg_ref(&g, y);
+    ocl_args g = ocl_args_list(ob, OCLK_axpby, (const ocl_arg[]){
+        ocl_ulong(n), ocl_float(alpha), ocl_ref(x), ocl_float(beta), ocl_ref(y), ocl_end()});
     return ocl_launch_1d(&g, "axpby", OCLK_axpby, n);
 }
 
@@ -312,12 +313,8 @@ static int ocl_add_row_vector(mlsae_backend *be, mlsae_ref x, int rows, int cols
         ocl_check_ref(be, "add_row_vector", "v", v, (size_t)cols))
         return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_add_row_vector);
-    ocl_arg_ref(&g, x);
-    ocl_arg_int(&g, rows);
-    ocl_arg_int(&g, cols);
-    ocl_arg_ref(&g, v);
-    ocl_arg_float(&g, alpha);
+    ocl_args g = ocl_args_list(ob, OCLK_add_row_vector, (const ocl_arg[]){
+        ocl_ref(x), ocl_int(rows), ocl_int(cols), ocl_ref(v), ocl_float(alpha), ocl_end()});
     size_t global[2] = {(size_t)cols, (size_t)rows};
     return ocl_launch(&g, "add_row_vector", 2, global, NULL);
 }
@@ -338,13 +335,9 @@ static int ocl_sum_stats(mlsae_backend *be, size_t n, mlsae_ref x, mlsae_ref y, 
     if (groups > 256) groups = 256;
     size_t per_group = ob->use_fp64 ? 2 * sizeof(double) : 4 * sizeof(float);
     if (ocl_scratch(ob, &ob->partials, groups * per_group) != 0) return -1;
-    ocl_args g = ocl_args_begin(ob, kid);
-    ocl_arg_ulong(&g, n);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, y);
-    ocl_arg_int(&g, y.buf != NULL);
-    ocl_arg_mem(&g, ob->partials.mem);
-    ocl_arg_local(&g, local * per_group);
+    ocl_args g = ocl_args_list(ob, kid, (const ocl_arg[]){
+        ocl_ulong(n), ocl_ref(x), ocl_ref(y), ocl_int(y.buf != NULL), ocl_mem(ob->partials.mem),
+        ocl_local(local * per_group), ocl_end()});
     size_t global = groups * local;
     if (ocl_launch(&g, "sum_stats", 1, &global, &local) != 0) return -1;
     void *host = malloc(groups * per_group);
@@ -379,11 +372,8 @@ int ocl_round_lowp(mlsae_backend *be, int fmt, mlsae_ref x, mlsae_ref y, size_t 
     if (ocl_check_ref(be, "round_lowp", "x", x, n) || ocl_check_ref(be, "round_lowp", "y", y, n))
         return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_round_lowp);
-    ocl_arg_ulong(&g, n);
-    ocl_arg_int(&g, fmt);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, y);
+    ocl_args g = ocl_args_list(ob, OCLK_round_lowp, (const ocl_arg[]){
+        ocl_ulong(n), ocl_int(fmt), ocl_ref(x), ocl_ref(y), ocl_end()});
     return ocl_launch_1d(&g, "round_lowp", OCLK_round_lowp, n);
 }
 

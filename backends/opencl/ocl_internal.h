@@ -109,13 +109,34 @@ typedef struct ocl_args {
     cl_int err;
     ocl_backend *ob;
 } ocl_args;
-ocl_args ocl_args_begin(ocl_backend *ob, int kernel);
-void ocl_arg_ref(ocl_args *a, mlsae_ref r);   /* absent ref: a dummy buffer, offset 0 */
-void ocl_arg_int(ocl_args *a, int v);
-void ocl_arg_float(ocl_args *a, float v);
-void ocl_arg_ulong(ocl_args *a, cl_ulong v);
-void ocl_arg_mem(ocl_args *a, cl_mem m);
-void ocl_arg_local(ocl_args *a, size_t bytes);
+/* One kernel argument of a list for ocl_args_list, made by ocl_ref() (an
+ * absent ref becomes a dummy buffer, offset 0), ocl_int(), ocl_float(),
+ * ocl_ulong(), ocl_mem() or ocl_local(); the list ends with ocl_end(). */
+typedef struct ocl_arg {
+    enum { OCL_ARG_END, OCL_ARG_REF, OCL_ARG_INT, OCL_ARG_FLOAT, OCL_ARG_ULONG, OCL_ARG_MEM,
+           OCL_ARG_LOCAL } kind;
+    union {
+        mlsae_ref ref;
+        int i;
+        float f;
+        cl_ulong u;
+        cl_mem mem;
+        size_t bytes;
+    } v;
+} ocl_arg;
+static inline ocl_arg ocl_ref(mlsae_ref r) { return (ocl_arg){OCL_ARG_REF, {.ref = r}}; }
+static inline ocl_arg ocl_int(int v) { return (ocl_arg){OCL_ARG_INT, {.i = v}}; }
+static inline ocl_arg ocl_float(float v) { return (ocl_arg){OCL_ARG_FLOAT, {.f = v}}; }
+static inline ocl_arg ocl_ulong(cl_ulong v) { return (ocl_arg){OCL_ARG_ULONG, {.u = v}}; }
+static inline ocl_arg ocl_mem(cl_mem m) { return (ocl_arg){OCL_ARG_MEM, {.mem = m}}; }
+static inline ocl_arg ocl_local(size_t bytes)
+{
+    return (ocl_arg){OCL_ARG_LOCAL, {.bytes = bytes}};
+}
+static inline ocl_arg ocl_end(void) { return (ocl_arg){OCL_ARG_END, {.i = 0}}; }
+/* The kernel's arguments, from its first, set from list (ending with ocl_end()); the
+ * first error is kept in the result for ocl_launch to report. */
+ocl_args ocl_args_list(ocl_backend *ob, int kernel, const ocl_arg *list);
 /* Enqueue kernel with `dims` dimensions; global sizes are rounded up to
  * multiples of local (local may be NULL). */
 int ocl_launch(ocl_args *a, const char *op, cl_uint dims, const size_t *global,

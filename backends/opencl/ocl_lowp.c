@@ -22,14 +22,9 @@ static size_t span2(int rows, int cols, int ld)
 static int store16(ocl_backend *ob, const char *op, int fmt, int rows, int cols, mlsae_ref x,
                    int ldx, cl_mem y, cl_ulong yo)
 {
-    ocl_args g = ocl_args_begin(ob, OCLK_lowp_store);
-    ocl_arg_int(&g, fmt);
-    ocl_arg_int(&g, rows);
-    ocl_arg_int(&g, cols);
-    ocl_arg_ref(&g, x);
-    ocl_arg_int(&g, ldx);
-    ocl_arg_mem(&g, y);
-    ocl_arg_ulong(&g, yo);
+    ocl_args g = ocl_args_list(ob, OCLK_lowp_store, (const ocl_arg[]){
+        ocl_int(fmt), ocl_int(rows), ocl_int(cols), ocl_ref(x), ocl_int(ldx), ocl_mem(y),
+        ocl_ulong(yo), ocl_end()});
     size_t global[2] = {(size_t)cols, (size_t)rows};
     return ocl_launch(&g, op, 2, global, NULL);
 }
@@ -75,17 +70,10 @@ static int ocl_lowp_gemm(mlsae_backend *be, int fmt, int m, int n, int k, mlsae_
                         k > 0 ? k : 1, 0.0f, c, ldc, MLSAE_NOREF);
     }
     if (k > 0 && store16(ob, "lowp_gemm", fmt, m, k, a, lda, ob->scratch_lowp.mem, 0)) return -1;
-    ocl_args g = ocl_args_begin(ob, OCLK_lowp_gemm_tiled);
-    ocl_arg_int(&g, fmt);
-    ocl_arg_int(&g, m);
-    ocl_arg_int(&g, n);
-    ocl_arg_int(&g, k);
-    ocl_arg_mem(&g, ob->scratch_lowp.mem);
-    ocl_arg_ulong(&g, 0);
-    ocl_arg_mem(&g, packed.buf->mem);
-    ocl_arg_ulong(&g, 2 * (cl_ulong)packed.off);
-    ocl_arg_ref(&g, c);
-    ocl_arg_int(&g, ldc);
+    ocl_args g = ocl_args_list(ob, OCLK_lowp_gemm_tiled, (const ocl_arg[]){
+        ocl_int(fmt), ocl_int(m), ocl_int(n), ocl_int(k), ocl_mem(ob->scratch_lowp.mem),
+        ocl_ulong(0), ocl_mem(packed.buf->mem), ocl_ulong(2 * (cl_ulong)packed.off), ocl_ref(c),
+        ocl_int(ldc), ocl_end()});
     const ocl_gemm_tile *t = &ob->tile;
     size_t local[2] = {(size_t)(t->tsn / t->wptn), (size_t)(t->tsm / t->wptm)};
     size_t global[2] = {(size_t)((n + t->tsn - 1) / t->tsn) * local[0],

@@ -15,13 +15,10 @@ static int ocl_embedding(mlsae_backend *be, mlsae_ref table, mlsae_ref ids, int 
         ocl_check_ref(be, "embedding", "table", table, (size_t)dim))
         return -1;
     size_t cap = table.buf->n_bytes / 4;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_embedding);
-    ocl_arg_ref(&g, table);
-    ocl_arg_ulong(&g, (cl_ulong)((cap - table.off) / (size_t)dim)); /* rows present */
-    ocl_arg_ref(&g, ids);
-    ocl_arg_int(&g, n);
-    ocl_arg_int(&g, dim);
-    ocl_arg_ref(&g, out);
+    cl_ulong table_rows = (cl_ulong)((cap - table.off) / (size_t)dim); /* rows present */
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_embedding, (const ocl_arg[]){
+        ocl_ref(table), ocl_ulong(table_rows), ocl_ref(ids), ocl_int(n), ocl_int(dim),
+        ocl_ref(out), ocl_end()});
     size_t global[2] = {(size_t)dim, (size_t)n};
     return ocl_launch(&g, "embedding", 2, global, NULL);
 }
@@ -36,15 +33,9 @@ static int ocl_layer_norm(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_r
         (gamma.buf && ocl_check_ref(be, "layer_norm", "gamma", gamma, (size_t)dim)) ||
         (beta.buf && ocl_check_ref(be, "layer_norm", "beta", beta, (size_t)dim)))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_layer_norm);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, out);
-    ocl_arg_ref(&g, gamma);
-    ocl_arg_ref(&g, beta);
-    ocl_arg_int(&g, gamma.buf != NULL);
-    ocl_arg_int(&g, beta.buf != NULL);
-    ocl_arg_int(&g, dim);
-    ocl_arg_float(&g, eps);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_layer_norm, (const ocl_arg[]){
+        ocl_ref(x), ocl_ref(out), ocl_ref(gamma), ocl_ref(beta), ocl_int(gamma.buf != NULL),
+        ocl_int(beta.buf != NULL), ocl_int(dim), ocl_float(eps), ocl_end()});
     return ocl_launch_rows(&g, "layer_norm", OCLK_layer_norm, (size_t)rows);
 }
 
@@ -60,9 +51,8 @@ static int ocl_gelu(mlsae_backend *be, mlsae_ref x, size_t n)
     if (n == 0) return 0;
     if (ocl_check_ref(be, "gelu", "x", x, n)) return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_gelu);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ulong(&g, n);
+    ocl_args g = ocl_args_list(ob, OCLK_gelu, (const ocl_arg[]){
+        ocl_ref(x), ocl_ulong(n), ocl_end()});
     return ocl_launch_1d(&g, "gelu", OCLK_gelu, n);
 }
 
@@ -84,14 +74,9 @@ static int ocl_rotary(mlsae_backend *be, mlsae_ref qkv, int batch, int seq, int 
     int rc = ocl_upload(ob, &ob->scratch_f, inv, half * sizeof *inv);
     free(inv);
     if (rc != 0) return -1;
-    ocl_args g = ocl_args_begin(ob, OCLK_rotary);
-    ocl_arg_ref(&g, qkv);
-    ocl_arg_int(&g, seq);
-    ocl_arg_int(&g, n_heads);
-    ocl_arg_int(&g, head_dim);
-    ocl_arg_int(&g, rot_dims);
-    ocl_arg_mem(&g, ob->scratch_f.mem);
-    ocl_arg_ulong(&g, 0);
+    ocl_args g = ocl_args_list(ob, OCLK_rotary, (const ocl_arg[]){
+        ocl_ref(qkv), ocl_int(seq), ocl_int(n_heads), ocl_int(head_dim), ocl_int(rot_dims),
+        ocl_mem(ob->scratch_f.mem), ocl_ulong(0), ocl_end()});
     size_t global[3] = {(size_t)half, (size_t)n_heads, rows};
     return ocl_launch(&g, "rotary", 3, global, NULL);
 }
@@ -120,15 +105,10 @@ static int ocl_attention(mlsae_backend *be, mlsae_ref qkv, mlsae_ref out, int ba
     int bk = fit < ATT_MAX_BK ? (int)fit : ATT_MAX_BK;
     if (bk < 1)
         return mlsae_backend_fail(be, "opencl attention: head_dim %d does not fit local memory", head_dim);
-    ocl_args g = ocl_args_begin(ob, OCLK_attention);
-    ocl_arg_ref(&g, qkv);
-    ocl_arg_ref(&g, out);
-    ocl_arg_int(&g, seq);
-    ocl_arg_int(&g, n_heads);
-    ocl_arg_int(&g, head_dim);
-    ocl_arg_float(&g, 1.0f / sqrtf((float)head_dim));
-    ocl_arg_int(&g, bk);
-    ocl_arg_local(&g, (size_t)2 * bk * head_dim * sizeof(float));
+    ocl_args g = ocl_args_list(ob, OCLK_attention, (const ocl_arg[]){
+        ocl_ref(qkv), ocl_ref(out), ocl_int(seq), ocl_int(n_heads), ocl_int(head_dim),
+        ocl_float(1.0f / sqrtf((float)head_dim)), ocl_int(bk),
+        ocl_local((size_t)2 * bk * head_dim * sizeof(float)), ocl_end()});
     size_t local[3] = {(size_t)ob->att_bq, 1, 1};
     size_t global[3] = {(size_t)seq, (size_t)n_heads, (size_t)batch};
     return ocl_launch(&g, "attention", 3, global, local);
@@ -143,11 +123,8 @@ static int ocl_cross_entropy(mlsae_backend *be, mlsae_ref logits, mlsae_ref targ
         ocl_check_ref(be, "cross_entropy", "target", target, (size_t)rows) ||
         ocl_check_ref(be, "cross_entropy", "loss", loss, (size_t)rows))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_cross_entropy);
-    ocl_arg_ref(&g, logits);
-    ocl_arg_ref(&g, target);
-    ocl_arg_int(&g, vocab);
-    ocl_arg_ref(&g, loss);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_cross_entropy, (const ocl_arg[]){
+        ocl_ref(logits), ocl_ref(target), ocl_int(vocab), ocl_ref(loss), ocl_end()});
     return ocl_launch_rows(&g, "cross_entropy", OCLK_cross_entropy, (size_t)rows);
 }
 
@@ -161,11 +138,8 @@ static int ocl_kl_div(mlsae_backend *be, mlsae_ref logits_true, mlsae_ref logits
         ocl_check_ref(be, "kl_div", "logits_pred", logits_pred, n) ||
         ocl_check_ref(be, "kl_div", "out", out, (size_t)rows))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_kl_div);
-    ocl_arg_ref(&g, logits_true);
-    ocl_arg_ref(&g, logits_pred);
-    ocl_arg_int(&g, vocab);
-    ocl_arg_ref(&g, out);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_kl_div, (const ocl_arg[]){
+        ocl_ref(logits_true), ocl_ref(logits_pred), ocl_int(vocab), ocl_ref(out), ocl_end()});
     return ocl_launch_rows(&g, "kl_div", OCLK_kl_div, (size_t)rows);
 }
 

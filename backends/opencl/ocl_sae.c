@@ -25,15 +25,9 @@ static int ocl_standardize(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_
         (mu.buf && ocl_check_ref(be, "standardize", "mu", mu, (size_t)rows)) ||
         (sd.buf && ocl_check_ref(be, "standardize", "sd", sd, (size_t)rows)))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_standardize);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, out);
-    ocl_arg_ref(&g, mu);
-    ocl_arg_ref(&g, sd);
-    ocl_arg_int(&g, mu.buf != NULL);
-    ocl_arg_int(&g, sd.buf != NULL);
-    ocl_arg_int(&g, d);
-    ocl_arg_float(&g, eps);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_standardize, (const ocl_arg[]){
+        ocl_ref(x), ocl_ref(out), ocl_ref(mu), ocl_ref(sd), ocl_int(mu.buf != NULL),
+        ocl_int(sd.buf != NULL), ocl_int(d), ocl_float(eps), ocl_end()});
     return ocl_launch_rows(&g, "standardize", OCLK_standardize, (size_t)rows);
 }
 
@@ -47,13 +41,9 @@ static int ocl_row_affine(mlsae_backend *be, mlsae_ref x, mlsae_ref out, mlsae_r
         ocl_check_ref(be, "row_affine", "scale", scale, (size_t)rows) ||
         ocl_check_ref(be, "row_affine", "shift", shift, (size_t)rows))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_row_affine);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, out);
-    ocl_arg_ref(&g, scale);
-    ocl_arg_ref(&g, shift);
-    ocl_arg_int(&g, rows);
-    ocl_arg_int(&g, d);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_row_affine, (const ocl_arg[]){
+        ocl_ref(x), ocl_ref(out), ocl_ref(scale), ocl_ref(shift), ocl_int(rows), ocl_int(d),
+        ocl_end()});
     size_t global[2] = {(size_t)d, (size_t)rows};
     return ocl_launch(&g, "row_affine", 2, global, NULL);
 }
@@ -71,16 +61,10 @@ static int ocl_topk(mlsae_backend *be, mlsae_ref pre, int rows, int n, int k, ml
         ocl_check_ref(be, "topk", "indices", indices, rk))
         return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_topk);
-    ocl_arg_ref(&g, pre);
-    ocl_arg_int(&g, n);
-    ocl_arg_int(&g, k);
-    ocl_arg_ref(&g, mask);
-    ocl_arg_int(&g, mask.buf != NULL);
-    ocl_arg_ref(&g, values);
-    ocl_arg_ref(&g, indices);
     size_t local = ob->kernel_wg[OCLK_topk];
-    ocl_arg_local(&g, 2 * local * sizeof(cl_uint));
+    ocl_args g = ocl_args_list(ob, OCLK_topk, (const ocl_arg[]){
+        ocl_ref(pre), ocl_int(n), ocl_int(k), ocl_ref(mask), ocl_int(mask.buf != NULL),
+        ocl_ref(values), ocl_ref(indices), ocl_local(2 * local * sizeof(cl_uint)), ocl_end()});
     size_t global = (size_t)rows * local;
     return ocl_launch(&g, "topk", 1, &global, &local);
 }
@@ -95,18 +79,10 @@ static int ocl_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, i
                 ocl_check_ref(be, "sparse_gather", "idx", idx, rk) ||
                 ocl_check_ref(be, "sparse_gather", "table", table, (size_t)d))))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_sparse_gather);
-    ocl_arg_ref(&g, coef);
-    ocl_arg_ref(&g, idx);
-    ocl_arg_int(&g, k > 0 ? k : 0);
-    ocl_arg_ref(&g, table);
-    ocl_arg_int(&g, d);
-    ocl_arg_ulong(&g, rk ? table_rows(table, d) : 0);
-    ocl_arg_int(&g, relu);
-    ocl_arg_float(&g, beta);
-    ocl_arg_ref(&g, out);
-    ocl_arg_int(&g, rows);
-    ocl_arg_mem(&g, ocl_of(be)->bad);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_sparse_gather, (const ocl_arg[]){
+        ocl_ref(coef), ocl_ref(idx), ocl_int(k > 0 ? k : 0), ocl_ref(table), ocl_int(d),
+        ocl_ulong(rk ? table_rows(table, d) : 0), ocl_int(relu), ocl_float(beta), ocl_ref(out),
+        ocl_int(rows), ocl_mem(ocl_of(be)->bad), ocl_end()});
     size_t global[2] = {(size_t)d, (size_t)rows};
     return ocl_launch(&g, "sparse_gather", 2, global, NULL);
 }
@@ -123,19 +99,11 @@ static int ocl_sparse_dot(mlsae_backend *be, mlsae_ref x, mlsae_ref idx, int row
         (gate.buf && ocl_check_ref(be, "sparse_dot", "gate", gate, rk)) ||
         ocl_check_ref(be, "sparse_dot", "out", out, rk))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_sparse_dot);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ref(&g, idx);
-    ocl_arg_int(&g, k);
-    ocl_arg_ref(&g, table);
-    ocl_arg_int(&g, d > 0 ? d : 0);
-    ocl_arg_ulong(&g, d > 0 ? table_rows(table, d) : 0);
-    ocl_arg_ref(&g, gate);
-    ocl_arg_int(&g, gate.buf != NULL);
-    ocl_arg_ref(&g, out);
     size_t local = ocl_of(be)->kernel_wg[OCLK_sparse_dot], global = rk * local;
-    ocl_arg_local(&g, local * sizeof(float));
-    ocl_arg_mem(&g, ocl_of(be)->bad);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_sparse_dot, (const ocl_arg[]){
+        ocl_ref(x), ocl_ref(idx), ocl_int(k), ocl_ref(table), ocl_int(d > 0 ? d : 0),
+        ocl_ulong(d > 0 ? table_rows(table, d) : 0), ocl_ref(gate), ocl_int(gate.buf != NULL),
+        ocl_ref(out), ocl_local(local * sizeof(float)), ocl_mem(ocl_of(be)->bad), ocl_end()});
     return ocl_launch(&g, "sparse_dot", 1, &global, &local);
 }
 
@@ -193,17 +161,10 @@ static int ocl_sparse_scatter(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, 
     for (size_t e = 0; e < rk; e++) entries[slot[ids[e]]++] = (int32_t)e; /* stable */
     size_t csr_len = 2 * (size_t)n_touched + 1 + rk;
     if (ocl_upload(ob, &ob->scratch_i, csr, csr_len * sizeof *csr) != 0) goto done;
-    ocl_args g = ocl_args_begin(ob, OCLK_sparse_scatter);
-    ocl_arg_ref(&g, coef);
-    ocl_arg_int(&g, k);
-    ocl_arg_ref(&g, x);
-    ocl_arg_int(&g, d);
-    ocl_arg_ref(&g, dst);
-    ocl_arg_mem(&g, ob->scratch_i.mem);
-    ocl_arg_ulong(&g, 0);
-    ocl_arg_ulong(&g, (cl_ulong)n_touched);
-    ocl_arg_ulong(&g, 2 * (cl_ulong)n_touched + 1);
-    ocl_arg_int(&g, n_touched);
+    ocl_args g = ocl_args_list(ob, OCLK_sparse_scatter, (const ocl_arg[]){
+        ocl_ref(coef), ocl_int(k), ocl_ref(x), ocl_int(d), ocl_ref(dst), ocl_mem(ob->scratch_i.mem),
+        ocl_ulong(0), ocl_ulong((cl_ulong)n_touched), ocl_ulong(2 * (cl_ulong)n_touched + 1),
+        ocl_int(n_touched), ocl_end()});
     size_t global[2] = {(size_t)d, (size_t)n_touched};
     rc = ocl_launch(&g, "sparse_scatter", 2, global, NULL);
 done:
@@ -226,22 +187,14 @@ static int ocl_update_dead(mlsae_backend *be, mlsae_ref values, mlsae_ref idx, i
         return -1;
     ocl_backend *ob = ocl_of(be);
     if (rk) {
-        ocl_args g = ocl_args_begin(ob, OCLK_dead_reset);
-        ocl_arg_ref(&g, values);
-        ocl_arg_ref(&g, idx);
-        ocl_arg_ulong(&g, rk);
-        ocl_arg_float(&g, threshold);
-        ocl_arg_ref(&g, last_nonzero);
-        ocl_arg_int(&g, n);
-        ocl_arg_mem(&g, ob->bad);
+        ocl_args g = ocl_args_list(ob, OCLK_dead_reset, (const ocl_arg[]){
+            ocl_ref(values), ocl_ref(idx), ocl_ulong(rk), ocl_float(threshold),
+            ocl_ref(last_nonzero), ocl_int(n), ocl_mem(ob->bad), ocl_end()});
         if (ocl_launch_1d(&g, "update_dead", OCLK_dead_reset, rk) != 0) return -1;
     }
-    ocl_args g = ocl_args_begin(ob, OCLK_dead_tick);
-    ocl_arg_ref(&g, last_nonzero);
-    ocl_arg_int(&g, n);
-    ocl_arg_int(&g, dead_steps);
-    ocl_arg_ref(&g, mask);
-    ocl_arg_int(&g, mask.buf != NULL);
+    ocl_args g = ocl_args_list(ob, OCLK_dead_tick, (const ocl_arg[]){
+        ocl_ref(last_nonzero), ocl_int(n), ocl_int(dead_steps), ocl_ref(mask),
+        ocl_int(mask.buf != NULL), ocl_end()});
     return ocl_launch_1d(&g, "update_dead", OCLK_dead_tick, (size_t)n);
 }
 
@@ -250,9 +203,8 @@ static int ocl_relu(mlsae_backend *be, mlsae_ref x, size_t n)
     if (n == 0) return 0;
     if (ocl_check_ref(be, "relu", "x", x, n)) return -1;
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_relu);
-    ocl_arg_ref(&g, x);
-    ocl_arg_ulong(&g, n);
+    ocl_args g = ocl_args_list(ob, OCLK_relu, (const ocl_arg[]){
+        ocl_ref(x), ocl_ulong(n), ocl_end()});
     return ocl_launch_1d(&g, "relu", OCLK_relu, n);
 }
 
@@ -260,9 +212,8 @@ static int ocl_normalize_rows(mlsae_backend *be, mlsae_ref w, int rows, int d)
 {
     if (rows <= 0 || d <= 0) return 0;
     if (ocl_check_ref(be, "normalize_rows", "w", w, (size_t)rows * d)) return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_normalize_rows);
-    ocl_arg_ref(&g, w);
-    ocl_arg_int(&g, d);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_normalize_rows, (const ocl_arg[]){
+        ocl_ref(w), ocl_int(d), ocl_end()});
     return ocl_launch_rows(&g, "normalize_rows", OCLK_normalize_rows, (size_t)rows);
 }
 
@@ -272,10 +223,8 @@ static int ocl_remove_parallel(mlsae_backend *be, mlsae_ref w, mlsae_ref g_, int
     if (ocl_check_ref(be, "remove_parallel", "w", w, (size_t)rows * d) ||
         ocl_check_ref(be, "remove_parallel", "g", g_, (size_t)rows * d))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_remove_parallel);
-    ocl_arg_ref(&g, w);
-    ocl_arg_ref(&g, g_);
-    ocl_arg_int(&g, d);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_remove_parallel, (const ocl_arg[]){
+        ocl_ref(w), ocl_ref(g_), ocl_int(d), ocl_end()});
     return ocl_launch_rows(&g, "remove_parallel", OCLK_remove_parallel, (size_t)rows);
 }
 
@@ -291,18 +240,11 @@ static int ocl_adam(mlsae_backend *be, mlsae_ref p, mlsae_ref grad, mlsae_ref m,
      * PyTorch's Python scalars) */
     double bc1 = 1.0 - pow((double)beta1, step), bc2 = 1.0 - pow((double)beta2, step);
     ocl_backend *ob = ocl_of(be);
-    ocl_args g = ocl_args_begin(ob, OCLK_adam);
-    ocl_arg_ref(&g, p);
-    ocl_arg_ref(&g, grad);
-    ocl_arg_ref(&g, m);
-    ocl_arg_ref(&g, v);
-    ocl_arg_ulong(&g, n);
-    ocl_arg_float(&g, (float)(1.0 - (double)beta1));
-    ocl_arg_float(&g, beta2);
-    ocl_arg_float(&g, (float)(1.0 - (double)beta2));
-    ocl_arg_float(&g, eps);
-    ocl_arg_float(&g, (float)-((double)lr / bc1));
-    ocl_arg_float(&g, (float)sqrt(bc2));
+    ocl_args g = ocl_args_list(ob, OCLK_adam, (const ocl_arg[]){
+        ocl_ref(p), ocl_ref(grad), ocl_ref(m), ocl_ref(v), ocl_ulong(n),
+        ocl_float((float)(1.0 - (double)beta1)), ocl_float(beta2),
+        ocl_float((float)(1.0 - (double)beta2)), ocl_float(eps),
+        ocl_float((float)-((double)lr / bc1)), ocl_float((float)sqrt(bc2)), ocl_end()});
     return ocl_launch_1d(&g, "adam", OCLK_adam, n);
 }
 
@@ -315,14 +257,9 @@ static int ocl_gather_columns(mlsae_backend *be, mlsae_ref src, int rows, int n,
         ocl_check_ref(be, "gather_columns", "cols", cols, (size_t)n_cols) ||
         ocl_check_ref(be, "gather_columns", "dst", dst, (size_t)rows * n_cols))
         return -1;
-    ocl_args g = ocl_args_begin(ocl_of(be), OCLK_gather_columns);
-    ocl_arg_ref(&g, src);
-    ocl_arg_int(&g, n);
-    ocl_arg_ref(&g, cols);
-    ocl_arg_int(&g, n_cols);
-    ocl_arg_ref(&g, dst);
-    ocl_arg_int(&g, rows);
-    ocl_arg_mem(&g, ocl_of(be)->bad);
+    ocl_args g = ocl_args_list(ocl_of(be), OCLK_gather_columns, (const ocl_arg[]){
+        ocl_ref(src), ocl_int(n), ocl_ref(cols), ocl_int(n_cols), ocl_ref(dst), ocl_int(rows),
+        ocl_mem(ocl_of(be)->bad), ocl_end()});
     size_t global[2] = {(size_t)n_cols, (size_t)rows};
     return ocl_launch(&g, "gather_columns", 2, global, NULL);
 }

@@ -141,38 +141,47 @@ static const int EXAMPLES_DEFAULTS[] = {32, 4}, EXAMPLES_MIN[] = {1, 0};
 
 /* The analyses whose options are run_analysis' own. */
 static const analysis_cmd DISTS = {
-    "dists",
-    "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
-    "\n"
-    "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
-    "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
-    "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
-    "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
-    "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
-    "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
-    NULL, NULL, NULL, NULL, mlsae_analysis_dists, 1};
+    .name = "dists",
+    .usage =
+        "Usage: mlsae dists --checkpoint DIR [--out DIR] [OPTIONS]\n"
+        "\n"
+        "For every latent and layer, how often the latent is in the SAE's TopK and the\n"
+        "sum of its TopK values (mlsae/analysis/dists.py). Writes OUT/NAME-dists.safetensors\n"
+        "(counts, totals F32 [n_layers, n_latents]; NAME-tfm becomes NAME-dists),\n"
+        "OUT/NAME-dists.csv (per latent: count, total, mean, layer_mean, layer_var,\n"
+        "layer_std) and, every --log_every_n_steps batches (default 8; null: never),\n"
+        "a row of OUT/dists_layer_std_step_NAME.csv.\n\n",
+    .run_plain = mlsae_analysis_dists,
+    .streams = 1};
 static const analysis_cmd EXAMPLES = {
-    "examples",
-    "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
-    "\n"
-    "The top activating examples of every latent at every layer\n"
-    "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
-    "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
-    "last three) with the n_examples highest activations per (latent, layer) and\n"
-    "n_tokens of context either side, within the same sequence.\n"
-    "\n"
-    "  --n_examples N     examples kept per latent and layer (32)\n"
-    "  --n_tokens N       context tokens either side (4)\n",
-    EXAMPLES_FLAGS, EXAMPLES_DEFAULTS, EXAMPLES_MIN, run_examples, NULL, 1};
+    .name = "examples",
+    .usage =
+        "Usage: mlsae examples --checkpoint DIR [--n_examples N] [--n_tokens N] [--out DIR]\n"
+        "\n"
+        "The top activating examples of every latent at every layer\n"
+        "(mlsae/analysis/examples.py): OUT/NAME-examples.db, SQLite, table examples (id,\n"
+        "latent, layer, token_id, token, act, token_ids, tokens, acts; JSON text in the\n"
+        "last three) with the n_examples highest activations per (latent, layer) and\n"
+        "n_tokens of context either side, within the same sequence.\n"
+        "\n"
+        "  --n_examples N     examples kept per latent and layer (32)\n"
+        "  --n_tokens N       context tokens either side (4)\n",
+    .int_flags = EXAMPLES_FLAGS,
+    .int_defaults = EXAMPLES_DEFAULTS,
+    .int_min = EXAMPLES_MIN,
+    .run = run_examples,
+    .streams = 1};
 static const analysis_cmd VARIANCES = {
-    "variances",
-    "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
-    "\n"
-    "How much of the latents' spread over layers is explained by the latent and how\n"
-    "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
-    "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
-    "averaged over the batches, computed from the TopK entries.\n\n",
-    NULL, NULL, NULL, NULL, mlsae_analysis_variances, 1};
+    .name = "variances",
+    .usage =
+        "Usage: mlsae variances --checkpoint DIR [--out DIR] [OPTIONS]\n"
+        "\n"
+        "How much of the latents' spread over layers is explained by the latent and how\n"
+        "much by the token (mlsae/analysis/variances.py): OUT/variances_NAME.csv with\n"
+        "exp_var_l_f, exp_var_l_tf, var_l, rel_var_f, rel_var_t, per-batch values\n"
+        "averaged over the batches, computed from the TopK entries.\n\n",
+    .run_plain = mlsae_analysis_variances,
+    .streams = 1};
 
 int cmd_dists(int argc, char **argv) { return run_analysis(&DISTS, argc, argv); }
 int cmd_examples(int argc, char **argv) { return run_analysis(&EXAMPLES, argc, argv); }
@@ -183,17 +192,22 @@ int cmd_embed_cos_sim(int argc, char **argv)
     static const char *const flags[] = {"--n_embeds", NULL};
     static const int defaults[] = {8}, mins[] = {1};
     static const analysis_cmd ac = {
-        "embed-cos-sim",
-        "Usage: mlsae embed-cos-sim --checkpoint DIR [--n_embeds N] [--latents I,J,...]\n"
-        "\n"
-        "The tokens whose input and output embeddings are most similar to each latent's\n"
-        "decoder column (figures/embed_cos_sim.py): OUT/embed_in_cos_sim_NAME.csv and\n"
-        "OUT/embed_out_cos_sim_NAME.csv (latent, token, sim) and the summary\n"
-        "OUT/embed_cos_sim.csv. Needs the SAE and the model's embeddings, no data.\n"
-        "\n"
-        "  --n_embeds N       tokens per latent (8)\n"
-        "  --latents LIST     only these latents (default: all)\n",
-        flags, defaults, mins, run_embed, NULL, 0};
+        .name = "embed-cos-sim",
+        .usage =
+            "Usage: mlsae embed-cos-sim --checkpoint DIR [--n_embeds N] [--latents I,J,...]\n"
+            "\n"
+            "The tokens whose input and output embeddings are most similar to each latent's\n"
+            "decoder column (figures/embed_cos_sim.py): OUT/embed_in_cos_sim_NAME.csv and\n"
+            "OUT/embed_out_cos_sim_NAME.csv (latent, token, sim) and the summary\n"
+            "OUT/embed_cos_sim.csv. Needs the SAE and the model's embeddings, no data.\n"
+            "\n"
+            "  --n_embeds N       tokens per latent (8)\n"
+            "  --latents LIST     only these latents (default: all)\n",
+        .int_flags = flags,
+        .int_defaults = defaults,
+        .int_min = mins,
+        .run = run_embed,
+        .streams = 0};
     const char *list = NULL;
     if (cli_take_value(&argc, argv, "--latents", &list) < 0)
         return cli_error(ac.name, "--latents needs a value");

@@ -15,6 +15,43 @@
 #define RTSM (TSM / WPTM)
 #define RTSN (TSN / WPTN)
 
+/* acc[i][j] += sum over kk of As[kk][ty + i*RTSM] * Bs[kk][tx + j*RTSN]: the
+ * item's WPTM x WPTN outputs from one TSK-deep pair of tiles, kk in order
+ * (the summation order that sgemm_tiled and lowp_gemm_tiled share). */
+inline void tile_accumulate(__local const float (*As)[TSM], __local const float (*Bs)[TSN],
+                            int tx, int ty, float (*acc)[WPTN])
+{
+    for (int kk = 0; kk < TSK; kk++) {
+        float a[WPTM], b[WPTN];
+        for (int i = 0; i < WPTM; i++) a[i] = As[kk][ty + i * RTSM];
+        for (int j = 0; j < WPTN; j++) b[j] = Bs[kk][tx + j * RTSN];
+        for (int i = 0; i < WPTM; i++)
+            for (int j = 0; j < WPTN; j++) acc[i][j] += a[i] * b[j];
+    }
+}
+
+/* The item's outputs that fall inside C [M, N] (row stride ldc, from element
+ * co; the tile's corner at row m0, column n0): C = alpha acc + beta C
+ * (+ bias[col] when has_bias); beta == 0 never reads C. */
+inline void tile_store(int M, int N, int m0, int n0, int tx, int ty, float (*acc)[WPTN],
+                       float alpha, float beta, __global float *C, ulong co, int ldc,
+                       __global const float *bias, ulong biaso, int has_bias)
+{
+    for (int i = 0; i < WPTM; i++) {
+        int gm = m0 + ty + i * RTSM;
+        if (gm >= M) continue;
+        for (int j = 0; j < WPTN; j++) {
+            int gn = n0 + tx + j * RTSN;
+            if (gn >= N) continue;
+            size_t ci = co + (size_t)gm * ldc + gn;
+            float v = alpha * acc[i][j];
+            if (beta != 0.0f) v += beta * C[ci];
+            if (has_bias) v += bias[biaso + gn];
+            C[ci] = v;
+        }
+    }
+}
+
 __kernel void sgemm_tiled(int ta, int tb, int M, int N, int K, float alpha,
                           __global const float *A, ulong ao, int lda,
                           __global const float *B, ulong bo, int ldb, float beta,
@@ -51,28 +88,10 @@ __kernel void sgemm_tiled(int ta, int tb, int M, int N, int K, float alpha,
             Bs[kk][n] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < TSK; kk++) {
-            float a[WPTM], b[WPTN];
-            for (int i = 0; i < WPTM; i++) a[i] = As[kk][ty + i * RTSM];
-            for (int j = 0; j < WPTN; j++) b[j] = Bs[kk][tx + j * RTSN];
-            for (int i = 0; i < WPTM; i++)
-                for (int j = 0; j < WPTN; j++) acc[i][j] += a[i] * b[j];
-        }
+        tile_accumulate(As, Bs, tx, ty, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    for (int i = 0; i < WPTM; i++) {
-        int gm = m0 + ty + i * RTSM;
-        if (gm >= M) continue;
-        for (int j = 0; j < WPTN; j++) {
-            int gn = n0 + tx + j * RTSN;
-            if (gn >= N) continue;
-            size_t ci = co + (size_t)gm * ldc + gn;
-            float v = alpha * acc[i][j];
-            if (beta != 0.0f) v += beta * C[ci];
-            if (has_bias) v += bias[biaso + gn];
-            C[ci] = v;
-        }
-    }
+    tile_store(M, N, m0, n0, tx, ty, acc, alpha, beta, C, co, ldc, bias, biaso, has_bias);
 }
 
 /* Fallback for devices whose limits do not fit any tile: one item per C element. */

@@ -70,21 +70,8 @@ __kernel void lowp_gemm_tiled(int fmt, int M, int N, int K, __global const ushor
             Bs[kk][n] = gn < N && gk < K ? lowp_load(fmt, B, bo + (size_t)gn * K + gk) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < TSK; kk++) {
-            float a[WPTM], b[WPTN];
-            for (int i = 0; i < WPTM; i++) a[i] = As[kk][ty + i * RTSM];
-            for (int j = 0; j < WPTN; j++) b[j] = Bs[kk][tx + j * RTSN];
-            for (int i = 0; i < WPTM; i++)
-                for (int j = 0; j < WPTN; j++) acc[i][j] += a[i] * b[j];
-        }
+        tile_accumulate(As, Bs, tx, ty, acc);
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    for (int i = 0; i < WPTM; i++) {
-        int gm = m0 + ty + i * RTSM;
-        if (gm >= M) continue;
-        for (int j = 0; j < WPTN; j++) {
-            int gn = n0 + tx + j * RTSN;
-            if (gn < N) C[co + (size_t)gm * ldc + gn] = acc[i][j];
-        }
-    }
+    tile_store(M, N, m0, n0, tx, ty, acc, 1.0f, 0.0f, C, co, ldc, 0, 0, 0);
 }
