@@ -71,6 +71,31 @@ grep -q '^train 100.0% 10/10 tok' "$TMP/stderr" || { cat "$TMP/stderr"; die "pro
     --max_steps 1 --autoencoder.expansion_factor 2 --autoencoder.k 4 --autoencoder.auxk 8 --model_name org/given >"$TMP/stdout5" 2>"$TMP/stderr" || die "run with --model_name failed"
 case "$(sed -n 's/^sae: *//p' "$TMP/stdout5")" in */mlsae-given-x2-k4) ;; *) die "--model_name not used" ;; esac
 
+# 3c. a run that fails before its first checkpoint (a NaN in micro-batch 0)
+#     removes what it created, and nothing else; one that fails later keeps
+#     its last checkpoint and the metrics it covers. (per micro-batch: 3 x 2
+#     x 5 x 16 floats = 1920 bytes)
+nan_at() { # nan_at MICRO_BATCH OUT
+    cp "$FIX/cli/activations.safetensors" "$2"
+    printf '\000\000\300\177' | dd of="$2" bs=1 seek=$((8 + hdr_len + $1 * 1920)) conv=notrunc 2>/dev/null
+}
+small="--device cpu --autoencoder.expansion_factor 2 --autoencoder.k 4 --autoencoder.auxk 8"
+nan_at 0 "$TMP/nan0.safetensors"
+"$MLSAE_BIN" train --activations "$TMP/nan0.safetensors" --out "$TMP/nan0/run" $small \
+    >/dev/null 2>"$TMP/err" && die "a NaN at micro-batch 0 should fail"
+grep -q 'non-finite' "$TMP/err" || { cat "$TMP/err"; die "NaN: no error naming it"; }
+[ -e "$TMP/nan0" ] && die "a run failing before any checkpoint left $(find "$TMP/nan0")"
+mkdir "$TMP/pre" && echo keep >"$TMP/pre/keep.txt"
+"$MLSAE_BIN" train --activations "$TMP/nan0.safetensors" --out "$TMP/pre" $small \
+    >/dev/null 2>&1 && die "a NaN at micro-batch 0 should fail (existing --out)"
+[ "$(ls -A "$TMP/pre")" = keep.txt ] || die "existing --out: left $(ls -A "$TMP/pre"), expected keep.txt alone"
+nan_at 4 "$TMP/nan4.safetensors"
+"$MLSAE_BIN" train --activations "$TMP/nan4.safetensors" --out "$TMP/nan4" $small \
+    --trainer.accumulate_grad_batches 1 --checkpoint_every_n_steps 1 --log_every_n_steps 1 \
+    >/dev/null 2>&1 && die "a NaN at micro-batch 4 should fail"
+[ -s "$TMP/nan4/checkpoints/last/training_state.safetensors" ] || die "a later failure lost its checkpoint"
+[ "$(grep -c '"loss/total"' "$TMP/nan4/metrics.jsonl")" -eq 4 ] || die "a later failure: 4 metric rows expected"
+
 # 4. bad input: one line on stderr, non-zero exit, no output directory
 bad() {
     name=$1; shift

@@ -141,6 +141,7 @@ static int save_checkpoint(trainer *t, mlsae_error *err)
         if (mb->log && mlsae_metrics_log_sync(mb->log, err)) return -1;
         if (mlsae_train_checkpoint_save(mb->sae, mb->ckpt_dir, mb->cfg, &t->st, err)) return -1;
         mb->sum->save_s += mlsae_monotonic_seconds(NULL) - c0;
+        t->checkpointed = 1;
     }
     return 0;
 }
@@ -369,7 +370,11 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             list[i].expansion_factor = t.mb[i].cfg->autoencoder.expansion_factor;
             list[i].k = t.mb[i].cfg->autoencoder.k;
         }
-        if (mlsae_mkdir_p(t.out_dir, err) || mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
+        char manifest[sizeof t.out_dir + 16];
+        snprintf(manifest, sizeof manifest, "%s/sweep.json", t.out_dir);
+        if (trainer_note_created(&t, t.out_dir, 1, err) || mlsae_mkdir_p(t.out_dir, err) ||
+            trainer_note_created(&t, manifest, 0, err) ||
+            mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
             goto done;
     }
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
@@ -507,6 +512,10 @@ done:
         if (mb->log && mlsae_metrics_log_close(mb->log, rc ? NULL : err)) rc = -1;
         mb->log = NULL;
     }
+    /* a run that failed before its first checkpoint leaves nothing of its
+     * own behind; once a checkpoint exists, it and the rows it covers stay */
+    if (rc && !resuming && !t.checkpointed) trainer_remove_created(&t);
+    trainer_forget_created(&t);
     if (t.mb && !t.sweep) {
         memcpy(summary->sae_dir, t.mb[0].sae_dir, sizeof t.mb[0].sae_dir);
         memcpy(summary->checkpoint_dir, t.mb[0].ckpt_dir, sizeof t.mb[0].ckpt_dir);
