@@ -185,11 +185,25 @@ static void test_jsonl(const char *dir)
     CHECK(strstr(err.msg, "/nonexistent-dir/x.jsonl") != NULL);
 }
 
+/* An atomic write that cannot create its file names the file asked for,
+ * not the temporary beside it. */
+static void test_atomic_error_names_file(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/no-such-dir/x.jsonl", dir);
+    mlsae_error err;
+    CHECK(mlsae_write_file_atomic(path, "1", 1, &err) != 0);
+    CHECKF(strncmp(err.msg, path, strlen(path)) == 0 && strstr(err.msg, ".tmp") == NULL &&
+               strstr(err.msg, "cannot create") != NULL,
+           "message: %s", err.msg);
+}
+
 int main(void)
 {
     const char *dir = tu_tmpdir();
     test_shortest();
     test_csv(dir);
     test_jsonl(dir);
+    test_atomic_error_names_file(dir);
     return tu_finish("test_metrics_log");
 }

@@ -192,6 +192,23 @@ static void test_plain_lines(void)
     f = tmpfile();
     CHECK(f != NULL);
     if (!f) return;
+    /* the last update drew the final line: finish adds no second one */
+    o.line_interval_s = 10;
+    fake_now = 0;
+    mlsae_progress_start(&p, f, "t", 0, 100, &o);
+    fake_now = 5;
+    mlsae_progress_update(&p, 50);
+    fake_now = 10;
+    mlsae_progress_update(&p, 100);
+    mlsae_progress_finish(&p);
+    s = capture_text(f);
+    CHECKF(s && count_char(s, '\n') == 1, "final line printed %zu times", s ? count_char(s, '\n') : 0);
+    free(s);
+    fclose(f);
+
+    f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) return;
     o.line_interval_s = 0;
     o.line_every = 5;
     mlsae_progress_start(&p, f, "t", 0, 0, &o);

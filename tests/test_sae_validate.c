@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "sae/checkpoint.h"
 #include "sae/geomedian.h"
+#include "sae/validate.h"
 #include "sae/mlsae.h"
 #include "train/train_state.h"
 
@@ -148,7 +149,7 @@ static void test_checkpoint(void)
     expect_refused(good, "model.safetensors", "pre_encoder_bias", 7, NAN, 0, "'pre_encoder_bias'");
     expect_refused(good, "model.safetensors", "last_nonzero", 2, 0, -4, "'last_nonzero' has a negative");
     expect_refused(good, "training_state.safetensors", "adam.encoder.weight.exp_avg_sq", 3, -1e-8f, 0,
-                   "negative value");
+                   "negative value (-1e-08) at element 3 (an Adam second moment");
     expect_refused(good, "training_state.safetensors", "adam.pre_encoder_bias.exp_avg_sq", 0, NAN, 0,
                    "non-finite");
     expect_refused(good, "training_state.safetensors", "adam.decoder.weight.exp_avg", 1, -INFINITY, 0,
@@ -203,6 +204,19 @@ static void test_checkpoint(void)
     mlsae_sae_free(sae);
 }
 
+/* mlsae_validate_f32 says why a negative value is wrong in the caller's
+ * words, and accepts negatives when the caller does not ask for >= 0. */
+static void test_nonneg_message(void)
+{
+    const float x[3] = {1.0f, -2.0f, 3.0f};
+    mlsae_error err;
+    CHECK(mlsae_validate_f32("f.safetensors", "counts", x, 3, NULL, &err) == 0);
+    CHECK(mlsae_validate_f32("f.safetensors", "counts", x, 3, "a count is >= 0", &err) != 0);
+    CHECKF(strstr(err.msg, "f.safetensors: tensor 'counts' has a negative value (-2) at element 1 "
+                           "(a count is >= 0)") != NULL && !strstr(err.msg, "second moment"),
+           "message: %s", err.msg);
+}
+
 int main(void)
 {
     mlsae_error err;
@@ -213,6 +227,7 @@ int main(void)
     }
     test_geomedian();
     test_checkpoint();
+    test_nonneg_message();
     mlsae_backend_close(be);
     return tu_finish("test_sae_validate");
 }

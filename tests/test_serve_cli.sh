@@ -31,6 +31,11 @@ bad "port not a number" "--port x" --checkpoint "$F/server/sae" --port x "${comm
 bad "missing examples file" "--examples" --checkpoint "$F/server/sae" --examples "$TMP/none.db" "${common[@]}"
 printf 'not a database' > "$TMP/bad.db"
 bad "examples file that is not SQLite" "bad.db" --checkpoint "$F/server/sae" --examples "$TMP/bad.db" "${common[@]}"
+# an examples database of another SAE (tests/gen/gen_server_bad_examples.py)
+bad "examples of another SAE: a latent past n_latents" "bad_latent.db: latent 64 is out of range for this SAE's 64 latents" \
+  --checkpoint "$F/server/sae" --examples "$F/server/bad_latent.db" "${common[@]}"
+bad "examples of another SAE: a layer not the SAE's" "bad_layer.db: layer 3 is not among this SAE's 3 layers" \
+  --checkpoint "$F/server/sae" --examples "$F/server/bad_layer.db" "${common[@]}"
 mkfifo "$TMP/fifo.db"
 bad "a FIFO as --examples" "fifo.db: not a regular file (a FIFO)" --checkpoint "$F/server/sae" --examples "$TMP/fifo.db" "${common[@]}"
 bad "a directory as --dists" "--dists $TMP: not a regular file (a directory)" --checkpoint "$F/server/sae" --dists "$TMP" "${common[@]}"

@@ -42,6 +42,10 @@ check "SAE written in the reference format" [ -f "$sae/config.json" ] && [ -f "$
 check "metrics logged" grep -q '"loss/total"' "$tmp/a/metrics.jsonl"
 check "validation logged" grep -q '"val/loss/delta/layer_1"' "$tmp/a/metrics.jsonl"
 check "no temporary files left" [ -z "$(find "$tmp/a" -name '*.tmp*')" ]
+# validation shows its own progress (batches of limit_val_batches), then its message
+check "validation shows progress" grep -q '^validate 100.0% 1/1 batch' "$tmp/a.err"
+check "validation message follows its progress" \
+    sh -c "grep -A1 '^validate 100.0%' '$tmp/a.err' | grep -q '^validation at step'"
 
 # 2. interrupted by SIGINT after 5 micro-batches (mid-accumulation; the
 #    library's own signal path, raised by tests/train_interrupt), resumed

@@ -22,7 +22,7 @@ int mlsae_atomic_open(mlsae_atomic_file *af, const char *path, mlsae_error *err)
     snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
     af->fp = fopen(af->tmp_path, "wb");
     if (!af->fp) {
-        int rc = mlsae_fail_errno(err, "%s: cannot create", af->tmp_path);
+        int rc = mlsae_fail_errno(err, "%s: cannot create", path);
         free(af->tmp_path);
         free(af->final_path);
         af->tmp_path = af->final_path = NULL;

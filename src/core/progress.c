@@ -208,7 +208,9 @@ void mlsae_progress_message(mlsae_progress *p, const char *fmt, ...)
 void mlsae_progress_finish(mlsae_progress *p)
 {
     if (!p->out) return;
-    draw(p, now_of(p));
+    /* plain lines: the last update's line already says it all (no second
+     * identical final line) */
+    if (p->opt.tty || !p->drawn_once || p->updates_since_line > 0) draw(p, now_of(p));
     if (p->opt.tty) fputc('\n', p->out);
     p->line_on_screen = 0;
     fflush(p->out);

@@ -70,7 +70,8 @@ void mlsae_progress_update(mlsae_progress *p, uint64_t done);
 void mlsae_progress_message(mlsae_progress *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Final draw and end the line. */
+/* Final draw and end the line (plain lines: none when the last update drew
+ * one, so the final line is never printed twice). */
 void mlsae_progress_finish(mlsae_progress *p);
 
 /* The status text for time `now` (no carriage return or newline). `bar`

@@ -122,7 +122,6 @@ int mlsae_demo_prepare(const mlsae_demo_options *opt, FILE *progress, mlsae_demo
     snprintf(sum->train_data, sizeof sum->train_data, "%.4000s/data/train.jsonl", out);
     snprintf(sum->test_data, sizeof sum->test_data, "%.4000s/data/test.jsonl", out);
     snprintf(sum->config, sizeof sum->config, "%.4000s/train.yaml", out);
-    snprintf(sum->test_csv, sizeof sum->test_csv, "%.4000s/test.csv", out);
 
     if (mlsae_mkdir_p(sum->model_dir, err) || mlsae_mkdir_p(data_dir, err)) return -1;
     if (progress) fprintf(progress, "demo: writing a random-weight GPT-NeoX model to %s\n",
@@ -172,6 +171,11 @@ int mlsae_demo(const mlsae_demo_options *opt_in, FILE *progress, mlsae_demo_summ
         rc = mlsae_fail(err, "interrupted; resume with: mlsae train --resume %s",
                         sum->train.checkpoint_dir);
     if (!rc) {
+        /* <out>/test_<SAE>.csv: where `mlsae test --csv <out>` writes it and
+         * `mlsae report` / `mlsae figures` look for it */
+        const char *slash = strrchr(sum->train.sae_dir, '/');
+        snprintf(sum->test_csv, sizeof sum->test_csv, "%.3000s/test_%.1000s.csv", opt.out_dir,
+                 slash ? slash + 1 : sum->train.sae_dir);
         snprintf(cfg->data.path, sizeof cfg->data.path, "%s", sum->test_data);
         cfg->data.max_tokens = opt.test_tokens;
         if (progress) fprintf(progress, "demo: test metrics on %s\n", sum->test_data);

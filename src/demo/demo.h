@@ -6,7 +6,9 @@
  *      <out>/data/train.jsonl and <out>/data/test.jsonl (by document),
  *   3. trains an MLSAE on every layer's residual stream (the real pipeline:
  *      `mlsae train` with the configuration in <out>/train.yaml),
- *   4. computes the test metrics (`mlsae test`) into <out>/test.csv. */
+ *   4. computes the test metrics (`mlsae test`) into <out>/test_<SAE>.csv
+ *      (e.g. test_mlsae-model-x8-k16.csv, where `mlsae report` and `mlsae figures`
+ *      look for it). */
 #ifndef MLSAE_DEMO_DEMO_H
 #define MLSAE_DEMO_DEMO_H
 

@@ -49,8 +49,8 @@ int mlsae_dists_file_load(const char *path, mlsae_dists_file *d, mlsae_error *er
         else if (mlsae_st_read_f32(st, "counts", 2, shape, d->counts, err) != 0 ||
                  mlsae_st_read_f32(st, "totals", 2, shape, d->totals, err) != 0 ||
                  /* finite, or a latent would silently drop out of the figures */
-                 mlsae_validate_f32(path, "counts", d->counts, n, 0, err) != 0 ||
-                 mlsae_validate_f32(path, "totals", d->totals, n, 0, err) != 0)
+                 mlsae_validate_f32(path, "counts", d->counts, n, NULL, err) != 0 ||
+                 mlsae_validate_f32(path, "totals", d->totals, n, NULL, err) != 0)
             rc = -1;
     }
     mlsae_st_close(st);

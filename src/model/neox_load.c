@@ -147,7 +147,7 @@ int mlsae_neox_load_weights(const char *dir, const char *weights, const char *pr
     for (size_t i = 0; i < n_plan; i++) {
         float *dst = host ? host + *plan[i].dst : staging;
         if (mlsae_st_read_f32(st, plan[i].name, plan[i].ndim, plan[i].shape, dst, err) ||
-            mlsae_validate_f32(weights, plan[i].name, dst, (size_t)numel(&plan[i]), 0, err))
+            mlsae_validate_f32(weights, plan[i].name, dst, (size_t)numel(&plan[i]), NULL, err))
             goto done;
         if (!host && be->ops->core.write(be, m->w, *plan[i].dst * 4, staging,
                                          (size_t)numel(&plan[i]) * 4)) {

@@ -92,9 +92,9 @@ static int write_model(mlsae_sae *sae, const char *stage, mlsae_error *err)
     }
     if (mlsae_sae_get_params(sae, h.enc, h.dec, h.bias, h.last_nonzero, err)) goto done;
     /* never publish weights that loading would refuse */
-    if (mlsae_validate_f32(path, "encoder.weight", h.enc, nd, 0, err) ||
-        mlsae_validate_f32(path, "decoder.weight", h.dec, nd, 0, err) ||
-        mlsae_validate_f32(path, "pre_encoder_bias", h.bias, (size_t)c->n_inputs, 0, err)) {
+    if (mlsae_validate_f32(path, "encoder.weight", h.enc, nd, NULL, err) ||
+        mlsae_validate_f32(path, "decoder.weight", h.dec, nd, NULL, err) ||
+        mlsae_validate_f32(path, "pre_encoder_bias", h.bias, (size_t)c->n_inputs, NULL, err)) {
         mlsae_error_prefix(err, "not writing the checkpoint");
         goto done;
     }
@@ -116,6 +116,12 @@ done:
 
 /* The training state's float tensors; index % 3 == 2 are [n_inputs], 3, 4
  * and 7 decoder-shaped, the rest encoder-shaped; 1, 4, 5 are second moments. */
+/* Why tensor names_state[i] must be >= 0 (mlsae_validate_f32), or NULL. */
+static const char *nonneg_why(int i)
+{
+    return i == 1 || i == 4 || i == 5 ? "an Adam second moment (exp_avg_sq) is >= 0" : NULL;
+}
+
 static const char *const names_state[9] = {
     "adam.encoder.weight.exp_avg",   "adam.encoder.weight.exp_avg_sq",
     "adam.pre_encoder_bias.exp_avg", "adam.decoder.weight.exp_avg",
@@ -150,7 +156,7 @@ static int write_state(mlsae_sae *sae, const char *stage, const mlsae_ckpt_resum
         goto done;
     for (int i = 0; i < 9; i++)
         if (mlsae_validate_f32(path, names_state[i], a[i], i % 3 == 2 ? d : nd,
-                               i == 1 || i == 4 || i == 5, err)) {
+                               nonneg_why(i), err)) {
             mlsae_error_prefix(err, "not writing the training state");
             goto done;
         }
@@ -657,11 +663,11 @@ int mlsae_ckpt_load(const char *dir, mlsae_backend *be, mlsae_sae **out, mlsae_e
     if (mlsae_st_find(st, name) && mlsae_st_read_i64(st, name, 1, s_ln, h.last_nonzero, err))
         goto done;
     snprintf(name, sizeof name, "%sencoder.weight", pre);
-    if (mlsae_validate_f32(mlsae_st_path(st), name, h.enc, nd, 0, err)) goto done;
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.enc, nd, NULL, err)) goto done;
     snprintf(name, sizeof name, "%sdecoder.weight", pre);
-    if (mlsae_validate_f32(mlsae_st_path(st), name, h.dec, nd, 0, err)) goto done;
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.dec, nd, NULL, err)) goto done;
     snprintf(name, sizeof name, "%spre_encoder_bias", pre);
-    if (mlsae_validate_f32(mlsae_st_path(st), name, h.bias, (size_t)d, 0, err)) goto done;
+    if (mlsae_validate_f32(mlsae_st_path(st), name, h.bias, (size_t)d, NULL, err)) goto done;
     snprintf(name, sizeof name, "%slast_nonzero", pre);
     if (mlsae_validate_i64_nonneg(mlsae_st_path(st), name, h.last_nonzero, (size_t)n, err))
         goto done;
@@ -728,7 +734,7 @@ int mlsae_ckpt_load_state(mlsae_sae *sae, const char *dir, mlsae_ckpt_resume_out
         const int64_t *shape = i % 3 == 2 ? s_b : (i == 3 || i == 4 || i == 7) ? s_dec : s_enc;
         if (mlsae_st_read_f32(st, names_state[i], i % 3 == 2 ? 1 : 2, shape, a[i], err) ||
             mlsae_validate_f32(mlsae_st_path(st), names_state[i], a[i], i % 3 == 2 ? d : nd,
-                               i == 1 || i == 4 || i == 5, err))
+                               nonneg_why(i), err))
             goto done;
     }
     int64_t counters[5], s_c[1] = {5};

@@ -5,16 +5,16 @@
 #include <math.h>
 
 int mlsae_validate_f32(const char *file, const char *tensor, const float *x, size_t n,
-                       int nonneg, mlsae_error *err)
+                       const char *nonneg_why, mlsae_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
             return mlsae_fail(err, "%s: tensor '%s' has a non-finite value (%g) at element %zu",
                               file ? file : "checkpoint", tensor, (double)x[i], i);
-        if (nonneg && x[i] < 0)
+        if (nonneg_why && x[i] < 0)
             return mlsae_fail(err, "%s: tensor '%s' has a negative value (%g) at element %zu "
-                              "(a second moment is >= 0)", file ? file : "checkpoint", tensor,
-                              (double)x[i], i);
+                              "(%s)", file ? file : "checkpoint", tensor, (double)x[i], i,
+                              nonneg_why);
     }
     return 0;
 }

@@ -16,9 +16,11 @@
 #include <stdint.h>
 #include "core/status.h"
 
-/* x[0..n) finite; with nonneg also >= 0. */
+/* x[0..n) finite; with nonneg_why (not NULL) also >= 0, the error then
+ * saying why in the caller's words, e.g. "an Adam second moment is >= 0"
+ * (NULL: finiteness only). */
 int mlsae_validate_f32(const char *file, const char *tensor, const float *x, size_t n,
-                       int nonneg, mlsae_error *err);
+                       const char *nonneg_why, mlsae_error *err);
 /* x[0..n) >= 0. */
 int mlsae_validate_i64_nonneg(const char *file, const char *tensor, const int64_t *x, size_t n,
                               mlsae_error *err);

@@ -40,7 +40,40 @@ static int open_examples(mlsae_analyser *a, const char *path, mlsae_error *err)
         return -1;
     }
     sqlite3_finalize(st);
-    return 0;
+    /* the database must be this SAE's: its latents and layers in range
+     * (layer is the position among the SAE's layers, as mlsae examples
+     * writes it) */
+    if (sqlite3_prepare_v2(a->examples,
+                           "SELECT MIN(latent), MAX(latent), MIN(layer), MAX(layer), "
+                           "SUM(typeof(latent) != 'integer' OR typeof(layer) != 'integer') "
+                           "FROM examples", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        mlsae_fail(err, "%s: cannot read the examples: %s", path, sqlite3_errmsg(a->examples));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int rc = 0;
+    if (sqlite3_column_type(st, 0) != SQLITE_NULL) { /* not empty */
+        const sqlite3_int64 lat_min = sqlite3_column_int64(st, 0),
+                            lat_max = sqlite3_column_int64(st, 1),
+                            lay_min = sqlite3_column_int64(st, 2),
+                            lay_max = sqlite3_column_int64(st, 3),
+                            not_int = sqlite3_column_int64(st, 4);
+        if (not_int > 0)
+            rc = mlsae_fail(err, "%s: %lld examples have a latent or layer that is not an "
+                            "integer", path, (long long)not_int);
+        else if (lat_min < 0 || lat_max >= a->n_latents)
+            rc = mlsae_fail(err, "%s: latent %lld is out of range for this SAE's %d latents (an "
+                            "examples database of another SAE?)", path,
+                            (long long)(lat_min < 0 ? lat_min : lat_max), a->n_latents);
+        else if (lay_min < 0 || lay_max >= a->s.n_layers)
+            rc = mlsae_fail(err, "%s: layer %lld is not among this SAE's %d layers (positions "
+                            "0..%d; an examples database of another SAE?)", path,
+                            (long long)(lay_min < 0 ? lay_min : lay_max), a->s.n_layers,
+                            a->s.n_layers - 1);
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int mlsae_analyser_open(const mlsae_run_config *cfg, const mlsae_analyser_options *opt,

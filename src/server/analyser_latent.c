@@ -23,8 +23,8 @@ int mlsae_analyser_load_dists(mlsae_analyser *a, const char *path, mlsae_error *
     /* finite: a NaN or Inf would reach the JSON answers (and break them) */
     if (!rc && (mlsae_st_read_f32(st, "counts", 2, shape, a->dist_counts, err) ||
                 mlsae_st_read_f32(st, "totals", 2, shape, a->dist_totals, err) ||
-                mlsae_validate_f32(path, "counts", a->dist_counts, n, 0, err) ||
-                mlsae_validate_f32(path, "totals", a->dist_totals, n, 0, err))) {
+                mlsae_validate_f32(path, "counts", a->dist_counts, n, NULL, err) ||
+                mlsae_validate_f32(path, "totals", a->dist_totals, n, NULL, err))) {
         mlsae_error_prefix(err, "%s (--dists; the SAE has %d layers and %d latents)", path,
                            a->s.n_layers, a->n_latents);
         rc = -1;

@@ -80,6 +80,38 @@ void mlsae_train_sae_name(const mlsae_run_config *cfg, char *out, size_t n)
                      out, n);
 }
 
+/* The model named for a run on saved activations (the SAE's directory,
+ * config.yaml): --model_name when given (not the default); else the model
+ * the file records (metadata "model_name", doc/formats.md); else the file's
+ * name without its directory and .safetensors, never the default model. */
+static int activations_model_name(mlsae_run_config *cfg, const mlsae_activations *a,
+                                  mlsae_error *err)
+{
+    mlsae_run_config *def = malloc(sizeof *def);
+    if (!def) return mlsae_fail(err, "out of memory");
+    mlsae_run_config_defaults(def);
+    const int given = strcmp(cfg->model_name, def->model_name) != 0;
+    free(def);
+    if (given) return 0;
+    const char *recorded = mlsae_st_metadata(a->st, "model_name");
+    if (recorded && recorded[0]) {
+        if (strlen(recorded) >= sizeof cfg->model_name)
+            return mlsae_fail(err, "%s: metadata model_name is too long", cfg->data.activations);
+        snprintf(cfg->model_name, sizeof cfg->model_name, "%s", recorded);
+        return 0;
+    }
+    const char *path = cfg->data.activations;
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') len--;
+    size_t start = len;
+    while (start > 0 && path[start - 1] != '/') start--;
+    static const char ext[] = ".safetensors";
+    const size_t n_ext = sizeof ext - 1;
+    if (len - start > n_ext && strncmp(path + len - n_ext, ext, n_ext) == 0) len -= n_ext;
+    snprintf(cfg->model_name, sizeof cfg->model_name, "%.*s", (int)(len - start), path + start);
+    return 0;
+}
+
 static void trainer_free(trainer *t)
 {
     mlsae_activations_close(&t->acts);
@@ -109,6 +141,7 @@ static int save_checkpoint(trainer *t, mlsae_error *err)
         if (mb->log && mlsae_metrics_log_sync(mb->log, err)) return -1;
         if (mlsae_train_checkpoint_save(mb->sae, mb->ckpt_dir, mb->cfg, &t->st, err)) return -1;
         mb->sum->save_s += mlsae_monotonic_seconds(NULL) - c0;
+        t->checkpointed = 1;
     }
     return 0;
 }
@@ -270,6 +303,11 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         t.own_cfg->data.batch_size = t.acts.batch;
         t.own_cfg->data.max_length = t.acts.pos;
         t.own_cfg->trainer.limit_val_batches = 0;
+        if (activations_model_name(t.own_cfg, &t.acts, err)) {
+            mlsae_activations_close(&t.acts);
+            free(t.own_cfg);
+            return -1;
+        }
         cfg = t.own_cfg;
     }
     t.cfg = cfg;
@@ -332,7 +370,11 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             list[i].expansion_factor = t.mb[i].cfg->autoencoder.expansion_factor;
             list[i].k = t.mb[i].cfg->autoencoder.k;
         }
-        if (mlsae_mkdir_p(t.out_dir, err) || mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
+        char manifest[sizeof t.out_dir + 16];
+        snprintf(manifest, sizeof manifest, "%s/sweep.json", t.out_dir);
+        if (trainer_note_created(&t, t.out_dir, 1, err) || mlsae_mkdir_p(t.out_dir, err) ||
+            trainer_note_created(&t, manifest, 0, err) ||
+            mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
             goto done;
     }
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
@@ -366,6 +408,11 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         po.unit = "tok";
         uint64_t total = (uint64_t)max_steps * (uint64_t)cfg->trainer.accumulate_grad_batches *
                          tokens_per_mb;
+        if (t.acts.st) { /* no more than the file holds (every rank its share) */
+            uint64_t held = (uint64_t)(t.acts.n_batches / t.ranks) * (uint64_t)t.ranks *
+                            (uint64_t)t.acts.batch * (uint64_t)t.acts.pos;
+            if (held < total) total = held;
+        }
         mlsae_progress_start(&t.progress, io->out, "train", t.st.tokens, total, &po);
         t.progress_on = 1;
         const mlsae_sae_config *sc = mlsae_sae_get_config(t.mb[0].sae);
@@ -465,6 +512,10 @@ done:
         if (mb->log && mlsae_metrics_log_close(mb->log, rc ? NULL : err)) rc = -1;
         mb->log = NULL;
     }
+    /* a run that failed before its first checkpoint leaves nothing of its
+     * own behind; once a checkpoint exists, it and the rows it covers stay */
+    if (rc && !resuming && !t.checkpointed) trainer_remove_created(&t);
+    trainer_forget_created(&t);
     if (t.mb && !t.sweep) {
         memcpy(summary->sae_dir, t.mb[0].sae_dir, sizeof t.mb[0].sae_dir);
         memcpy(summary->checkpoint_dir, t.mb[0].ckpt_dir, sizeof t.mb[0].ckpt_dir);

@@ -60,6 +60,11 @@ typedef struct trainer {
     int stopping;              /* a stop was requested (SIGINT/SIGTERM on any rank) */
     int reached;               /* max_steps reached */
     mlsae_sae_train_metrics m; /* the first SAE's last micro-batch */
+    /* rank 0: what this run created (files and directories, in order), to
+     * remove when it fails before its first checkpoint (trainer_files.c) */
+    char **created;
+    int n_created, cap_created;
+    int checkpointed;          /* a checkpoint has been written by this run */
 } trainer;
 
 /* A line for the user: above the progress display, or alone. */
@@ -76,6 +81,15 @@ int trainer_make_members(trainer *t, mlsae_train_summary *summary, mlsae_error *
 int trainer_open_member(trainer *t, member *mb, mlsae_error *err);
 /* Rank 0: member mb's directories, config.yaml and metrics log. */
 int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err);
+
+/* trainer_files.c: the run's own output. Note path (and, with parents,
+ * every missing directory above it) as created by this run when it does
+ * not exist yet; call before creating it. */
+int trainer_note_created(trainer *t, const char *path, int parents, mlsae_error *err);
+/* Remove what this run created, newest first (directories only when
+ * empty: never anything else's), and forget the list. */
+void trainer_remove_created(trainer *t);
+void trainer_forget_created(trainer *t);
 
 /* trainer_log.c: metric rows and validation. */
 int trainer_log_train_row(trainer *t, member *mb, mlsae_ref x, const mlsae_sae_train_metrics *m,

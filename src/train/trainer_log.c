@@ -73,6 +73,22 @@ int trainer_validate(trainer *t, int64_t step, mlsae_error *err)
     int64_t n_batches = 0;
     int rc = 0;
     mlsae_batch b;
+    /* its own progress line (rank 0 only: t->progress_on), in place of the
+     * training line, which is redrawn at the next training update */
+    mlsae_progress vp;
+    const int show = t->progress_on;
+    if (show) {
+        if (t->progress.line_on_screen) {
+            fputs("\r\033[K", t->progress.out);
+            t->progress.line_on_screen = 0;
+            t->progress.drawn_once = 0;
+        }
+        mlsae_progress_options po = t->progress.opt;
+        po.unit = "batch";
+        const int64_t lim = cfg->trainer.limit_val_batches;
+        mlsae_progress_start(&vp, t->progress.out, "validate", 0,
+                             lim == MLSAE_CONFIG_NONE || lim < 0 ? 0 : (uint64_t)lim, &po);
+    }
     while (rc == 0 && (cfg->trainer.limit_val_batches == MLSAE_CONFIG_NONE ||
                        n_batches < cfg->trainer.limit_val_batches)) {
         int got = mlsae_loader_next(vl, &b, err);
@@ -129,8 +145,13 @@ int trainer_validate(trainer *t, int64_t step, mlsae_error *err)
             mb->sum->validate_s += share;
         }
         if (rc == 0) n_batches++;
+        if (show) mlsae_progress_update(&vp, (uint64_t)n_batches);
     }
     mlsae_loader_close(vl);
+    if (show) {
+        if (rc == 0 && vp.total > (uint64_t)n_batches) vp.total = (uint64_t)n_batches;
+        mlsae_progress_finish(&vp);
+    }
     if (rc < 0) return mlsae_error_prefix(err, "validation");
     if (n_batches == 0) return 0;
     for (int i = 0; i < t->n_mb && rc == 0; i++) {

@@ -215,13 +215,14 @@ int trainer_open_member(trainer *t, member *mb, mlsae_error *err)
 int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
 {
     char path[4300];
-    if (mlsae_mkdir_p(mb->out_dir, err)) return -1;
+    if (trainer_note_created(t, mb->out_dir, 1, err) || mlsae_mkdir_p(mb->out_dir, err)) return -1;
     snprintf(path, sizeof path, "%s/checkpoints", mb->out_dir);
-    if (mlsae_mkdir_p(path, err)) return -1;
+    if (trainer_note_created(t, path, 0, err) || mlsae_mkdir_p(path, err)) return -1;
     /* the effective configuration, for the record */
     char *yaml = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
+    if (trainer_note_created(t, path, 0, err)) return -1;
     int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
               mlsae_write_file_atomic(path, yaml, len, err);
     free(yaml);
@@ -229,5 +230,6 @@ int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
     mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
                                     (double)t->st.micro_batches};
     snprintf(path, sizeof path, "%s/metrics.jsonl", mb->out_dir);
+    if (trainer_note_created(t, path, 0, err)) return -1;
     return mlsae_metrics_log_open(&mb->log, path, &lo, err);
 }
