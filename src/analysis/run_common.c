@@ -1,5 +1,6 @@
 #include "config.h"
 #include "analysis/run_common.h"
+#include "pipeline/comm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -47,4 +48,24 @@ void analysis_remove_files(mlsae_analysis_result *res)
 {
     for (int i = 0; i < res->n_files; i++) remove(res->files[i]);
     res->n_files = 0;
+}
+
+int analysis_stream(const mlsae_run_config *cfg, mlsae_session *s, mlsae_sae *sae,
+                    FILE *progress, const char *label, mlsae_stream_consumer consume, void *ctx,
+                    analysis_reduce_fn reduce, mlsae_analysis_result *res, mlsae_error *err)
+{
+    const int rank = mlsae_comm_rank();
+    mlsae_stream_options opt = {0};
+    opt.sae = sae;
+    opt.rank = rank;
+    opt.ranks = mlsae_comm_size();
+    opt.progress = rank == 0 ? progress : NULL;
+    opt.label = label;
+    mlsae_stream_summary sum;
+    if (mlsae_stream_run(cfg, s, &opt, consume, ctx, &sum, err) || (reduce && reduce(ctx, err)))
+        return -1;
+    res->batches = sum.batches;
+    res->tokens = sum.tokens;
+    res->seconds = sum.seconds;
+    return rank == 0;
 }

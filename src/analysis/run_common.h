@@ -5,6 +5,7 @@
 #include "analysis/analysis.h"
 #include "analysis/run.h"
 #include "pipeline/session.h"
+#include "pipeline/stream.h"
 #include "sae/mlsae.h"
 
 /* The file name stem of a derived artefact as the reference names it:
@@ -27,5 +28,19 @@ const char *analysis_add_file(mlsae_analysis_result *res, const char *out_dir, c
 int analysis_check_output(const char *out_dir, const char *name, mlsae_error *err);
 /* Remove every file recorded in res (after a later failure). */
 void analysis_remove_files(mlsae_analysis_result *res);
+
+/* After the stream: merge this rank's partial results into rank 0's
+ * (doc/scaling.md); called on every rank. */
+typedef int (*analysis_reduce_fn)(void *ctx, mlsae_error *err);
+
+/* Stream cfg's data through the session and sae into consume, each rank of
+ * the MPI world on its share of the batches (pipeline/stream.h), progress
+ * (rank 0 only) under label; then reduce (NULL: none). res gets the
+ * batches, tokens and seconds of the whole stream. Returns 1 on the rank
+ * that writes the outputs (rank 0), 0 on the others, -1 on error (err
+ * set). */
+int analysis_stream(const mlsae_run_config *cfg, mlsae_session *s, mlsae_sae *sae,
+                    FILE *progress, const char *label, mlsae_stream_consumer consume, void *ctx,
+                    analysis_reduce_fn reduce, mlsae_analysis_result *res, mlsae_error *err);
 
 #endif

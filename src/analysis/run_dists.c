@@ -92,8 +92,9 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 /* Over MPI, after the stream: every rank's counts, totals and step rows
  * summed on rank 0 (doc/scaling.md), which then holds what one process
  * computes. */
-static int reduce_ranks(dists_run *r, mlsae_error *err)
+static int reduce_ranks(void *ctx, mlsae_error *err)
 {
+    dists_run *r = ctx;
     if (r->ranks <= 1) return 0;
     const int root = 0, rank = mlsae_comm_rank();
     size_t n = (size_t)r->d.n_layers * r->d.n_latents;
@@ -164,24 +165,13 @@ int mlsae_analysis_dists(const mlsae_run_config *cfg, const mlsae_ckpt_source *c
     r.every = cfg->trainer.log_every_n_steps;
     r.ranks = mlsae_comm_size();
     r.last = -1;
-    const int rank = mlsae_comm_rank();
     int rc = -1;
     const mlsae_sae_config *sc = mlsae_sae_get_config(sae);
     if (mlsae_dists_init(&r.d, s.n_layers, sc->n_latents, err)) goto done;
-    mlsae_stream_options opt = {0};
-    opt.sae = sae;
-    opt.rank = rank;
-    opt.ranks = r.ranks;
-    opt.progress = rank == 0 ? progress : NULL;
-    opt.label = "dists";
-    mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err) || reduce_ranks(&r, err))
-        goto done;
-    res->batches = sum.batches;
-    res->tokens = sum.tokens;
-    res->seconds = sum.seconds;
-    if (rank != 0) {
-        rc = 0; /* rank 0 writes */
+    int writer = analysis_stream(cfg, &s, sae, progress, "dists",
+                                 consume, &r, reduce_ranks, res, err);
+    if (writer <= 0) {
+        rc = writer; /* -1: failed; 0: rank 0 writes, not this rank */
         goto done;
     }
     mlsae_analysis_model m;

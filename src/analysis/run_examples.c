@@ -25,8 +25,9 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
  * slots so that rank 0 receives at most 1 GiB at a time. The merged heaps
  * are the one-process heaps exactly (examples.h: a strict total order over
  * the stream's positions). */
-static int gather_heaps(mlsae_examples *ex, mlsae_error *err)
+static int gather_heaps(void *ctx, mlsae_error *err)
 {
+    mlsae_examples *ex = ctx;
     const int rank = mlsae_comm_rank(), ranks = mlsae_comm_size();
     if (ranks <= 1) return 0;
     const size_t slots = (size_t)ex->n_latents * ex->n_layers;
@@ -206,21 +207,10 @@ int mlsae_analysis_examples(const mlsae_run_config *cfg, const mlsae_ckpt_source
     const mlsae_sae_config *sc = mlsae_sae_get_config(sae);
     if (mlsae_examples_init(&ex, sc->n_latents, s.n_layers, opt->n_examples, opt->n_tokens, err))
         goto done;
-    const int rank = mlsae_comm_rank();
-    mlsae_stream_options so = {0};
-    so.sae = sae;
-    so.rank = rank;
-    so.ranks = mlsae_comm_size();
-    so.progress = rank == 0 ? progress : NULL;
-    so.label = "examples";
-    mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &so, consume, &ex, &sum, err) || gather_heaps(&ex, err))
-        goto done;
-    res->batches = sum.batches;
-    res->tokens = sum.tokens;
-    res->seconds = sum.seconds;
-    if (rank != 0) {
-        rc = 0; /* rank 0 writes */
+    int writer = analysis_stream(cfg, &s, sae, progress, "examples",
+                                 consume, &ex, gather_heaps, res, err);
+    if (writer <= 0) {
+        rc = writer; /* -1: failed; 0: rank 0 writes, not this rank */
         goto done;
     }
     snprintf(name, sizeof name, "%s.db", stem);

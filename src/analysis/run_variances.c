@@ -32,12 +32,14 @@ static int consume(void *ctx, const mlsae_stream_batch *b, mlsae_error *err)
 /* The batches' values summed in batch order on rank 0: over MPI
  * (doc/scaling.md) every rank's to rank 0 first, so that the sums are one
  * process's, bit for bit; the last batch's number is the ranks' largest. */
-static int sum_batches(var_run *r, mlsae_error *err)
+static int sum_batches(void *ctx, mlsae_error *err)
 {
+    var_run *r = ctx;
     if (mlsae_batch_log_gather(&r->log, err) ||
         (mlsae_comm_size() > 1 && mlsae_comm_max_i64(&r->last_index, 1, err)))
         return -1;
-    for (size_t i = 0; i < r->log.n; i++) mlsae_variances_add(&r->v, mlsae_batch_log_values(&r->log, i));
+    for (size_t i = 0; i < r->log.n; i++)
+        mlsae_variances_add(&r->v, mlsae_batch_log_values(&r->log, i));
     return 0;
 }
 
@@ -60,24 +62,13 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     memset(&r, 0, sizeof r);
     r.last_index = -1;
     mlsae_batch_log_init(&r.log, 5);
-    const int rank = mlsae_comm_rank();
     int rc = -1;
     if (mlsae_variances_init(&r.v, s.n_layers, mlsae_sae_get_config(sae)->n_latents, err))
         goto done;
-    mlsae_stream_options opt = {0};
-    opt.sae = sae;
-    opt.rank = rank;
-    opt.ranks = mlsae_comm_size();
-    opt.progress = rank == 0 ? progress : NULL;
-    opt.label = "variances";
-    mlsae_stream_summary sum;
-    if (mlsae_stream_run(cfg, &s, &opt, consume, &r, &sum, err) || sum_batches(&r, err))
-        goto done;
-    res->batches = sum.batches;
-    res->tokens = sum.tokens;
-    res->seconds = sum.seconds;
-    if (rank != 0) {
-        rc = 0; /* rank 0 writes */
+    int writer = analysis_stream(cfg, &s, sae, progress, "variances",
+                                 consume, &r, sum_batches, res, err);
+    if (writer <= 0) {
+        rc = writer; /* -1: failed; 0: rank 0 writes, not this rank */
         goto done;
     }
     mlsae_analysis_model m;
@@ -93,7 +84,7 @@ int mlsae_analysis_variances(const mlsae_run_config *cfg, const mlsae_ckpt_sourc
     }
     mlsae_csvw_model(&c, &m);
     mlsae_csvw_int(&c, r.last_index);
-    mlsae_csvw_int(&c, (int64_t)sum.tokens);
+    mlsae_csvw_int(&c, (int64_t)res->tokens);
     for (int i = 0; i < 5; i++) mlsae_csvw_real(&c, out[i]);
     mlsae_csvw_end_row(&c);
     if (mlsae_csvw_commit(&c, err)) {

@@ -52,7 +52,7 @@ static const char *fuzz_write(const char *name, const void *data, size_t n)
 
 /* The k-th part of data split at "\n--8<--\n" (k from 0); *n its length.
  * Missing parts are empty. */
-static const uint8_t *fuzz_part(const uint8_t *data, size_t size, int k, size_t *n)
+static inline const uint8_t *fuzz_part(const uint8_t *data, size_t size, int k, size_t *n)
 {
     static const char sep[] = "\n--8<--\n";
     const size_t sl = sizeof sep - 1;
