@@ -9,18 +9,7 @@ fx="$MLSAE_TEST_FIXTURES/analysis"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-analysis-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
-one_line_error() { # one_line_error NAME STATUS STDERR_FILE PATTERN
-    if [ "$2" -ne 0 ] && [ "$(grep -c '^mlsae [a-z-]*: ' "$3")" -eq 1 ] &&
-       grep '^mlsae [a-z-]*: ' "$3" | grep -q -- "$4"; then
-        echo "ok: $1 ($(grep '^mlsae [a-z-]*: ' "$3"))"
-    else
-        echo "FAIL: $1 (status $2):"; cat "$3"; fail=1
-    fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null)" ]; }
 
 common="--model_name $fx/model --data.path $fx/data.jsonl --max_length 16 --batch_size 3

@@ -34,18 +34,11 @@ DIR="$(dirname "$0")"
 DP="$DIR/dp_helper"
 [ -x "$DP" ] || DP="./tests/dp_helper"
 
-if ! "$MLSAE_BIN" version | grep -q '^features:.*mpi ('; then
-    echo "SKIP: this build has no MPI (configure --with-mpi; Debian: libopenmpi-dev)"
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
+if ! mpi_launcher; then
+    echo "SKIP: $MPI_SKIP"
     exit 77
 fi
-MPIRUN=${MPIRUN:-$(command -v mpirun || true)}
-if [ -z "$MPIRUN" ]; then
-    echo "SKIP: mpirun not found (Debian: openmpi-bin)"
-    exit 77
-fi
-# root (CI) needs --allow-run-as-root; the ranks may exceed the cores
-MR="$MPIRUN --allow-run-as-root --oversubscribe"
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-analysis-mpi-XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT

@@ -13,10 +13,7 @@ fix=${MLSAE_TEST_FIXTURES:-tests/fixtures}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-lens-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 # compare_csv A B COLUMN-REGEX MODE: every matching column equal to 1e-9
 # relative (MODE same) or at least one differing by more than 1e-6 (MODE differ)
 compare_csv() {

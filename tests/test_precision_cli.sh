@@ -11,10 +11,7 @@ make_model=${MAKE_MODEL:-./tests/make_model}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-prec-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 not() { ! "$@"; }
 
 "$make_model" "$tmp/model" 32 2 2 64 50304 7 || { echo "cannot make the model"; exit 1; }

@@ -15,18 +15,7 @@ fix=${MLSAE_TEST_FIXTURES:-tests/fixtures}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-many-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
-one_line_error() { # one_line_error NAME STATUS STDERR_FILE PATTERN...
-    name=$1 st=$2 file=$3; shift 3
-    ok=1
-    [ "$st" -ne 0 ] && [ "$(grep -c '^mlsae test: ' "$file")" -eq 1 ] || ok=0
-    for pat in "$@"; do grep '^mlsae test: ' "$file" | grep -q -- "$pat" || ok=0; done
-    if [ $ok -eq 1 ]; then echo "ok: $name ($(grep '^mlsae test: ' "$file"))"
-    else echo "FAIL: $name (status $st):"; cat "$file"; fail=1; fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 
 "$make_model" "$tmp/model" 32 2 2 64 50304 7 > /dev/null || { echo "cannot make the model"; exit 1; }
 data="$tmp/train.jsonl"
@@ -75,10 +64,8 @@ fi
 
 # over 2 MPI ranks (the stream's rank-strided batches): each row as the
 # 2-rank run writes it alone
-MPIRUN=${MPIRUN:-$(command -v mpirun || true)}
-if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$MPIRUN" ]; then
-    export OMPI_MCA_btl_vader_single_copy_mechanism=none
-    mr="$MPIRUN --allow-run-as-root --oversubscribe -np 2 $bin test $common --threads 1"
+if mpi_launcher; then
+    mr="$MR -np 2 $bin test $common --threads 1"
     mkdir -p "$tmp/mpi"
     $mr --checkpoint "$A" --csv "$tmp/mpi/a.csv" > /dev/null 2> "$tmp/e" &&
     $mr --checkpoint "$B" --csv "$tmp/mpi/b.csv" > /dev/null 2> "$tmp/e" &&
@@ -87,7 +74,7 @@ if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$MPIRUN" ]; then
     check "2 ranks: A's row as alone" cmp "$tmp/mpi/a.csv" "$tmp/mpi/test_$an.csv"
     check "2 ranks: B's row as alone" cmp "$tmp/mpi/b.csv" "$tmp/mpi/test_$bn.csv"
 else
-    echo "skip: no MPI build or mpirun for 2 ranks"
+    echo "skip: 2 ranks: $MPI_SKIP"
 fi
 
 # -tfm checkpoints with their transformer's weights: two copies in one pass

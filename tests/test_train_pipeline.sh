@@ -9,20 +9,7 @@ interrupt="$(dirname "$make_model")/train_interrupt"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-pipe-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
-one_line_error() { # one_line_error NAME STATUS STDERR_FILE PATTERN
-    # exactly one error line ("mlsae CMD: ..."), naming what is at fault;
-    # progress lines may come before it
-    if [ "$2" -ne 0 ] && [ "$(grep -c '^mlsae [a-z-]*: ' "$3")" -eq 1 ] &&
-       grep '^mlsae [a-z-]*: ' "$3" | grep -q -- "$4"; then
-        echo "ok: $1 ($(grep '^mlsae [a-z-]*: ' "$3"))"
-    else
-        echo "FAIL: $1 (status $2):"; cat "$3"; fail=1
-    fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 
 "$make_model" "$tmp/model" 32 2 2 64 50304 7 || { echo "cannot make the model"; exit 1; }
 # a small corpus: the first documents of the bundled Shakespeare

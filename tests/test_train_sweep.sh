@@ -13,18 +13,7 @@ interrupt="$(dirname "$make_model")/train_interrupt"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-sweep-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-check() { # check DESCRIPTION COMMAND...
-    d=$1; shift
-    if "$@"; then echo "ok: $d"; else echo "FAIL: $d"; fail=1; fi
-}
-one_line_error() { # one_line_error NAME STATUS STDERR_FILE PATTERN
-    if [ "$2" -ne 0 ] && [ "$(grep -c '^mlsae [a-z-]*: ' "$3")" -eq 1 ] &&
-       grep '^mlsae [a-z-]*: ' "$3" | grep -q -- "$4"; then
-        echo "ok: $1 ($(grep '^mlsae [a-z-]*: ' "$3"))"
-    else
-        echo "FAIL: $1 (status $2):"; cat "$3"; fail=1
-    fi
-}
+. "${MLSAE_TEST_SRCDIR:-$(dirname "$0")}/testlib.sh"
 # every file of two member directories equal, metrics without the sweep row
 same_member() { # same_member DIR_A DIR_B
     (cd "$1" && find . -type f | sort) > "$tmp/files_a"
@@ -123,11 +112,9 @@ check "nothing written by the refused runs" \
 # 4. data parallel (skipped without MPI): 2 ranks of batch 1 train every SAE
 #    of the sweep as one process of batch 2 does, within float rounding
 dp="$(dirname "$make_model")/dp_helper"
-mpirun=$(command -v mpirun || true)
-if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$mpirun" ] && [ -x "$dp" ]; then
-    export OMPI_MCA_btl_vader_single_copy_mechanism=none
+if mpi_launcher && [ -x "$dp" ]; then
     mpi_opts="$common --max_tokens 1024 --limit_val_batches 0 --threads 1 --expansion_factor 4 8 --k 8"
-    "$mpirun" --allow-run-as-root --oversubscribe -np 2 "$bin" train $mpi_opts --batch_size 1 \
+    $MR -np 2 "$bin" train $mpi_opts --batch_size 1 \
         --out "$tmp/dp2" > /dev/null 2> "$tmp/dp2.err"
     check "sweep on 2 ranks exits 0" [ $? -eq 0 ]
     "$bin" train $mpi_opts --out "$tmp/dp1" > /dev/null 2> "$tmp/dp1.err"
@@ -140,7 +127,7 @@ if "$bin" version | grep -q '^features:.*mpi (' && [ -n "$mpirun" ] && [ -x "$dp
         done
     done
 else
-    echo "skipped: data-parallel sweep (no MPI build or no mpirun)"
+    echo "skipped: data-parallel sweep (${MPI_SKIP:-no tests/dp_helper})"
 fi
 
 exit $fail
