@@ -11,13 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DIE(...)                                                                           \
-    do {                                                                                   \
-        fprintf(stderr, __VA_ARGS__);                                                      \
-        fprintf(stderr, "\n");                                                             \
-        exit(1);                                                                           \
-    } while (0)
-
 static size_t count(const char *s, const char *needle)
 {
     size_t n = 0;
@@ -36,9 +29,9 @@ int main(void)
     opt.train_tokens = 2048;
     opt.test_tokens = 512;
     FILE *log = tmpfile();
-    if (!log) DIE("tmpfile");
+    if (!log) TU_DIE("tmpfile");
     mlsae_demo_summary sum;
-    if (mlsae_demo(&opt, log, &sum, &err)) DIE("demo: %s", err.msg);
+    if (mlsae_demo(&opt, log, &sum, &err)) TU_DIE("demo: %s", err.msg);
     snprintf(want, sizeof want, "%s/test_mlsae-model-x8-k16.csv", dir);
     CHECKF(strcmp(sum.test_csv, want) == 0, "test CSV %s, expected %s", sum.test_csv, want);
     struct stat sb;
@@ -50,7 +43,7 @@ int main(void)
     long n = ftell(log);
     rewind(log);
     char *text = calloc((size_t)n + 1, 1);
-    if (!text || fread(text, 1, (size_t)n, log) != (size_t)n) DIE("reading the log");
+    if (!text || fread(text, 1, (size_t)n, log) != (size_t)n) TU_DIE("reading the log");
     CHECKF(count(text, "\ntest 100.0%") == 1, "final test line %zu times:\n%s",
            count(text, "\ntest 100.0%"), text);
     CHECKF(count(text, "\nvalidate 100.0%") == 1, "final validate line %zu times",

@@ -20,13 +20,6 @@
 
 #define N_BATCHES 3
 
-#define DIE(...)                                                                           \
-    do {                                                                                   \
-        fprintf(stderr, __VA_ARGS__);                                                      \
-        fprintf(stderr, "\n");                                                             \
-        exit(1);                                                                           \
-    } while (0)
-
 static int has_special(const mlsae_session *s, const int32_t *ids, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -40,14 +33,14 @@ static void run(mlsae_run_config *cfg, int skip)
     mlsae_error err;
     cfg->autoencoder.skip_special_tokens = skip;
     mlsae_session s;
-    if (mlsae_session_open(&s, cfg, 1, &err)) DIE("%s", err.msg);
+    if (mlsae_session_open(&s, cfg, 1, &err)) TU_DIE("%s", err.msg);
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     mlsae_eval_buffers eb = {0};
     mlsae_downstream *shared, *per_layer;
     if (mlsae_eval_buffers_init(&eb, &s, batch, seq, NULL, &err) ||
         mlsae_downstream_new(&s, batch, seq, &shared, &err) ||
         mlsae_downstream_new(&s, batch, seq, &per_layer, &err))
-        DIE("%s", err.msg);
+        TU_DIE("%s", err.msg);
     mlsae_downstream_set_per_layer_true(per_layer, 1);
     mlsae_backend *be = s.be;
     mlsae_buffer *pred = mlsae_alloc_f32(be, eb.n);
@@ -59,23 +52,23 @@ static void run(mlsae_run_config *cfg, int skip)
     lc.seq.max_length = (size_t)seq;
     lc.seq.batch_size = (size_t)batch;
     mlsae_loader *loader;
-    if (!pred || mlsae_loader_open(&lc, &loader, &err)) DIE("%s", err.msg);
+    if (!pred || mlsae_loader_open(&lc, &loader, &err)) TU_DIE("%s", err.msg);
     int expect_shared = 0;
     for (int bi = 0; bi < N_BATCHES; bi++) {
         mlsae_batch b;
         int got = mlsae_loader_next(loader, &b, &err);
-        if (got <= 0) DIE("test data: fewer than %d batches (%s)", N_BATCHES, err.msg);
+        if (got <= 0) TU_DIE("test data: fewer than %d batches (%s)", N_BATCHES, err.msg);
         const int rows = (int)b.rows;
         expect_shared += !(skip && has_special(&s, b.ids, (size_t)rows * seq));
         mlsae_ref x = mlsae_at(eb.x_model, 0);
-        if (mlsae_eval_activations(&eb, b.ids, rows, seq, &err)) DIE("%s", err.msg);
+        if (mlsae_eval_activations(&eb, b.ids, rows, seq, &err)) TU_DIE("%s", err.msg);
         if (be->ops->core.copy(be, mlsae_at(pred, 0), x, eb.n) ||
             be->ops->core.axpby(be, eb.n, 0.0f, x, 0.75f, mlsae_at(pred, 0)))
-            DIE("%s", mlsae_backend_error(be));
+            TU_DIE("%s", mlsae_backend_error(be));
         mlsae_downstream_layer a[MLSAE_CONFIG_MAX_LAYERS], r[MLSAE_CONFIG_MAX_LAYERS];
         if (mlsae_downstream_batch(shared, x, mlsae_at(pred, 0), b.ids, rows, seq, a, &err) ||
             mlsae_downstream_batch(per_layer, x, mlsae_at(pred, 0), b.ids, rows, seq, r, &err))
-            DIE("%s", err.msg);
+            TU_DIE("%s", err.msg);
         for (int l = 0; l < s.n_layers; l++)
             CHECKF(memcmp(&a[l], &r[l], sizeof a[l]) == 0,
                    "skip_special %d batch %d layer %d: loss_true %.17g vs %.17g, delta %.17g vs "
@@ -107,7 +100,7 @@ int main(void)
     opt.out_dir = dir;
     opt.threads = 2;
     mlsae_demo_summary sum;
-    if (mlsae_demo_prepare(&opt, NULL, &sum, &err)) DIE("demo: %s", err.msg);
+    if (mlsae_demo_prepare(&opt, NULL, &sum, &err)) TU_DIE("demo: %s", err.msg);
     mlsae_run_config *cfg = malloc(sizeof *cfg);
     mlsae_demo_run_config(cfg, &opt, &sum);
     snprintf(cfg->data.path, sizeof cfg->data.path, "%s", sum.test_data);

@@ -383,8 +383,8 @@ static void test_layer_std_and_tables(void)
         snprintf(sw[i].model_name, sizeof sw[i].model_name, "EleutherAI/pythia-test");
         sw[i].expansion_factor = sw_ef[i];
         sw[i].k = sw_k[i];
-        char rel[2600];
-        snprintf(rel, sizeof rel, "test_sweep/test_%s.csv", sw[i].name);
+        char rel[256];
+        snprintf(rel, sizeof rel, "test_sweep/test_%.200s.csv", sw[i].name);
         snprintf(sw_in[i], sizeof sw_in[i], "%s", fx(rel));
         sw_inputs[i] = sw_in[i];
     }

@@ -42,13 +42,6 @@
 #define TOL_DEAD 0.01
 #define MIN_AGREE 0.99
 
-#define DIE(...)                                                                           \
-    do {                                                                                   \
-        fprintf(stderr, __VA_ARGS__);                                                      \
-        fprintf(stderr, "\n");                                                             \
-        exit(1);                                                                           \
-    } while (0)
-
 typedef struct result {
     double fvu, loss, dead;
 } result;
@@ -67,18 +60,18 @@ static float *activations(mlsae_session *s, const mlsae_run_config *cfg, const c
     lc.seq.max_length = (size_t)cfg->data.max_length;
     lc.seq.batch_size = (size_t)cfg->data.batch_size;
     mlsae_loader *loader;
-    if (mlsae_loader_open(&lc, &loader, &err)) DIE("%s", err.msg);
+    if (mlsae_loader_open(&lc, &loader, &err)) TU_DIE("%s", err.msg);
     float *x = malloc((size_t)n_batches * per_batch * sizeof *x);
-    if (!x) DIE("out of memory");
+    if (!x) TU_DIE("out of memory");
     mlsae_batch b;
     for (int i = 0; i < n_batches; i++) {
         int got = mlsae_loader_next(loader, &b, &err);
-        if (got < 0) DIE("%s", err.msg);
+        if (got < 0) TU_DIE("%s", err.msg);
         if (got == 0 || b.rows != (size_t)cfg->data.batch_size)
-            DIE("%s: fewer than %d full batches", path, n_batches);
+            TU_DIE("%s: fewer than %d full batches", path, n_batches);
         if (mlsae_session_activations_host(s, b.ids, (int)b.rows, (int)cfg->data.max_length,
                                            x + (size_t)i * per_batch, &err))
-            DIE("%s", err.msg);
+            TU_DIE("%s", err.msg);
     }
     mlsae_loader_close(loader);
     return x;
@@ -86,7 +79,7 @@ static float *activations(mlsae_session *s, const mlsae_run_config *cfg, const c
 
 static void upload(mlsae_backend *be, mlsae_buffer *buf, const float *x, size_t n)
 {
-    if (be->ops->core.write(be, buf, 0, x, n * 4)) DIE("write: %s", mlsae_backend_error(be));
+    if (be->ops->core.write(be, buf, 0, x, n * 4)) TU_DIE("write: %s", mlsae_backend_error(be));
 }
 
 static void set_precision(mlsae_sae *sae, mlsae_precision p)
@@ -94,7 +87,7 @@ static void set_precision(mlsae_sae *sae, mlsae_precision p)
     mlsae_error err;
     mlsae_sae_config c = *mlsae_sae_get_config(sae);
     c.precision = p;
-    if (mlsae_sae_set_config(sae, &c, &err)) DIE("%s", err.msg);
+    if (mlsae_sae_set_config(sae, &c, &err)) TU_DIE("%s", err.msg);
 }
 
 /* TopK indices [rows, k] of the evaluation forward under precision p. */
@@ -104,11 +97,11 @@ static void topk_indices(mlsae_sae *sae, mlsae_precision p, mlsae_ref x, int n_l
     mlsae_error err;
     set_precision(sae, p);
     mlsae_sae_forward_out fo;
-    if (mlsae_sae_forward(sae, x, n_layers, rpl, &fo, NULL, &err)) DIE("%s", err.msg);
+    if (mlsae_sae_forward(sae, x, n_layers, rpl, &fo, NULL, &err)) TU_DIE("%s", err.msg);
     mlsae_backend *be = mlsae_sae_backend(sae);
     if (be->ops->core.read(be, fo.indices.buf, fo.indices.off * 4, out,
                            (size_t)fo.rows * fo.k * 4))
-        DIE("read: %s", mlsae_backend_error(be));
+        TU_DIE("read: %s", mlsae_backend_error(be));
 }
 
 /* Fraction of (row, latent) entries of a's TopK sets also in b's. */
@@ -136,23 +129,23 @@ int main(void)
     opt.out_dir = dir;
     opt.threads = 2;
     mlsae_demo_summary sum;
-    if (mlsae_demo_prepare(&opt, NULL, &sum, &err)) DIE("demo: %s", err.msg);
+    if (mlsae_demo_prepare(&opt, NULL, &sum, &err)) TU_DIE("demo: %s", err.msg);
     mlsae_run_config *cfg = malloc(sizeof *cfg);
     mlsae_demo_run_config(cfg, &opt, &sum);
     mlsae_session s;
-    if (mlsae_session_open(&s, cfg, 0, &err)) DIE("%s", err.msg);
+    if (mlsae_session_open(&s, cfg, 0, &err)) TU_DIE("%s", err.msg);
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
     const int nl = s.n_layers, rpl = batch * seq, d = s.d_model;
     const size_t per_batch = (size_t)nl * rpl * d;
     float *train[2], *test[2];
     for (int p = 0; p < 2; p++) { /* the transformer in float32, then in bf16-mixed */
-        if (mlsae_neox_set_precision(s.model, p ? MLSAE_LOWP_BF16 : 0, &err)) DIE("%s", err.msg);
+        if (mlsae_neox_set_precision(s.model, p ? MLSAE_LOWP_BF16 : 0, &err)) TU_DIE("%s", err.msg);
         train[p] = activations(&s, cfg, sum.train_data, N_TRAIN, per_batch);
         test[p] = activations(&s, cfg, sum.test_data, 1, per_batch);
     }
     mlsae_backend *be = s.sae_be;
     mlsae_buffer *x = mlsae_alloc_f32(be, per_batch);
-    if (!x) DIE("out of memory");
+    if (!x) TU_DIE("out of memory");
 
     mlsae_sae_config sc;
     mlsae_sae_config_default(&sc, d, (int)cfg->autoencoder.expansion_factor);
@@ -167,14 +160,14 @@ int main(void)
     mlsae_sae *sae[2];
     for (int p = 0; p < 2; p++) {
         sc.precision = precs[p];
-        if (mlsae_sae_create(&sc, be, (uint64_t)cfg->seed, &sae[p], &err)) DIE("%s", err.msg);
+        if (mlsae_sae_create(&sc, be, (uint64_t)cfg->seed, &sae[p], &err)) TU_DIE("%s", err.msg);
         mlsae_sae_train_metrics m;
         for (int i = 0; i < N_TRAIN; i++) {
             upload(be, x, train[p] + (size_t)i * per_batch, per_batch);
             if (mlsae_sae_train_microbatch(sae[p], mlsae_at(x, 0), nl, rpl, &m, &err))
-                DIE("%s", err.msg);
+                TU_DIE("%s", err.msg);
         }
-        if (mlsae_sae_flush_step(sae[p], NULL, &err)) DIE("%s", err.msg);
+        if (mlsae_sae_flush_step(sae[p], NULL, &err)) TU_DIE("%s", err.msg);
         res[p].dead = m.dead_fraction;
         mlsae_sae_forward_out fo;
         mlsae_sae_layer_metrics lm[MLSAE_CONFIG_MAX_LAYERS];
@@ -182,17 +175,17 @@ int main(void)
         if (p) { /* end to end: its own precision on its own activations */
             upload(be, x, test[1], per_batch);
             if (mlsae_sae_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, lm, &err))
-                DIE("%s", err.msg);
+                TU_DIE("%s", err.msg);
             for (int l = 0; l < nl; l++) fvu_e2e += lm[l].fvu / nl;
         }
         /* the trained SAE on the test batch, in float32 */
         set_precision(sae[p], MLSAE_PRECISION_32);
         upload(be, x, test[0], per_batch);
-        if (mlsae_sae_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, lm, &err)) DIE("%s", err.msg);
+        if (mlsae_sae_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, lm, &err)) TU_DIE("%s", err.msg);
         res[p].fvu = 0;
         for (int l = 0; l < nl; l++) res[p].fvu += lm[l].fvu / nl;
         if (mlsae_sae_test_forward(sae[p], mlsae_at(x, 0), nl, rpl, &fo, &mse, &aux, &err))
-            DIE("%s", err.msg);
+            TU_DIE("%s", err.msg);
         res[p].loss = mse + aux;
         printf("%-10s: test FVU %.6f, test loss %.6f, dead fraction after training %.4f "
                "(%s)\n",

@@ -49,6 +49,15 @@ double tu_max_rel_err(const float *a, const float *ref, size_t n, double floor);
     } while (0)
 
 /* Exit status for the end of main(): prints a summary. */
+/* A set-up step failed and the test cannot go on: the message on stderr,
+ * exit status 1. */
+#define TU_DIE(...)                                                                        \
+    do {                                                                                   \
+        fprintf(stderr, __VA_ARGS__);                                                      \
+        fprintf(stderr, "\n");                                                             \
+        exit(1);                                                                           \
+    } while (0)
+
 int tu_finish(const char *name);
 /* Print "SKIP: why" and exit 77. */
 void tu_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
