@@ -28,6 +28,7 @@
 #include "model/neox.h"
 #include "demo/demo.h"
 #include "pipeline/session.h"
+#include "pipeline/stream.h"
 #include "sae/mlsae.h"
 #include "testutil.h"
 
@@ -52,15 +53,14 @@ static float *activations(mlsae_session *s, const mlsae_run_config *cfg, const c
                           int n_batches, size_t per_batch)
 {
     mlsae_error err;
-    const char *sources[1] = {path};
-    mlsae_loader_config lc = {0};
-    lc.sources = sources;
-    lc.n_sources = 1;
-    lc.tok = s->tok;
-    lc.seq.max_length = (size_t)cfg->data.max_length;
-    lc.seq.batch_size = (size_t)cfg->data.batch_size;
+    mlsae_run_config *c = malloc(sizeof *c);
+    if (!c) TU_DIE("out of memory");
+    *c = *cfg;
+    snprintf(c->data.path, sizeof c->data.path, "%s", path);
     mlsae_loader *loader;
-    if (mlsae_loader_open(&lc, &loader, &err)) TU_DIE("%s", err.msg);
+    int bad = mlsae_stream_open_loader(c, s, NULL, &loader, &err);
+    free(c);
+    if (bad) TU_DIE("%s", err.msg);
     float *x = malloc((size_t)n_batches * per_batch * sizeof *x);
     if (!x) TU_DIE("out of memory");
     mlsae_batch b;
