@@ -105,6 +105,17 @@ one_line_error "a member's k > n_latents" $? "$tmp/e5.err" "k"
 "$bin" test --checkpoint "$tmp/sweep/mlsae-model-x4-k8/mlsae-model-x4-k8" $common --k 8 4 \
     --csv "$tmp/e6.csv" > /dev/null 2> "$tmp/e6.err"
 one_line_error "a list outside mlsae train" $? "$tmp/e6.err" "sweep of mlsae train"
+# a single run never writes into a sweep's directory (its SAE directory is a
+# member's), nor a sweep beside a single run's checkpoints/
+(cd "$tmp/sweep" && find . -type f -exec cksum {} + | sort) > "$tmp/sweep.before"
+"$bin" train $common -x 4 -k 8 --out "$tmp/sweep" > /dev/null 2> "$tmp/e7.err"
+one_line_error "a single run into a sweep's --out" $? "$tmp/e7.err" "holds a sweep"
+(cd "$tmp/sweep" && find . -type f -exec cksum {} + | sort) > "$tmp/sweep.after"
+check "the sweep is untouched" cmp -s "$tmp/sweep.before" "$tmp/sweep.after"
+"$bin" train $common -x 4 8 -k 8 --out "$tmp/sweep/mlsae-model-x4-k8" > /dev/null 2> "$tmp/e8.err"
+one_line_error "a sweep beside a single run's checkpoints" $? "$tmp/e8.err" "holds a single run"
+(cd "$tmp/sweep" && find . -type f -exec cksum {} + | sort) > "$tmp/sweep.after"
+check "nothing written beside the single run" cmp -s "$tmp/sweep.before" "$tmp/sweep.after"
 none_exists() { for f; do [ ! -e "$f" ] || return 1; done; }
 check "nothing written by the refused runs" \
     none_exists "$tmp/e1" "$tmp/e2" "$tmp/e3" "$tmp/e4" "$tmp/e5" "$tmp/e6.csv"

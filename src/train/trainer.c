@@ -276,6 +276,23 @@ static int run_activations(trainer *t, mlsae_error *err)
     }
 }
 
+/* A fresh run never writes into the other kind's directory: a single run's
+ * SAE directory <out>/<name> is a sweep member's, and a sweep beside a
+ * single run's checkpoints/ would mix the two (doc/sweeps.md). */
+static int check_out_dir(const trainer *t, mlsae_error *err)
+{
+    char path[sizeof t->out_dir + 32];
+    snprintf(path, sizeof path, "%s/sweep.json", t->out_dir);
+    if (mlsae_path_exists(path))
+        return mlsae_fail(err, "--out %s holds a sweep (sweep.json): resume it with --resume %s, "
+                          "or give another --out", t->out_dir, t->out_dir);
+    snprintf(path, sizeof path, "%s/checkpoints", t->out_dir);
+    if (t->sweep && mlsae_path_exists(path))
+        return mlsae_fail(err, "--out %s holds a single run (checkpoints/): a sweep needs another "
+                          "--out", t->out_dir);
+    return 0;
+}
+
 int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
                 mlsae_train_summary *summary, mlsae_error *err)
 {
@@ -334,7 +351,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     double t0 = mlsae_monotonic_seconds(NULL);
 
     int rc = -1;
-    if (trainer_make_members(&t, summary, err)) {
+    if (trainer_make_members(&t, summary, err) || (!resuming && check_out_dir(&t, err))) {
         trainer_free(&t);
         return -1;
     }
