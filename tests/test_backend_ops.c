@@ -33,6 +33,8 @@
 
 /* the CPU backend's switch for its AVX512_BF16 kernel (cpu_internal.h) */
 void cpu_lowp_bf16_set(int enabled);
+/* and the cache size its blocked sparse_backward plans for */
+void cpu_llc_bytes_set(mlsae_backend *be, size_t bytes);
 
 #include <dlfcn.h>
 #include <math.h>

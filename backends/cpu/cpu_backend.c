@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static mlsae_buffer *cpu_alloc(mlsae_backend *be, size_t n_bytes)
 {
@@ -215,6 +216,36 @@ static mlsae_backend_ops cpu_ops = {
     },
 };
 
+size_t cpu_llc_bytes(void)
+{
+    size_t best = 0;
+    for (int i = 0; i < 8; i++) {
+        char path[96], text[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *fp = fopen(path, "r");
+        if (!fp) continue;
+        unsigned long v = 0;
+        char unit = 0;
+        if (fgets(text, sizeof text, fp) && sscanf(text, "%lu%c", &v, &unit) >= 1) {
+            size_t bytes = v * (unit == 'K' ? 1024ul : unit == 'M' ? 1048576ul : 1ul);
+            if (bytes > best) best = bytes;
+        }
+        fclose(fp);
+    }
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    if (best == 0) {
+        long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (l3 > 0) best = (size_t)l3;
+    }
+#endif
+    return best > 0 ? best : (size_t)32 << 20;
+}
+
+void cpu_llc_bytes_set(mlsae_backend *be, size_t bytes)
+{
+    cpu_of(be)->llc_bytes = bytes > 0 ? bytes : cpu_llc_bytes();
+}
+
 int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **out,
                           mlsae_error *err)
 {
@@ -229,6 +260,7 @@ int mlsae_backend_cpu_new(const mlsae_backend_params *params, mlsae_backend **ou
     /* every product is threaded by cpu_gemm; OpenBLAS itself stays serial */
     openblas_set_num_threads(1);
     cb->n_threads = omp_get_max_threads();
+    cb->llc_bytes = cpu_llc_bytes();
 #if defined(MLSAE_HAVE_AVX2)
     __builtin_cpu_init();
     cb->has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

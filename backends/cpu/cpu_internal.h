@@ -13,8 +13,17 @@ typedef struct mlsae_cpu_backend {
     mlsae_backend base;
     int n_threads;
     int has_avx2;    /* AVX2+FMA kernels usable on this CPU */
+    size_t llc_bytes; /* last-level cache of the first CPU (cpu_llc_bytes) */
     char description[128];
 } mlsae_cpu_backend;
+
+/* Bytes of the last-level cache shared by CPU 0: sysfs's largest cache
+ * level, else sysconf, else 32 MiB. (Under a hypervisor CPUID may report
+ * the host's total over every core complex, so sysfs comes first.) */
+size_t cpu_llc_bytes(void);
+/* Sets the cache size the blocked kernels plan for (tests: several blocks
+ * on small shapes); 0 restores the detected one. */
+void cpu_llc_bytes_set(mlsae_backend *be, size_t bytes);
 
 static inline mlsae_cpu_backend *cpu_of(mlsae_backend *be) { return (mlsae_cpu_backend *)be; }
 

@@ -83,7 +83,7 @@ enum { MR = 12, NR = 32, KP = 256 /* pairs per k slice */, MB = 96 /* rows per w
  * computed TG columns at a time into a strip of row stride TG + 16 (not a
  * multiple of 4 KiB, so that the micro-kernel's 12 rows do not share L1
  * sets), MB x TG floats that stay in L2, and fed to the rows' TopK heaps. */
-enum { TG = 1024, TG_LD = TG + 16 };
+enum { TG = 1024, TG_LD = TG + 16, TG_WORDS = TG / NR /* flag words of a row */ };
 
 static int cpu_lowp_pack(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, mlsae_ref packed)
 {
@@ -112,11 +112,14 @@ static int cpu_lowp_pack(mlsae_backend *be, int fmt, mlsae_ref w, int n, int k, 
 
 /* c[i][0..nr) (+)= sum over the kp pairs of a's row i and the panel slice
  * bp [kp][nr]; a: MR rows of pairs with row stride lda. The 24 accumulators
- * are named variables (an array of them ends up spilled to the stack). */
+ * are named variables (an array of them ends up spilled to the stack).
+ * With thr (the last k slice of the fused TopK), bit j of bits[i * bits_ld]
+ * is also set where c[i][j] > thr[i] or is unordered with it (NaN): the
+ * columns row i's TopK must look at, found while the sums are in registers. */
 #define FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 __attribute__((target("avx512f,avx512bf16"))) static void kernel_12x32(
     int kp, const uint32_t *a, size_t lda, const uint32_t *bp, int nr, float *c, int ldc, int mr,
-    int load_c)
+    int load_c, const float *thr, uint32_t *bits, int bits_ld)
 {
     __mmask16 m0 = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xffff : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
@@ -159,6 +162,16 @@ __attribute__((target("avx512f,avx512bf16"))) static void kernel_12x32(
     }
     FOR_ROWS(STORE)
 #undef STORE
+    if (!thr) return;
+#define FLAG(i)                                                                          \
+    if (i < mr) {                                                                        \
+        __m512 t = _mm512_set1_ps(thr[i]);                                               \
+        uint32_t lo = _mm512_mask_cmp_ps_mask(m0, acc##i##_0, t, _CMP_NLE_UQ);           \
+        uint32_t hi = _mm512_mask_cmp_ps_mask(m1, acc##i##_1, t, _CMP_NLE_UQ);           \
+        bits[(size_t)(i) * bits_ld] = lo | hi << 16;                                     \
+    }
+    FOR_ROWS(FLAG)
+#undef FLAG
 }
 
 static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int lda,
@@ -186,7 +199,7 @@ static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int
                 for (int r = r0; r < r1; r += MR)
                     kernel_12x32(kp, ab + (size_t)r * k2 + p0, (size_t)k2,
                                  panel + (size_t)p0 * nr, nr, c + (size_t)r * ldc + j0, ldc,
-                                 r1 - r < MR ? r1 - r : MR, p0 > 0);
+                                 r1 - r < MR ? r1 - r : MR, p0 > 0, NULL, NULL, 0);
             }
         }
     free(ab);
@@ -196,7 +209,12 @@ static int gemm_bf16(mlsae_backend *be, int m, int n, int k, const float *a, int
 /* The product of a [m, kd] and the packed W [n, kd], fed to the TopK of
  * each row (k <= TG) group by group in increasing columns: the offers of
  * topk's own pass, so values and indices are bit for bit topk_gather's on
- * the product gemm_bf16 writes (the same kernel calls, the same sums). The
+ * the product gemm_bf16 writes (the same kernel calls, the same sums).
+ * After the first group the micro-kernel also flags, while the sums are in
+ * registers, the columns above each row's threshold as it stood before the
+ * group; the TopK offers only those (a column left out is at most a lower
+ * threshold, so it would have been rejected): on 12288 rows of 32768
+ * latents this removed the second pass over every pre-activation. The
  * candidates' columns (cols, visited in the order `order` sorts them) are
  * copied out of each group. */
 static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *a, int lda,
@@ -213,7 +231,8 @@ static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *
         float *strip = aligned_alloc(64, (size_t)MB * TG_LD * sizeof *strip);
         cpu_topk_item *heap = malloc((size_t)MB * k * sizeof *heap);
         float *thr = malloc((size_t)MB * sizeof *thr);
-        int ok = ab && strip && heap && thr;
+        uint32_t *bits = malloc((size_t)MB * TG_WORDS * sizeof *bits);
+        int ok = ab && strip && heap && thr && bits;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -229,6 +248,9 @@ static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *
             int oi = 0; /* the next candidate, in column order */
             for (int g0 = 0; g0 < n; g0 += TG) {
                 const int gw = n - g0 < TG ? n - g0 : TG;
+                /* after the first group the kernel flags the columns above
+                 * each row's threshold, and the TopK reads only those */
+                const int flag = g0 > 0 && k2 > 0;
                 for (int j0 = g0; j0 < g0 + gw; j0 += NR) {
                     const int nr = n - j0 < NR ? n - j0 : NR;
                     const uint32_t *panel = packed + (size_t)j0 * k2;
@@ -236,16 +258,23 @@ static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *
                     if (k2 == 0)
                         for (int r = 0; r < mb; r++) memset(c + (size_t)r * TG_LD, 0, (size_t)nr * 4);
                     for (int p0 = 0; p0 < k2; p0 += KP) {
-                        const int kp = k2 - p0 < KP ? k2 - p0 : KP;
+                        const int kp = k2 - p0 < KP ? k2 - p0 : KP, last = p0 + kp >= k2;
                         for (int r = 0; r < mb; r += MR)
                             kernel_12x32(kp, ab + (size_t)r * k2 + p0, (size_t)k2,
                                          panel + (size_t)p0 * nr, nr, c + (size_t)r * TG_LD,
-                                         TG_LD, mb - r < MR ? mb - r : MR, p0 > 0);
+                                         TG_LD, mb - r < MR ? mb - r : MR, p0 > 0,
+                                         flag && last ? thr + r : NULL,
+                                         bits + (size_t)r * TG_WORDS + (j0 - g0) / NR, TG_WORDS);
                     }
                 }
                 for (int r = 0; r < mb; r++) {
                     const float *srow = strip + (size_t)r * TG_LD;
                     cpu_topk_item *h = heap + (size_t)r * k;
+                    if (flag) {
+                        thr[r] = cpu_topk_row_feed_bits(srow, g0, bits + (size_t)r * TG_WORDS,
+                                                        (gw + NR - 1) / NR, k, h, thr[r]);
+                        continue;
+                    }
                     int from = g0;
                     if (g0 == 0) thr[r] = cpu_topk_row_start(srow, NULL, k, h), from = k;
                     thr[r] = cpu_topk_row_feed(use_avx2, srow, NULL, g0, from, g0 + gw, k, h,
@@ -270,6 +299,7 @@ static int gemm_topk_bf16(mlsae_backend *be, int m, int n, int kd, const float *
         free(strip);
         free(heap);
         free(thr);
+        free(bits);
     }
     if (failed) return mlsae_backend_fail(be, "cpu lowp_gemm_topk: out of memory (%d x %d)", m, n);
     return 0;

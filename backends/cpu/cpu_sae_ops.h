@@ -42,6 +42,12 @@ typedef struct cpu_topk_item {
 float cpu_topk_row_start(const float *seg, const int32_t *mask, int k, cpu_topk_item *h);
 float cpu_topk_row_feed(int use_avx2, const float *seg, const int32_t *mask, int col0, int from,
                         int to, int k, cpu_topk_item *h, float thr);
+/* feed over the columns col0 + 32 w + b flagged by bit b of bits[w],
+ * w < n_words, in increasing order (no mask): the same offers as feed
+ * when every column left unflagged is at most a threshold the row had
+ * before (thresholds only rise, so such a column is never a candidate). */
+float cpu_topk_row_feed_bits(const float *seg, int col0, const uint32_t *bits, int n_words, int k,
+                             cpu_topk_item *h, float thr);
 
 /* dst[j] = src[cols[j]] for j < n_cols, 4-byte words; AVX2 if use_avx2. */
 void cpu_sae_gather_row(int use_avx2, const uint32_t *src, const int32_t *cols, int n_cols,

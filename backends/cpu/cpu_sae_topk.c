@@ -132,6 +132,18 @@ float cpu_topk_row_feed(int use_avx2, const float *seg, const int32_t *mask, int
     return feed_portable(seg, mask, col0, from, to, k, h, thr);
 }
 
+float cpu_topk_row_feed_bits(const float *seg, int col0, const uint32_t *bits, int n_words, int k,
+                             topk_item *h, float thr)
+{
+    for (int w = 0; w < n_words; w++)
+        for (uint32_t b = bits[w]; b; b &= b - 1) {
+            int i = col0 + 32 * w + __builtin_ctz(b);
+            float x = seg[i - col0];
+            if (candidate(x, thr)) thr = offer(h, k, x, i);
+        }
+    return thr;
+}
+
 /* TopK of rows of pre into values/indices; with n_cols > 0 each row's
  * columns cols are then copied into gathered (gather_columns) while the
  * row is still in cache. */
