@@ -1,9 +1,11 @@
 /* Throughput of the OpenCL backend against the CPU backend, same run, same
- * shapes: GEMM (the SAE encoder product and a transformer linear), TopK and
- * the sparse decode/gradient ops. Prints the device, a rough peak estimate
+ * shapes: GEMM (the SAE encoder product in float32 and in the 16-bit inputs
+ * of 16-mixed / bf16-mixed (backend/lowp.h), and a transformer linear), TopK
+ * and the sparse decode/gradient ops. Prints the device, a rough peak estimate
  * and the figures. Usage: bench_opencl [rows [reps [device]]] */
 #include "config.h"
 #include "backend/backend.h"
+#include "backend/lowp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ static double now(void)
 typedef struct {
     mlsae_backend *be;
     mlsae_buffer *x, *enc, *pre, *vals, *idx, *dots, *out, *grad, *lin_w, *lin_y;
+    mlsae_buffer *enc_f16, *enc_bf16, *scratch; /* packed encoder weights, rounded rows */
 } side;
 
 enum { D = 512, EXPANSION = 16, K = 32, FF = 2048 };
@@ -55,8 +58,11 @@ static int setup(side *s, int rows)
     s->grad = mlsae_alloc_f32(be, nl * D);
     s->lin_w = mlsae_alloc_f32(be, (size_t)FF * D);
     s->lin_y = mlsae_alloc_f32(be, (size_t)rows * FF);
+    s->enc_f16 = mlsae_alloc_f32(be, mlsae_lowp_packed_elems((int)nl, D));
+    s->enc_bf16 = mlsae_alloc_f32(be, mlsae_lowp_packed_elems((int)nl, D));
+    s->scratch = mlsae_alloc_f32(be, (size_t)rows * D);
     if (!s->x || !s->enc || !s->pre || !s->vals || !s->idx || !s->dots || !s->out || !s->grad ||
-        !s->lin_w || !s->lin_y)
+        !s->lin_w || !s->lin_y || !s->enc_f16 || !s->enc_bf16 || !s->scratch)
         return -1;
     fill_random(be, s->x, (size_t)rows * D, 1, 0, 0);
     fill_random(be, s->enc, nl * D, 2, 0, 0);
@@ -65,12 +71,21 @@ static int setup(side *s, int rows)
     fill_random(be, s->lin_w, (size_t)FF * D, 5, 0, 0);
     fill_random(be, s->pre, (size_t)rows * nl, 6, 0, 0);
     be->ops->core.fill(be, mlsae_at(s->grad, 0), nl * D, 0.0f);
+    /* packed once, as the SAE does once per weight update */
+    if (mlsae_lowp_pack(be, MLSAE_LOWP_F16, mlsae_at(s->enc, 0), (int)nl, D,
+                        mlsae_at(s->enc_f16, 0)) ||
+        mlsae_lowp_pack(be, MLSAE_LOWP_BF16, mlsae_at(s->enc, 0), (int)nl, D,
+                        mlsae_at(s->enc_bf16, 0)))
+        return -1;
     return 0;
 }
 
-typedef enum { OP_ENC, OP_LINEAR, OP_TOPK, OP_GATHER, OP_DOT, OP_SCATTER, N_OPS } op_id;
-static const char *op_name[N_OPS] = {"sgemm SAE encoder", "linear d->4d", "topk k=32",
-                                      "sparse_gather", "sparse_dot gated", "sparse_scatter"};
+typedef enum {
+    OP_ENC, OP_ENC_F16, OP_ENC_BF16, OP_LINEAR, OP_TOPK, OP_GATHER, OP_DOT, OP_SCATTER, N_OPS
+} op_id;
+static const char *op_name[N_OPS] = {"sgemm SAE encoder", "encoder 16-mixed", "encoder bf16-mixed",
+                                      "linear d->4d", "topk k=32", "sparse_gather",
+                                      "sparse_dot gated", "sparse_scatter"};
 
 /* One call of op on side s; 1 = not implemented by this backend. */
 static int run_op(side *s, op_id op, int rows)
@@ -82,6 +97,12 @@ static int run_op(side *s, op_id op, int rows)
     case OP_ENC:
         return o->core.sgemm(be, 0, 1, rows, nl, D, 1.0f, mlsae_at(s->x, 0), D,
                              mlsae_at(s->enc, 0), D, 0.0f, mlsae_at(s->pre, 0), nl);
+    case OP_ENC_F16:
+    case OP_ENC_BF16:
+        return mlsae_lowp_gemm(be, op == OP_ENC_F16 ? MLSAE_LOWP_F16 : MLSAE_LOWP_BF16, rows, nl, D,
+                               mlsae_at(s->x, 0), D,
+                               mlsae_at(op == OP_ENC_F16 ? s->enc_f16 : s->enc_bf16, 0),
+                               mlsae_at(s->pre, 0), nl, mlsae_at(s->scratch, 0));
     case OP_LINEAR:
         if (!o->nn.linear) return 1;
         return o->nn.linear(be, mlsae_at(s->x, 0), mlsae_at(s->lin_w, 0), MLSAE_NOREF, rows, D,
@@ -156,6 +177,8 @@ int main(int argc, char **argv)
     }
     printf("OpenCL: %s\n", ocl.be->ops->describe(ocl.be));
     printf("CPU:    %s\n", cpu.be->ops->describe(cpu.be));
+    printf("16-bit inputs: opencl %s; cpu %s\n", mlsae_lowp_describe(ocl.be, MLSAE_LOWP_F16),
+           mlsae_lowp_describe(cpu.be, MLSAE_LOWP_BF16));
     if (setup(&ocl, rows) != 0 || setup(&cpu, rows) != 0) {
         fprintf(stderr, "bench_opencl: allocation failed\n");
         return 1;
@@ -163,13 +186,15 @@ int main(int argc, char **argv)
     double nl = (double)EXPANSION * D;
     double work[N_OPS] = {
         2.0 * rows * nl * D,               /* GFLOP */
+        2.0 * rows * nl * D,
+        2.0 * rows * nl * D,
         2.0 * rows * (double)FF * D,       /* GFLOP */
         4.0 * rows * nl,                   /* GB read (one pass) */
         2.0 * rows * K * D,                /* GFLOP */
         2.0 * rows * K * D,
         2.0 * rows * K * D,
     };
-    const char *unit[N_OPS] = {"GF/s", "GF/s", "GB/s", "GF/s", "GF/s", "GF/s"};
+    const char *unit[N_OPS] = {"GF/s", "GF/s", "GF/s", "GF/s", "GB/s", "GF/s", "GF/s", "GF/s"};
     printf("rows %d, d %d, latents %.0f, k %d, best of %d\n\n", rows, D, nl, K, reps);
     printf("%-18s %22s %22s %8s\n", "op", "opencl", "cpu", "speedup");
     for (int op = 0; op < N_OPS; op++) {

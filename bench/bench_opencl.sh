@@ -17,7 +17,7 @@ if command -v clinfo > /dev/null 2>&1; then # first device only
         /^ *Max compute units/ && !cu {cu=$NF}
         /^ *Max clock frequency/ && !mhz {mhz=$NF; sub(/MHz/, "", mhz)}
         /^ +float +[0-9]+ \/ [0-9]+/ && !vw {vw=$4}
-        END { if (cu && mhz && vw) printf "peak estimate for %s: %s CUs x %s MHz x %s lanes x 2 = %.0f GFLOP/s (rough)\n", name, cu, mhz, vw, cu*mhz*vw*2/1000 }'
+        END { if (cu + 0 > 0 && mhz + 0 > 0 && vw + 0 > 0) printf "peak estimate for %s: %s CUs x %s MHz x %s lanes x 2 = %.0f GFLOP/s (rough)\n", name, cu, mhz, vw, cu*mhz*vw*2/1000 }'
 fi
 nproc_=$(nproc 2> /dev/null || echo "?")
 echo "host: $nproc_ cores, OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
