@@ -9,7 +9,8 @@
 # GPT-NeoX made by tests/make_model (make check builds it): d_model $D,
 # $L layers, the Pythia vocabulary; the data the bundled Shakespeare.
 # The best of $R repetitions of each is kept, the order alternating (the
-# machine may be shared). VAL=0 measures training alone.
+# machine may be shared). VAL=0 measures training alone; PREC sets
+# trainer.precision (32, bf16-mixed, 16-mixed).
 set -eu
 BIN=${MLSAE_BIN:-./mlsae}
 MAKE_MODEL=${MAKE_MODEL:-./tests/make_model}
@@ -17,7 +18,7 @@ SRCDIR=${MLSAE_SRCDIR:-.}
 D=${D:-128} L=${L:-4} H=${H:-4} FF=${FF:-512}
 EFS=${EFS:-"2 4 8"} KS=${KS:-"8 16 32"}
 POS=${POS:-128} B=${B:-4} TOKENS=${TOKENS:-8192} VAL=${VAL:-1} R=${R:-1}
-THREADS=${THREADS:-0}
+THREADS=${THREADS:-0} PREC=${PREC:-32}
 [ -x "$MAKE_MODEL" ] || { echo "bench_sweep: $MAKE_MODEL missing: make check (or make tests/make_model) first"; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mlsae-bench-sweep-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -25,10 +26,11 @@ trap 'rm -rf "$tmp"' EXIT
 zstd -dc "$SRCDIR/data/tinyshakespeare.jsonl.zst" > "$tmp/data.jsonl"
 common="--model $tmp/model --data $tmp/data.jsonl --max_length $POS --batch_size $B
         --max_tokens $TOKENS --accumulate 4 --limit_val_batches $VAL --log_every_n_steps 4
-        --checkpoint_every_n_steps 1000 --threads $THREADS --device cpu"
+        --checkpoint_every_n_steps 1000 --threads $THREADS --device cpu --precision $PREC"
 n_ef=$(echo $EFS | wc -w); n_k=$(echo $KS | wc -w); n=$((n_ef * n_k))
 echo "bench_sweep: model d_model $D, $L layers, d_ff $FF; $n SAEs (expansion_factor $EFS x k $KS);" \
-     "$TOKENS tokens each ($B x $POS per micro-batch), validation on $VAL batches; $(nproc) cores"
+     "$TOKENS tokens each ($B x $POS per micro-batch), validation on $VAL batches; precision $PREC;" \
+     "$(nproc) cores"
 
 now() { date +%s.%N; }
 best_sweep="" best_single=""

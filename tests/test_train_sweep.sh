@@ -89,6 +89,23 @@ for n in $names; do
     grep -v '"sweep/' "$tmp/i/$n/metrics.jsonl" > "$tmp/m2"
     check "$n resumed: metrics equal" cmp -s "$tmp/m1" "$tmp/m2"
 done
+# 2b. resumed once more with nothing left to train: no new rows, the same
+#     files, and a line that says so
+(cd "$tmp/i" && find . -type f -exec cksum {} + | sort) > "$tmp/i.before"
+"$bin" train --resume "$tmp/i" > "$tmp/i3.out" 2> "$tmp/i3.err"
+check "resume of a finished sweep exits 0" [ $? -eq 0 ]
+check "resume of a finished sweep says nothing is left" grep -q "nothing left to train" "$tmp/i3.err"
+(cd "$tmp/i" && find . -type f -exec cksum {} + | sort) > "$tmp/i.after"
+check "resume of a finished sweep leaves every file as it was" cmp -s "$tmp/i.before" "$tmp/i.after"
+
+# 2c. mlsae test of a run's checkpoints/last: the model and layers come from
+#     its run.yaml (no --model here), and the CSV is named after the run's SAE
+#     and lands in the run's directory
+"$bin" test --checkpoint "$tmp/i/mlsae-model-x4-k8/checkpoints/last" --data "$data" \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err"
+check "test of checkpoints/last exits 0" [ $? -eq 0 ]
+check "test of checkpoints/last writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 
 # 3. refusals: one line naming the option, nothing written
 "$bin" train $common --lr 1e-4 2e-4 --out "$tmp/e1" > /dev/null 2> "$tmp/e1.err"
@@ -116,9 +133,13 @@ check "the sweep is untouched" cmp -s "$tmp/sweep.before" "$tmp/sweep.after"
 one_line_error "a sweep beside a single run's checkpoints" $? "$tmp/e8.err" "holds a single run"
 (cd "$tmp/sweep" && find . -type f -exec cksum {} + | sort) > "$tmp/sweep.after"
 check "nothing written beside the single run" cmp -s "$tmp/sweep.before" "$tmp/sweep.after"
+"$bin" train $common --k 4 -3 --out "$tmp/e9" > /dev/null 2> "$tmp/e9.err"
+one_line_error "a negative value in a list" $? "$tmp/e9.err" "option --k: "
+check "a negative value in a list is named as a value, not an option" \
+    sh -c '! grep -q "unknown option" "$1"' _ "$tmp/e9.err"
 none_exists() { for f; do [ ! -e "$f" ] || return 1; done; }
 check "nothing written by the refused runs" \
-    none_exists "$tmp/e1" "$tmp/e2" "$tmp/e3" "$tmp/e4" "$tmp/e5" "$tmp/e6.csv"
+    none_exists "$tmp/e1" "$tmp/e2" "$tmp/e3" "$tmp/e4" "$tmp/e5" "$tmp/e6.csv" "$tmp/e9"
 
 # 4. data parallel (skipped without MPI): 2 ranks of batch 1 train every SAE
 #    of the sweep as one process of batch 2 does, within float rounding

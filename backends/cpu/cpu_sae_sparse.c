@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+static inline void prefetch_row(const float *row, int d)
+{
+    for (int b = 0; b < d; b += 16) __builtin_prefetch(row + b);
+}
+
 int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int rows, int k,
                           mlsae_ref table, int d, int relu, float beta, mlsae_ref out)
 {
@@ -24,6 +29,7 @@ int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int 
     const float *t = cpu_f32(table);
     float *o = cpu_f32(out);
     size_t n_table = (table.buf->n_bytes / 4 - table.off) / (size_t)d;
+    const size_t n_pairs = (size_t)rows * (k > 0 ? k : 0);
     cpu_vec_kernels vk = cpu_vec_select(cpu_of(be)->has_avx2);
     int bad = 0;
 #pragma omp parallel for schedule(static) if ((size_t)rows * k * d > 32768)
@@ -34,6 +40,11 @@ int cpu_sae_sparse_gather(mlsae_backend *be, mlsae_ref coef, mlsae_ref idx, int 
         else if (beta != 1.0f)
             for (int i = 0; i < d; i++) orow[i] *= beta;
         for (int j = 0; j < k; j++) {
+            /* the table row two pairs ahead (random rows: start the loads
+             * before they are needed) */
+            size_t pn = (size_t)r * k + j + 2;
+            if (pn < n_pairs && ix[pn] >= 0 && (size_t)ix[pn] < n_table)
+                prefetch_row(t + (size_t)ix[pn] * d, d);
             float a = c[(size_t)r * k + j];
             /* ReLU drops negatives; a NaN goes through, as with torch.relu. */
             if ((relu && a < 0.0f) || a == 0.0f) continue;

@@ -174,9 +174,9 @@ static int check_ids(const id_list *ids, int seq, const char *src, const mlsae_n
                          "(max_position_embeddings %d)", src, seq, c->max_positions);
     for (size_t i = 0; i < ids->n; i++)
         if (ids->v[i] >= c->vocab_size)
-            return cli_error(CMD, "%s: token id %d (sequence %zu, position %zu) is outside the "
-                             "model's vocabulary (0..%d)", src, ids->v[i], i / seq + 1,
-                             i % seq, c->vocab_size - 1);
+            return cli_error(CMD, "%s: token id %d (sequence %zu, token %zu, both counted from "
+                             "1) is outside the model's vocabulary (0..%d)", src, ids->v[i],
+                             i / seq + 1, i % seq + 1, c->vocab_size - 1);
     return 0;
 }
 

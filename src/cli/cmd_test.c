@@ -8,6 +8,7 @@
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
+#include "train/trainer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,13 @@ static void usage(FILE *out)
             "                     -tfm) found in or downloaded into the HF cache. A -tfm\n"
             "                     checkpoint's config.json supplies model_name, layers,\n"
             "                     max_length, batch_size and skip_special_tokens, before the\n"
-            "                     options on the command line; a plain checkpoint holds no\n"
-            "                     model: name it with --model_name (a directory or repo id).\n"
+            "                     options on the command line, as a training run's\n"
+            "                     <out>/checkpoints/last does from its run.yaml; a plain\n"
+            "                     SAE holds no model: name it with --model_name.\n"
             "                     Repeat it to test several SAEs of one model in one pass.\n"
             "  --checkpoint-revision REV  the repo ids' branch, tag or commit (default main)\n"
-            "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv)\n"
+            "  --csv FILE         where to write the row (default <checkpoint>/../test_<name>.csv;\n"
+            "                     for a run's <out>/checkpoints/C, <out>/test_<SAE>-C.csv)\n"
             "  --csv DIR          with several checkpoints: an existing directory that\n"
             "                     receives test_<name>.csv for each (default: each next to\n"
             "                     its checkpoint, as for one)\n"
@@ -64,18 +67,33 @@ static int count_checkpoints(int argc, char **argv)
 }
 
 /* test_<name>.csv for a checkpoint: in dir when given, else next to the
- * checkpoint; for a repo id, here (as the reference). */
-static void default_csv(const mlsae_ckpt_source *src, const char *dir, char *out, size_t n)
+ * checkpoint; for a repo id, here (as the reference). A training run's
+ * <out>/checkpoints/<c> is named after the run's SAE, <out>/test_<SAE>-<c>.csv
+ * (in the run's directory, beside test_<SAE>.csv of its saved SAE), not
+ * test_last.csv inside checkpoints/. */
+static void default_csv(const mlsae_ckpt_source *src, const mlsae_run_config *cfg, const char *dir,
+                        char *out, size_t n)
 {
-    char path[4096];
+    char path[4096], sae[1024] = "";
     snprintf(path, sizeof path, "%s", src->repo_id ? strrchr(src->repo_id, '/') + 1 : src->dir);
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (dir) snprintf(out, n, "%s/test_%s.csv", dir, base);
-    else if (slash) snprintf(out, n, "%.*s/test_%s.csv", (int)(slash - path), path, base);
-    else snprintf(out, n, "test_%s.csv", base);
+    char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    const char *where = NULL; /* the directory of the CSV; NULL: here */
+    if (slash) {
+        *slash = '\0';
+        where = slash == path ? "/" : path;
+        char *up = strrchr(path, '/');
+        if (!src->repo_id && strcmp(up ? up + 1 : path, "checkpoints") == 0) {
+            mlsae_train_sae_name(cfg, sae, sizeof sae);
+            if (up) *up = '\0';
+            where = !up ? NULL : up == path ? "/" : path;
+        }
+    }
+    if (dir) where = dir;
+    snprintf(out, n, "%s%stest_%s%s%s.csv", where ? where : "",
+             where && strcmp(where, "/") ? "/" : "", sae, sae[0] ? "-" : "", name);
 }
 
 typedef struct test_arg {
@@ -104,7 +122,7 @@ static int parse(int argc, char **args, int n, test_arg *ta, mlsae_run_config *c
                                       NULL, NULL))
             return 1;
         if (n == 1 && csv) snprintf(ta[i].csv, sizeof ta[i].csv, "%s", csv);
-        else default_csv(&ta[i].src, n > 1 ? csv : NULL, ta[i].csv, sizeof ta[i].csv);
+        else default_csv(&ta[i].src, &cfgs[i], n > 1 ? csv : NULL, ta[i].csv, sizeof ta[i].csv);
         targets[i].cfg = &cfgs[i];
         targets[i].sae_dir = ta[i].src.dir;
         targets[i].csv_path = ta[i].csv;

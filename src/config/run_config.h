@@ -180,7 +180,10 @@ int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, cha
  * data.max_length, data.batch_size, autoencoder.skip_special_tokens,
  * autoencoder.tuned_lens and autoencoder.dead_tokens_threshold (the one its
  * metrics use) from it, and
- * *is_tfm = 1. A plain SAE checkpoint (no model_name) changes nothing.
+ * *is_tfm = 1. A training checkpoint (<out>/checkpoints/<c>: config.json
+ * without model_name, and run.yaml) sets the same options, and revision,
+ * tokenizer, expansion_factor and k, from its run.yaml, and *is_tfm = 1. A plain SAE checkpoint
+ * changes nothing.
  * Errors name the file and key. Apply it to the base configuration, before
  * YAML files and the command line (mlsae_run_config_from_args_base). */
 int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,

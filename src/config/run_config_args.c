@@ -28,7 +28,14 @@ static int is_bool_word(const char *s)
     return 0;
 }
 
-/* The words after an option's value (up to the next one starting with '-'):
+/* A word that continues a list: not an option ("-3" and "-.5" are values,
+ * so that they are refused as values, not taken for unknown options). */
+static int list_word(const char *w)
+{
+    return w[0] != '-' || (w[1] >= '0' && w[1] <= '9') || (w[1] == '.' && w[2] >= '0' && w[2] <= '9');
+}
+
+/* The words after an option's value (up to the next option, see list_word):
  * a sweep list for autoencoder.expansion_factor and autoencoder.k (see
  * run_config.h), an error for any other option. *i moves past them. */
 static int take_list(mlsae_run_config *cfg, const mlsae_option *opt, const char *flag, int argc,
@@ -45,7 +52,7 @@ static int take_list(mlsae_run_config *cfg, const mlsae_option *opt, const char 
     }
     if (n) *n = 0; /* given again: the new value or list replaces the old */
     int j = *i + 1;
-    if (j >= argc || argv[j][0] == '-') return 0;
+    if (j >= argc || !list_word(argv[j])) return 0;
     if (strcmp(opt->key, "model_name") == 0)
         return mlsae_fail(err, "option --%s: several models ('%s', '%s', ...): the SAEs of a sweep "
                           "share one transformer pass, so a sweep trains on one model; run one "
@@ -57,7 +64,7 @@ static int take_list(mlsae_run_config *cfg, const mlsae_option *opt, const char 
     int64_t *field = (int64_t *)((char *)cfg + opt->offset);
     const int64_t first = *field;
     list[(*n)++] = first;
-    for (; j < argc && argv[j][0] != '-'; j++) {
+    for (; j < argc && list_word(argv[j]); j++) {
         char why[512];
         if (*n == MLSAE_CONFIG_MAX_SWEEP)
             return mlsae_fail(err, "option --%s: at most %d values in a sweep list", flag,

@@ -1,4 +1,5 @@
-/* The run options a reference -tfm checkpoint holds (run_config.h). */
+/* The run options a reference -tfm checkpoint holds, or a training
+ * checkpoint's run.yaml (run_config.h). */
 #include "config.h"
 #include "core/json_file.h"
 #include "config/run_config.h"
@@ -15,6 +16,46 @@ static int bad_type(const char *path, const char *key, const char *want, mlsae_e
     return mlsae_fail(err, "%s: key '%s' must be %s", path, key, want);
 }
 
+/* A training checkpoint (<out>/checkpoints/<c>/, doc/formats.md): its
+ * run.yaml's model and the options a -tfm config.json would hold. 1 when
+ * there is no run.yaml, 0 when applied, -1 on error. */
+static int apply_run_yaml(mlsae_run_config *cfg, const char *dir, mlsae_error *err)
+{
+    char *path = mlsae_path_join_new(dir, "run.yaml");
+    if (!path) return mlsae_fail(err, "out of memory");
+    mlsae_run_config *run = NULL;
+    int rc = 1;
+    if (!mlsae_is_file(path)) goto done;
+    run = malloc(sizeof *run);
+    if (!run) {
+        rc = mlsae_fail(err, "out of memory");
+        goto done;
+    }
+    mlsae_run_config_defaults(run);
+    if (mlsae_run_config_load_yaml(run, path, err)) {
+        rc = -1;
+        goto done;
+    }
+    memcpy(cfg->model_name, run->model_name, sizeof cfg->model_name);
+    memcpy(cfg->revision, run->revision, sizeof cfg->revision);
+    memcpy(cfg->tokenizer, run->tokenizer, sizeof cfg->tokenizer);
+    memcpy(cfg->layers, run->layers, sizeof cfg->layers);
+    cfg->n_layers = run->n_layers;
+    cfg->data.max_length = run->data.max_length;
+    cfg->data.batch_size = run->data.batch_size;
+    cfg->autoencoder.skip_special_tokens = run->autoencoder.skip_special_tokens;
+    cfg->autoencoder.tuned_lens = run->autoencoder.tuned_lens;
+    cfg->autoencoder.dead_tokens_threshold = run->autoencoder.dead_tokens_threshold;
+    /* the SAE's own shape (its name: mlsae-<model>-x<E>-k<K>) */
+    cfg->autoencoder.expansion_factor = run->autoencoder.expansion_factor;
+    cfg->autoencoder.k = run->autoencoder.k;
+    rc = 0;
+done:
+    free(run);
+    free(path);
+    return rc;
+}
+
 int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,
                                       mlsae_error *err)
 {
@@ -29,7 +70,12 @@ int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, in
         goto done;
     }
     json_t *name = json_object_get(root, "model_name");
-    if (!name) goto done; /* a plain SAE: no run options */
+    if (!name) { /* a plain SAE: no run options, unless a training run saved it */
+        rc = apply_run_yaml(cfg, dir, err);
+        if (rc == 0) *is_tfm = 1;
+        if (rc > 0) rc = 0;
+        goto done;
+    }
     if (!json_is_string(name) || !*json_string_value(name)) {
         rc = bad_type(path, "model_name", "a non-empty string", err);
         goto done;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const kind_names[MLSAE_FIG_N_KINDS] = {
     "dists-heatmap", "dists-histogram", "dists-cos-sim", "dists-layer-std", "mmcs",
@@ -249,8 +250,10 @@ int mlsae_fig_plan(const mlsae_fig_context *c, const int *kinds, int n_kinds,
             if (c->metrics) snprintf(j->input, sizeof j->input, "%s", c->metrics);
             else mlsae_path_join(j->input, sizeof j->input, out, "metrics.jsonl");
             if (!mlsae_is_file(j->input))
-                lack(j, "%s (mlsae train writes OUT/metrics.jsonl; or --metrics FILE)", j->input,
-                     NULL);
+                lack(j, access(j->input, F_OK) == 0
+                            ? "%s as a regular file (it is a directory or a special file)"
+                            : "%s (mlsae train writes OUT/metrics.jsonl; or --metrics FILE)",
+                     j->input, NULL);
             break;
         }
         default:

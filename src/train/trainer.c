@@ -457,6 +457,13 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     }
 
     int data_ended = 0;
+    /* resumed from a run that had reached max_steps: its last validation
+     * and metrics rows are written already; only the files are saved again
+     * (the same bytes) */
+    const int nothing_left = resuming && t.step >= max_steps;
+    if (nothing_left)
+        trainer_msg(&t, "nothing left to train: step %lld of max_steps %lld", (long long)t.step,
+                    (long long)max_steps);
     if (t.step < max_steps) {
         data_ended = t.acts.st ? run_activations(&t, err) : run_stream(&t, err);
         if (data_ended < 0) goto done;
@@ -496,7 +503,8 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             trainer_msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
         }
         double c5 = mlsae_monotonic_seconds(NULL);
-        if ((val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
+        if (!nothing_left &&
+            (val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
              t.st.micro_batches % val_every != 0) && trainer_validate(&t, step, err))
             goto done;
         summary->validate_s += mlsae_monotonic_seconds(NULL) - c5;
@@ -506,7 +514,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             member *mb = &t.mb[i];
             mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
             if (t.rank == 0 && (mlsae_ckpt_save(mb->sae, mb->sae_dir, NULL, err) ||
-                                trainer_log_member_summary(&t, mb, step, err)))
+                                (!nothing_left && trainer_log_member_summary(&t, mb, step, err))))
                 goto done;
         }
     }
