@@ -140,7 +140,9 @@ static int save_checkpoint(trainer *t, mlsae_error *err)
         double c0 = mlsae_monotonic_seconds(NULL);
         if (mb->log && mlsae_metrics_log_sync(mb->log, err)) return -1;
         if (mlsae_train_checkpoint_save(mb->sae, mb->ckpt_dir, mb->cfg, &t->st, err)) return -1;
-        mb->sum->save_s += mlsae_monotonic_seconds(NULL) - c0;
+        const double took = mlsae_monotonic_seconds(NULL) - c0;
+        mb->sum->save_s += took;
+        if (t->summary) t->summary->save_s += took;
         t->checkpointed = 1;
     }
     return 0;
@@ -206,7 +208,6 @@ static int train_batch(trainer *t, mlsae_ref x, int rows, int rows_all,
     if (stepped && ckpt_every > 0 && t->step % ckpt_every == 0) {
         t->st.data = t->pos;
         if (save_checkpoint(t, err)) return -1;
-        summary->save_s += mlsae_monotonic_seconds(NULL) - c5;
     }
     if (t->progress_on) {
         if (!t->sweep) mlsae_progress_set(&t->progress, "dead", t->m.dead_fraction);
@@ -513,8 +514,13 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         for (int i = 0; i < t.n_mb; i++) {
             member *mb = &t.mb[i];
             mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
-            if (t.rank == 0 && (mlsae_ckpt_save(mb->sae, mb->sae_dir, NULL, err) ||
-                                (!nothing_left && trainer_log_member_summary(&t, mb, step, err))))
+            double c6 = mlsae_monotonic_seconds(NULL);
+            if (t.rank == 0 && mlsae_ckpt_save(mb->sae, mb->sae_dir, NULL, err)) goto done;
+            /* the saved SAE counts with the checkpoints in the time report */
+            const double saved = mlsae_monotonic_seconds(NULL) - c6;
+            mb->sum->save_s += saved;
+            summary->save_s += saved;
+            if (t.rank == 0 && !nothing_left && trainer_log_member_summary(&t, mb, step, err))
                 goto done;
         }
     }
