@@ -106,6 +106,20 @@ check "resume of a finished sweep leaves every file as it was" cmp -s "$tmp/i.be
 check "test of checkpoints/last exits 0" [ $? -eq 0 ]
 check "test of checkpoints/last writes <out>/test_<SAE>-last.csv" \
     test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+#     the same CSV when the checkpoint is named from inside the run: "last"
+#     from checkpoints/, "." from the checkpoint itself (not test_..csv there)
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+(cd "$tmp/i/mlsae-model-x4-k8/checkpoints" && "$bin" test --checkpoint last --data "$data" \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err")
+check "test --checkpoint last from <out>/checkpoints writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+(cd "$tmp/i/mlsae-model-x4-k8/checkpoints/last" && "$bin" test --checkpoint . --data "$data" \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err")
+check "test --checkpoint . from <out>/checkpoints/last writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+check "... and nothing inside the checkpoint or checkpoints/" \
+    [ -z "$(find "$tmp/i/mlsae-model-x4-k8/checkpoints" -name 'test_*')" ]
 
 # 3. refusals: one line naming the option, nothing written
 "$bin" train $common --lr 1e-4 2e-4 --out "$tmp/e1" > /dev/null 2> "$tmp/e1.err"
