@@ -97,6 +97,18 @@ check "resume of a finished sweep exits 0" [ $? -eq 0 ]
 check "resume of a finished sweep says nothing is left" grep -q "nothing left to train" "$tmp/i3.err"
 (cd "$tmp/i" && find . -type f -exec cksum {} + | sort) > "$tmp/i.after"
 check "resume of a finished sweep leaves every file as it was" cmp -s "$tmp/i.before" "$tmp/i.after"
+#     the same for a sweep and a single run that finished without a resume
+#     (their config.yaml and run.yaml record no checkpoint_path), the
+#     checkpoint named with a trailing slash
+for run in sweep s/mlsae-model-x4-k8; do
+    case $run in sweep) r="$tmp/$run" ;; *) r="$tmp/$run/checkpoints/last/" ;; esac
+    (cd "$tmp/$run" && find . -type f -exec cksum {} + | sort) > "$tmp/f.before"
+    "$bin" train --resume "$r" > /dev/null 2> "$tmp/f.err"
+    check "resume of finished $run says nothing is left" \
+        grep -q "nothing left to train" "$tmp/f.err"
+    (cd "$tmp/$run" && find . -type f -exec cksum {} + | sort) > "$tmp/f.after"
+    check "resume of finished $run leaves every file as it was" cmp -s "$tmp/f.before" "$tmp/f.after"
+done
 
 # 2c. mlsae test of a run's checkpoints/last: the model and layers come from
 #     its run.yaml (no --model here), and the CSV is named after the run's SAE

@@ -394,8 +394,15 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
             goto done;
     }
+    /* resumed from a run that had reached max_steps: its last validation,
+     * metrics rows, checkpoint and config.yaml are written already (and
+     * record the run as it was made); only the SAE is saved again, the same
+     * bytes */
+    mlsae_sae_counters counters;
+    mlsae_sae_get_counters(t.mb[0].sae, &counters);
+    const int nothing_left = resuming && counters.step >= t.derived.max_steps;
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
-        if (trainer_member_files(&t, &t.mb[i], resuming, err)) goto done;
+        if (trainer_member_files(&t, &t.mb[i], resuming, !nothing_left, err)) goto done;
     t.pos = t.st.data;
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
@@ -413,8 +420,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     const uint64_t tokens_per_mb = (uint64_t)t.derived.tokens_per_micro_batch;
     const int64_t max_steps = t.derived.max_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
-    mlsae_sae_counters counters;
-    mlsae_sae_get_counters(t.mb[0].sae, &counters);
     step = t.step = counters.step;
     t.summary = summary;
 
@@ -457,10 +462,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     }
 
     int data_ended = 0;
-    /* resumed from a run that had reached max_steps: its last validation
-     * and metrics rows are written already; only the files are saved again
-     * (the same bytes) */
-    const int nothing_left = resuming && t.step >= max_steps;
     if (nothing_left)
         trainer_msg(&t, "nothing left to train: step %lld of max_steps %lld", (long long)t.step,
                     (long long)max_steps);
@@ -509,7 +510,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             goto done;
         summary->validate_s += mlsae_monotonic_seconds(NULL) - c5;
         t.st.data = t.pos;
-        if (save_checkpoint(&t, err)) goto done;
+        if (!nothing_left && save_checkpoint(&t, err)) goto done;
         for (int i = 0; i < t.n_mb; i++) {
             member *mb = &t.mb[i];
             mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);

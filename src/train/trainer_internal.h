@@ -79,8 +79,10 @@ int trainer_make_members(trainer *t, mlsae_train_summary *summary, mlsae_error *
  * reconciled with its configuration, its training state the first
  * member's), from cfg->init, or new; its precision, reducer and directory. */
 int trainer_open_member(trainer *t, member *mb, mlsae_error *err);
-/* Rank 0: member mb's directories, config.yaml and metrics log. */
-int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err);
+/* Rank 0: member mb's directories, config.yaml (when write_config) and
+ * metrics log. */
+int trainer_member_files(trainer *t, member *mb, int resuming, int write_config,
+                         mlsae_error *err);
 
 /* trainer_files.c: the run's own output. Note path (and, with parents,
  * every missing directory above it) as created by this run when it does

@@ -212,7 +212,8 @@ int trainer_open_member(trainer *t, member *mb, mlsae_error *err)
 }
 
 /* Rank 0: member mb's directories, config.yaml and metrics log. */
-int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
+int trainer_member_files(trainer *t, member *mb, int resuming, int write_config,
+                         mlsae_error *err)
 {
     char path[4300];
     if (trainer_note_created(t, mb->out_dir, 1, err) || mlsae_mkdir_p(mb->out_dir, err)) return -1;
@@ -223,8 +224,8 @@ int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
     size_t len = 0;
     snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
     if (trainer_note_created(t, path, 0, err)) return -1;
-    int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
-              mlsae_write_file_atomic(path, yaml, len, err);
+    int bad = write_config && (mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
+                               mlsae_write_file_atomic(path, yaml, len, err));
     free(yaml);
     if (bad) return -1;
     mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
