@@ -132,6 +132,12 @@ check "test --checkpoint . from <out>/checkpoints/last writes <out>/test_<SAE>-l
     test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 check "... and nothing inside the checkpoint or checkpoints/" \
     [ -z "$(find "$tmp/i/mlsae-model-x4-k8/checkpoints" -name 'test_*')" ]
+#     named after the SAE tested, whatever -x/-k say here
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+"$bin" test --checkpoint "$tmp/i/mlsae-model-x4-k8/checkpoints/last" --data "$data" -x 8 -k 4 \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err"
+check "test of checkpoints/last with -x 8 -k 4 still names the x4-k8 SAE" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 
 # 3. refusals: one line naming the option, nothing written
 "$bin" train $common --lr 1e-4 2e-4 --out "$tmp/e1" > /dev/null 2> "$tmp/e1.err"

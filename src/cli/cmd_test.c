@@ -8,6 +8,8 @@
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
+#include "sae/checkpoint.h"
+#include "train/sweep.h"
 #include "train/trainer.h"
 
 #include <limits.h>
@@ -110,7 +112,15 @@ static void default_csv(const mlsae_ckpt_source *src, const mlsae_run_config *cf
         where = slash == path ? "/" : path;
         char *up = strrchr(path, '/');
         if (!src->repo_id && strcmp(up ? up + 1 : path, "checkpoints") == 0) {
-            mlsae_train_sae_name(cfg, sae, sizeof sae);
+            /* named by the SAE's own shape, as the run named it (an -x or
+             * -k given here changes nothing of the SAE tested) */
+            mlsae_sae_config sc;
+            mlsae_error err;
+            if (mlsae_ckpt_read_config(src->dir, &sc, NULL, &err) == 0 && sc.n_inputs > 0)
+                mlsae_sweep_name(cfg->model_name, sc.n_latents / sc.n_inputs, sc.k, sae,
+                                 sizeof sae);
+            else
+                mlsae_train_sae_name(cfg, sae, sizeof sae);
             if (up) *up = '\0';
             where = !up ? NULL : up == path ? "/" : path;
         }
