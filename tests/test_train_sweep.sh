@@ -132,6 +132,18 @@ check "test --checkpoint . from <out>/checkpoints/last writes <out>/test_<SAE>-l
     test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 check "... and nothing inside the checkpoint or checkpoints/" \
     [ -z "$(find "$tmp/i/mlsae-model-x4-k8/checkpoints" -name 'test_*')" ]
+#     and for a run that the end of the data finished (no second
+#     validation row, no new checkpoint, config.yaml as it was)
+"$bin" train $common --max_tokens 1000000 --expansion_factor 4 --k 4 --out "$tmp/de" \
+    > /dev/null 2> "$tmp/de.err"
+check "a run past its data ends with the data" grep -q "the data ended" "$tmp/de.err"
+(cd "$tmp/de" && find . -type f -exec cksum {} + | sort) > "$tmp/f.before"
+"$bin" train --resume "$tmp/de/checkpoints/last" > /dev/null 2> "$tmp/de2.err"
+check "resume of a run its data finished says nothing is left" \
+    grep -q "nothing left to train: the data ended" "$tmp/de2.err"
+(cd "$tmp/de" && find . -type f -exec cksum {} + | sort) > "$tmp/f.after"
+check "resume of a run its data finished leaves every file as it was" \
+    cmp -s "$tmp/f.before" "$tmp/f.after"
 #     named after the SAE tested, whatever -x/-k say here
 rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 "$bin" test --checkpoint "$tmp/i/mlsae-model-x4-k8/checkpoints/last" --data "$data" -x 8 -k 4 \
