@@ -25,7 +25,9 @@ static int apply_run_yaml(mlsae_run_config *cfg, const char *dir, mlsae_error *e
     if (!path) return mlsae_fail(err, "out of memory");
     mlsae_run_config *run = NULL;
     int rc = 1;
-    if (!mlsae_is_file(path)) goto done;
+    /* a run.yaml that is not a regular file is named as such (the loader
+     * says what it is), not taken for an absent one */
+    if (!mlsae_path_exists(path)) goto done;
     run = malloc(sizeof *run);
     if (!run) {
         rc = mlsae_fail(err, "out of memory");
