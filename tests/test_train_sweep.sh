@@ -144,6 +144,14 @@ check "resume of a run its data finished says nothing is left" \
 (cd "$tmp/de" && find . -type f -exec cksum {} + | sort) > "$tmp/f.after"
 check "resume of a run its data finished leaves every file as it was" \
     cmp -s "$tmp/f.before" "$tmp/f.after"
+#     a run's or a sweep's directory given for its checkpoint: one line that
+#     names the checkpoint to give
+"$bin" test --checkpoint "$tmp/s/mlsae-model-x4-k8" --data "$data" > /dev/null 2> "$tmp/t2.err"
+one_line_error "test of a run's directory" $? "$tmp/t2.err" \
+    "a training run: its checkpoint is $tmp/s/mlsae-model-x4-k8/checkpoints/last"
+"$bin" test --checkpoint "$tmp/i" --data "$data" > /dev/null 2> "$tmp/t3.err"
+one_line_error "test of a sweep's directory" $? "$tmp/t3.err" \
+    "a sweep: its SAEs' checkpoints are $tmp/i/<name>/checkpoints/last"
 #     named after the SAE tested, whatever -x/-k say here
 rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 "$bin" test --checkpoint "$tmp/i/mlsae-model-x4-k8/checkpoints/last" --data "$data" -x 8 -k 4 \
