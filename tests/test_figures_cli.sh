@@ -114,6 +114,12 @@ st=$?; check "train-curves ($(cat "$TMP/e"))" $st
 [ "$(lines "$OUT/train_curves.csv")" = 11 ]
 check "train_curves.csv: header + 10 rows" $?
 
+# a bad metrics file: one line, and no empty output directory left behind
+printf '{"step":1,\n' >"$TMP/bad.jsonl"
+"$BIN" figures train-curves --metrics "$TMP/bad.jsonl" --out "$TMP/badfigs" >"$TMP/o" 2>"$TMP/e"
+[ $? -ne 0 ] && [ "$(lines "$TMP/e")" = 1 ] && grep -q "bad.jsonl:1" "$TMP/e" && [ ! -e "$TMP/badfigs" ]
+st=$?; check "bad --metrics: one line, no output directory ($(cat "$TMP/e"))" $st
+
 # unwritable output: below a regular file; one line, nothing written
 printf x >"$TMP/file"
 "$BIN" figures dists-heatmap $SWEEP --checkpoints "$FX" --out "$TMP/file/figs" >"$TMP/o" 2>"$TMP/e"

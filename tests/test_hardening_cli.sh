@@ -124,6 +124,10 @@ run_bad fifo_activations "not a regular file (a FIFO)" train --activations "$TMP
 run_bad dir_activations "shards: no model.safetensors" train --activations "$TMP/shards" --out "$TMP/run_dir_act"
 mkdir -p "$TMP/fmodel" && cp "$TMP/model/model.safetensors" "$TMP/fmodel/" && mkfifo "$TMP/fmodel/config.json"
 run_bad fifo_model_config "config.json: not a regular file (a FIFO)" train $P --model "$TMP/fmodel" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_model"
+# a run's checkpoint whose run.yaml is a FIFO: named, not taken for an absent run.yaml
+mkdir -p "$TMP/frun/checkpoints" && cp -r "$TMP/s32/checkpoints/last" "$TMP/frun/checkpoints/" &&
+    rm "$TMP/frun/checkpoints/last/run.yaml" && mkfifo "$TMP/frun/checkpoints/last/run.yaml"
+run_bad fifo_run_yaml "run.yaml: not a regular file (a FIFO)" test --checkpoint "$TMP/frun/checkpoints/last" --data "$TMP/train.jsonl"
 mkdir -p "$TMP/fmodel2" && cp "$TMP/model/config.json" "$TMP/fmodel2/" && mkfifo "$TMP/fmodel2/model.safetensors"
 run_bad fifo_model_weights "model.safetensors: not a regular file (a FIFO)" train $P --model "$TMP/fmodel2" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_weights"
 run_bad fifo_tokenizer "not a regular file (a FIFO)" train $P --tokenizer "$TMP/fifo.yaml" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_tok"

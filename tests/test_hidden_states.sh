@@ -49,6 +49,10 @@ expect_error() {
 
 expect_error "id outside vocabulary" "outside the model's vocabulary" \
   --model "$MODEL" --ids 1,97 --out "$out"
+# after a blank line: the file's line (3) beside the sequence's number (2)
+printf '1 2 3\n\n4 5 97\n' > "$TMP/oov.txt"
+expect_error "id outside vocabulary in a file" "oov.txt:3: token id 97 (sequence 2, token 3" \
+  --model "$MODEL" --ids-file "$TMP/oov.txt" --out "$out"
 printf '1 2 3\n4 5\n' > "$TMP/ragged.txt"
 expect_error "ragged lines" "ragged.txt:2" --model "$MODEL" --ids-file "$TMP/ragged.txt" --out "$out"
 expect_error "too long" "max_position_embeddings 64" \

@@ -97,6 +97,18 @@ check "resume of a finished sweep exits 0" [ $? -eq 0 ]
 check "resume of a finished sweep says nothing is left" grep -q "nothing left to train" "$tmp/i3.err"
 (cd "$tmp/i" && find . -type f -exec cksum {} + | sort) > "$tmp/i.after"
 check "resume of a finished sweep leaves every file as it was" cmp -s "$tmp/i.before" "$tmp/i.after"
+#     the same for a sweep and a single run that finished without a resume
+#     (their config.yaml and run.yaml record no checkpoint_path), the
+#     checkpoint named with a trailing slash
+for run in sweep s/mlsae-model-x4-k8; do
+    case $run in sweep) r="$tmp/$run" ;; *) r="$tmp/$run/checkpoints/last/" ;; esac
+    (cd "$tmp/$run" && find . -type f -exec cksum {} + | sort) > "$tmp/f.before"
+    "$bin" train --resume "$r" > /dev/null 2> "$tmp/f.err"
+    check "resume of finished $run says nothing is left" \
+        grep -q "nothing left to train" "$tmp/f.err"
+    (cd "$tmp/$run" && find . -type f -exec cksum {} + | sort) > "$tmp/f.after"
+    check "resume of finished $run leaves every file as it was" cmp -s "$tmp/f.before" "$tmp/f.after"
+done
 
 # 2c. mlsae test of a run's checkpoints/last: the model and layers come from
 #     its run.yaml (no --model here), and the CSV is named after the run's SAE
@@ -105,6 +117,46 @@ check "resume of a finished sweep leaves every file as it was" cmp -s "$tmp/i.be
     --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err"
 check "test of checkpoints/last exits 0" [ $? -eq 0 ]
 check "test of checkpoints/last writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+#     the same CSV when the checkpoint is named from inside the run: "last"
+#     from checkpoints/, "." from the checkpoint itself (not test_..csv there)
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+(cd "$tmp/i/mlsae-model-x4-k8/checkpoints" && "$bin" test --checkpoint last --data "$data" \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err")
+check "test --checkpoint last from <out>/checkpoints writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+(cd "$tmp/i/mlsae-model-x4-k8/checkpoints/last" && "$bin" test --checkpoint . --data "$data" \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err")
+check "test --checkpoint . from <out>/checkpoints/last writes <out>/test_<SAE>-last.csv" \
+    test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+check "... and nothing inside the checkpoint or checkpoints/" \
+    [ -z "$(find "$tmp/i/mlsae-model-x4-k8/checkpoints" -name 'test_*')" ]
+#     and for a run that the end of the data finished (no second
+#     validation row, no new checkpoint, config.yaml as it was)
+"$bin" train $common --max_tokens 1000000 --expansion_factor 4 --k 4 --out "$tmp/de" \
+    > /dev/null 2> "$tmp/de.err"
+check "a run past its data ends with the data" grep -q "the data ended" "$tmp/de.err"
+(cd "$tmp/de" && find . -type f -exec cksum {} + | sort) > "$tmp/f.before"
+"$bin" train --resume "$tmp/de/checkpoints/last" > /dev/null 2> "$tmp/de2.err"
+check "resume of a run its data finished says nothing is left" \
+    grep -q "nothing left to train: the data ended" "$tmp/de2.err"
+(cd "$tmp/de" && find . -type f -exec cksum {} + | sort) > "$tmp/f.after"
+check "resume of a run its data finished leaves every file as it was" \
+    cmp -s "$tmp/f.before" "$tmp/f.after"
+#     a run's or a sweep's directory given for its checkpoint: one line that
+#     names the checkpoint to give
+"$bin" test --checkpoint "$tmp/s/mlsae-model-x4-k8" --data "$data" > /dev/null 2> "$tmp/t2.err"
+one_line_error "test of a run's directory" $? "$tmp/t2.err" \
+    "a training run: its checkpoint is $tmp/s/mlsae-model-x4-k8/checkpoints/last"
+"$bin" test --checkpoint "$tmp/i" --data "$data" > /dev/null 2> "$tmp/t3.err"
+one_line_error "test of a sweep's directory" $? "$tmp/t3.err" \
+    "a sweep: its SAEs' checkpoints are $tmp/i/<name>/checkpoints/last"
+#     named after the SAE tested, whatever -x/-k say here
+rm -f "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
+"$bin" test --checkpoint "$tmp/i/mlsae-model-x4-k8/checkpoints/last" --data "$data" -x 8 -k 4 \
+    --max_tokens 128 --threads 2 > /dev/null 2> "$tmp/t.err"
+check "test of checkpoints/last with -x 8 -k 4 still names the x4-k8 SAE" \
     test -s "$tmp/i/mlsae-model-x4-k8/test_mlsae-model-x4-k8-last.csv"
 
 # 3. refusals: one line naming the option, nothing written

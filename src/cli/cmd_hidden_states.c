@@ -126,9 +126,11 @@ static int parse_ids(const char *s, id_list *out, size_t *count, const char *whe
     return 0;
 }
 
-/* All lines of FILE (blank lines skipped) as a [batch, seq] array. */
-static int read_ids_file(const char *path, id_list *ids, int *batch, int *seq)
+/* All lines of FILE (blank lines skipped) as a [batch, seq] array; *lines:
+ * the file's line (from 1) of each sequence, malloc'ed (NULL on error). */
+static int read_ids_file(const char *path, id_list *ids, int *batch, int *seq, size_t **lines)
 {
+    *lines = NULL;
     char *text;
     size_t n;
     mlsae_error err;
@@ -156,6 +158,13 @@ static int read_ids_file(const char *path, id_list *ids, int *batch, int *seq)
                                "the same length)", where, count, first_line, first_len);
                 break;
             }
+            size_t *nl_ = realloc(*lines, ((size_t)*batch + 1) * sizeof *nl_);
+            if (!nl_) {
+                rc = cli_error(CMD, "out of memory");
+                break;
+            }
+            *lines = nl_;
+            (*lines)[*batch] = line_no;
             (*batch)++;
         }
         line = nl ? nl + 1 : NULL;
@@ -164,19 +173,29 @@ static int read_ids_file(const char *path, id_list *ids, int *batch, int *seq)
     if (!rc && *batch == 0) rc = cli_error(CMD, "%s: no token ids", path);
     if (!rc && first_len > INT32_MAX) rc = cli_error(CMD, "%s: lines are too long", path);
     *seq = (int)first_len;
+    if (rc) {
+        free(*lines);
+        *lines = NULL;
+    }
     return rc;
 }
 
-static int check_ids(const id_list *ids, int seq, const char *src, const mlsae_neox_config *c)
+/* lines: the file's line of each sequence (NULL for --ids). */
+static int check_ids(const id_list *ids, int seq, const char *src, const size_t *lines,
+                     const mlsae_neox_config *c)
 {
     if (seq > c->max_positions)
         return cli_error(CMD, "%s: sequences of %d tokens are longer than the model's context "
                          "(max_position_embeddings %d)", src, seq, c->max_positions);
-    for (size_t i = 0; i < ids->n; i++)
-        if (ids->v[i] >= c->vocab_size)
-            return cli_error(CMD, "%s: token id %d (sequence %zu, token %zu, both counted from "
-                             "1) is outside the model's vocabulary (0..%d)", src, ids->v[i],
-                             i / seq + 1, i % seq + 1, c->vocab_size - 1);
+    for (size_t i = 0; i < ids->n; i++) {
+        if (ids->v[i] < c->vocab_size) continue;
+        char where[4200];
+        if (lines) snprintf(where, sizeof where, "%s:%zu", src, lines[i / seq]);
+        else snprintf(where, sizeof where, "%s", src);
+        return cli_error(CMD, "%s: token id %d (sequence %zu, token %zu, both counted from "
+                         "1) is outside the model's vocabulary (0..%d)", where, ids->v[i],
+                         i / seq + 1, i % seq + 1, c->vocab_size - 1);
+    }
     return 0;
 }
 
@@ -235,6 +254,7 @@ int cmd_hidden_states(int argc, char **argv)
     id_list ids = {0};
     int batch = 1, seq = 0, rc = 1;
     const char *src = ids_file ? ids_file : "--ids";
+    size_t *id_lines = NULL; /* the file's line of each sequence */
     char *dir = NULL;
     mlsae_backend *be = NULL;
     mlsae_neox *m = NULL;
@@ -247,7 +267,7 @@ int cmd_hidden_states(int argc, char **argv)
         goto done;
     }
     if (ids_file) {
-        if (read_ids_file(ids_file, &ids, &batch, &seq)) goto done;
+        if (read_ids_file(ids_file, &ids, &batch, &seq, &id_lines)) goto done;
     } else {
         size_t count;
         if (parse_ids(ids_arg, &ids, &count, "--ids")) goto done;
@@ -273,7 +293,7 @@ int cmd_hidden_states(int argc, char **argv)
         cli_error(CMD, "%s", err.msg);
         goto done;
     }
-    if (check_ids(&ids, seq, src, &cfg)) goto done;
+    if (check_ids(&ids, seq, src, id_lines, &cfg)) goto done;
     mlsae_backend_params params = {.n_threads = threads, .device_index = -1};
     if (mlsae_backend_open(device, &params, &be, &err)) {
         cli_error(CMD, "%s", err.msg);
@@ -335,5 +355,6 @@ done:
     if (be) mlsae_backend_close(be);
     free(dir);
     free(ids.v);
+    free(id_lines);
     return rc;
 }

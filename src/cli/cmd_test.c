@@ -8,8 +8,11 @@
 #include "core/paths.h"
 #include "eval/evaluate.h"
 #include "pipeline/comm.h"
+#include "sae/checkpoint.h"
+#include "train/sweep.h"
 #include "train/trainer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +69,23 @@ static int count_checkpoints(int argc, char **argv)
     return n;
 }
 
+static int is_dot(const char *c, size_t n)
+{
+    return (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.');
+}
+
+/* 1 when path's last two components do not name the directory and its
+ * parent: a single component, or "." / ".." among those two. */
+static int needs_real_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return 1;
+    if (is_dot(slash + 1, strlen(slash + 1))) return 1;
+    const char *start = slash;
+    while (start > path && start[-1] != '/') start--;
+    return is_dot(start, (size_t)(slash - start));
+}
+
 /* test_<name>.csv for a checkpoint: in dir when given, else next to the
  * checkpoint; for a repo id, here (as the reference). A training run's
  * <out>/checkpoints/<c> is named after the run's SAE, <out>/test_<SAE>-<c>.csv
@@ -78,6 +98,12 @@ static void default_csv(const mlsae_ckpt_source *src, const mlsae_run_config *cf
     snprintf(path, sizeof path, "%s", src->repo_id ? strrchr(src->repo_id, '/') + 1 : src->dir);
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
+    /* "last" in <out>/checkpoints, ".", "./last", "../last": the names come
+     * from the directory's absolute path */
+    if (!src->repo_id && needs_real_path(path)) {
+        char real[PATH_MAX];
+        if (realpath(path, real)) snprintf(path, sizeof path, "%s", real);
+    }
     char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
     const char *where = NULL; /* the directory of the CSV; NULL: here */
@@ -86,7 +112,15 @@ static void default_csv(const mlsae_ckpt_source *src, const mlsae_run_config *cf
         where = slash == path ? "/" : path;
         char *up = strrchr(path, '/');
         if (!src->repo_id && strcmp(up ? up + 1 : path, "checkpoints") == 0) {
-            mlsae_train_sae_name(cfg, sae, sizeof sae);
+            /* named by the SAE's own shape, as the run named it (an -x or
+             * -k given here changes nothing of the SAE tested) */
+            mlsae_sae_config sc;
+            mlsae_error err;
+            if (mlsae_ckpt_read_config(src->dir, &sc, NULL, &err) == 0 && sc.n_inputs > 0)
+                mlsae_sweep_name(cfg->model_name, sc.n_latents / sc.n_inputs, sc.k, sae,
+                                 sizeof sae);
+            else
+                mlsae_train_sae_name(cfg, sae, sizeof sae);
             if (up) *up = '\0';
             where = !up ? NULL : up == path ? "/" : path;
         }

@@ -2,9 +2,11 @@
 #include "cli/figure_args.h"
 #include "cli/commands.h"
 #include "core/atomic_file.h"
+#include "core/paths.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_figure_args_free(cli_figure_args *a)
 {
@@ -164,7 +166,7 @@ int cli_figures_run(const char *cmd, const cli_figure_args *a, FILE *out)
         .n_checkpoints = a->n_checkpoints, .out_dir = a->out_dir,
     };
     mlsae_fig_sae *saes = NULL;
-    int n_saes = 0, status = 0, n_jobs = 0;
+    int n_saes = 0, status = 0, n_jobs = 0, made_out_dir = 0;
     mlsae_fig_job *jobs = NULL;
     mlsae_error err;
     if (mlsae_fig_sweep_resolve(&sw, &saes, &n_saes, &err) != 0) {
@@ -203,10 +205,13 @@ int cli_figures_run(const char *cmd, const cli_figure_args *a, FILE *out)
             goto done;
         }
     }
+    /* an output directory made here and left empty by a failure goes again */
+    const int had_out_dir = mlsae_is_dir(a->out_dir);
     if (mlsae_mkdir_p(a->out_dir, &err) != 0) {
         status = cli_error(cmd, "%s", err.msg);
         goto done;
     }
+    made_out_dir = !had_out_dir;
     int made = 0;
     for (int i = 0; i < n_jobs; i++) {
         if (jobs[i].missing) {
@@ -223,6 +228,7 @@ int cli_figures_run(const char *cmd, const cli_figure_args *a, FILE *out)
     }
     if (made == 0) status = cli_error(cmd, "no figure could be made (see the skipped inputs above)");
 done:
+    if (status && made_out_dir) rmdir(a->out_dir); /* only when empty */
     if (ctx.be) mlsae_backend_close(ctx.be);
     mlsae_fig_jobs_free(jobs, n_jobs);
     mlsae_fig_saes_free(saes, n_saes);

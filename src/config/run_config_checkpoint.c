@@ -25,7 +25,9 @@ static int apply_run_yaml(mlsae_run_config *cfg, const char *dir, mlsae_error *e
     if (!path) return mlsae_fail(err, "out of memory");
     mlsae_run_config *run = NULL;
     int rc = 1;
-    if (!mlsae_is_file(path)) goto done;
+    /* a run.yaml that is not a regular file is named as such (the loader
+     * says what it is), not taken for an absent one */
+    if (!mlsae_path_exists(path)) goto done;
     run = malloc(sizeof *run);
     if (!run) {
         rc = mlsae_fail(err, "out of memory");
@@ -56,6 +58,24 @@ done:
     return rc;
 }
 
+/* A hint in out[n] when dir is a training run's or a sweep's directory
+ * (doc/formats.md), else "". */
+static const char *run_hint(const char *dir, char *out, size_t n)
+{
+    char *p = mlsae_path_join_new(dir, "checkpoints/last/config.json");
+    int run = p && mlsae_path_exists(p);
+    free(p);
+    p = mlsae_path_join_new(dir, "sweep.json");
+    int sweep = !run && p && mlsae_path_exists(p);
+    free(p);
+    const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
+    out[0] = '\0';
+    if (run) snprintf(out, n, "; a training run: its checkpoint is %s%scheckpoints/last", dir, sep);
+    if (sweep) snprintf(out, n, "; a sweep: its SAEs' checkpoints are %s%s<name>/checkpoints/last",
+                        dir, sep);
+    return out;
+}
+
 int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,
                                       mlsae_error *err)
 {
@@ -66,7 +86,9 @@ int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, in
     json_t *root = mlsae_json_read_file(path, 0, &missing, err);
     int rc = 0;
     if (!root) {
-        rc = missing ? mlsae_fail(err, "%s: no config.json (not an MLSAE checkpoint)", dir) : -1;
+        char hint[600];
+        rc = missing ? mlsae_fail(err, "%s: no config.json (not an MLSAE checkpoint%s)", dir,
+                                  run_hint(dir, hint, sizeof hint)) : -1;
         goto done;
     }
     json_t *name = json_object_get(root, "model_name");

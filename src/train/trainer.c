@@ -165,6 +165,7 @@ static int train_batch(trainer *t, mlsae_ref x, int rows, int rows_all,
     const int64_t ckpt_every = cfg->trainer.checkpoint_every_n_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
     const int rows_per_layer = rows * seq;
+    if (trainer_write_configs(t, err)) return -1;
     t->st.micro_batches++;
     t->st.tokens += (uint64_t)rows_all * (uint64_t)seq;
     t->this_run++;
@@ -395,8 +396,17 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             mlsae_sweep_write(t.out_dir, list, t.n_mb, err))
             goto done;
     }
+    /* resumed from a run that had reached max_steps: its last validation,
+     * metrics rows, checkpoint and config.yaml are written already (and
+     * record the run as it was made); only the SAE is saved again, the same
+     * bytes. A resumed run writes its config.yaml when it does some work
+     * (trainer_write_configs). */
+    mlsae_sae_counters counters;
+    mlsae_sae_get_counters(t.mb[0].sae, &counters);
+    const int nothing_left = resuming && counters.step >= t.derived.max_steps;
     for (int i = 0; i < t.n_mb && t.rank == 0; i++)
-        if (trainer_member_files(&t, &t.mb[i], resuming, err)) goto done;
+        if (trainer_member_files(&t, &t.mb[i], resuming, !resuming, err)) goto done;
+    t.config_pending = resuming && !nothing_left;
     t.pos = t.st.data;
 
     const int batch = (int)cfg->data.batch_size, seq = (int)cfg->data.max_length;
@@ -414,8 +424,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     const uint64_t tokens_per_mb = (uint64_t)t.derived.tokens_per_micro_batch;
     const int64_t max_steps = t.derived.max_steps;
     const int64_t val_every = cfg->trainer.val_check_interval;
-    mlsae_sae_counters counters;
-    mlsae_sae_get_counters(t.mb[0].sae, &counters);
     step = t.step = counters.step;
     t.summary = summary;
 
@@ -458,10 +466,6 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
     }
 
     int data_ended = 0;
-    /* resumed from a run that had reached max_steps: its last validation
-     * and metrics rows are written already; only the files are saved again
-     * (the same bytes) */
-    const int nothing_left = resuming && t.step >= max_steps;
     if (nothing_left)
         trainer_msg(&t, "nothing left to train: step %lld of max_steps %lld", (long long)t.step,
                     (long long)max_steps);
@@ -486,31 +490,45 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
         t.st.data = t.pos;
         for (int i = 0; i < t.n_mb; i++)
             if (mlsae_sae_reduce_grads(t.mb[i].sae, err)) goto done;
-        if (save_checkpoint(&t, err)) goto done;
+        if (trainer_write_configs(&t, err) || save_checkpoint(&t, err)) goto done;
         summary->interrupted = 1;
         const char *where = t.sweep ? t.out_dir : t.mb[0].ckpt_dir;
         trainer_msg(&t, "interrupted: checkpoint%s written to %s (resume with --resume %s)",
             t.sweep ? "s" : "", t.sweep ? t.out_dir : t.mb[0].ckpt_dir, where);
     } else {
+        /* resumed from a run that the end of the data had finished: the
+         * data ended again before a micro-batch, with nothing accumulated;
+         * its validation, metrics rows and checkpoint are written already */
+        int ended_before = 0;
         if (data_ended) {
             /* The end of the data ends the epoch: Lightning steps on what has
              * accumulated. */
+            int any_stepped = 0;
             for (int i = 0; i < t.n_mb; i++) {
                 int stepped = 0;
                 if (mlsae_sae_flush_step(t.mb[i].sae, &stepped, err)) goto done;
+                any_stepped |= stepped;
             }
             mlsae_sae_get_counters(t.mb[0].sae, &counters);
             step = counters.step;
-            trainer_msg(&t, "the data ended after %lld micro-batches", (long long)t.st.micro_batches);
+            ended_before = resuming && t.this_run == 0 && !any_stepped;
+            if (ended_before)
+                trainer_msg(&t, "nothing left to train: the data ended after %lld micro-batches "
+                            "(step %lld)", (long long)t.st.micro_batches, (long long)step);
+            else
+                trainer_msg(&t, "the data ended after %lld micro-batches",
+                            (long long)t.st.micro_batches);
         }
+        const int done_before = nothing_left || ended_before;
+        if (!done_before && trainer_write_configs(&t, err)) goto done;
         double c5 = mlsae_monotonic_seconds(NULL);
-        if (!nothing_left &&
+        if (!done_before &&
             (val_every == MLSAE_CONFIG_NONE || val_every <= 0 ||
              t.st.micro_batches % val_every != 0) && trainer_validate(&t, step, err))
             goto done;
         summary->validate_s += mlsae_monotonic_seconds(NULL) - c5;
         t.st.data = t.pos;
-        if (save_checkpoint(&t, err)) goto done;
+        if (!done_before && save_checkpoint(&t, err)) goto done;
         for (int i = 0; i < t.n_mb; i++) {
             member *mb = &t.mb[i];
             mb->sum->memory_bytes = mlsae_sae_memory_bytes(mb->sae);
@@ -520,7 +538,7 @@ int mlsae_train(const mlsae_run_config *cfg, const mlsae_train_io *io,
             const double saved = mlsae_monotonic_seconds(NULL) - c6;
             mb->sum->save_s += saved;
             summary->save_s += saved;
-            if (t.rank == 0 && !nothing_left && trainer_log_member_summary(&t, mb, step, err))
+            if (t.rank == 0 && !done_before && trainer_log_member_summary(&t, mb, step, err))
                 goto done;
         }
     }

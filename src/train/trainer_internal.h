@@ -65,6 +65,8 @@ typedef struct trainer {
     char **created;
     int n_created, cap_created;
     int checkpointed;          /* a checkpoint has been written by this run */
+    int config_pending;        /* resumed: config.yaml waits for the first work done
+                                * (a resume with nothing left rewrites nothing) */
 } trainer;
 
 /* A line for the user: above the progress display, or alone. */
@@ -79,8 +81,12 @@ int trainer_make_members(trainer *t, mlsae_train_summary *summary, mlsae_error *
  * reconciled with its configuration, its training state the first
  * member's), from cfg->init, or new; its precision, reducer and directory. */
 int trainer_open_member(trainer *t, member *mb, mlsae_error *err);
-/* Rank 0: member mb's directories, config.yaml and metrics log. */
-int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err);
+/* Rank 0: member mb's directories, config.yaml (when write_config) and
+ * metrics log. */
+int trainer_member_files(trainer *t, member *mb, int resuming, int write_config,
+                         mlsae_error *err);
+/* Rank 0, when t->config_pending: every member's config.yaml, then clears it. */
+int trainer_write_configs(trainer *t, mlsae_error *err);
 
 /* trainer_files.c: the run's own output. Note path (and, with parents,
  * every missing directory above it) as created by this run when it does

@@ -211,22 +211,39 @@ int trainer_open_member(trainer *t, member *mb, mlsae_error *err)
     return join(mb->sae_dir, sizeof mb->sae_dir, mb->out_dir, name, err);
 }
 
+/* The effective configuration of member mb, for the record. */
+static int write_config_yaml(const member *mb, mlsae_error *err)
+{
+    char path[4300];
+    char *yaml = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
+    int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
+              mlsae_write_file_atomic(path, yaml, len, err);
+    free(yaml);
+    return bad ? -1 : 0;
+}
+
+int trainer_write_configs(trainer *t, mlsae_error *err)
+{
+    if (!t->config_pending || t->rank != 0) return 0;
+    for (int i = 0; i < t->n_mb; i++)
+        if (write_config_yaml(&t->mb[i], err)) return -1;
+    t->config_pending = 0;
+    return 0;
+}
+
 /* Rank 0: member mb's directories, config.yaml and metrics log. */
-int trainer_member_files(trainer *t, member *mb, int resuming, mlsae_error *err)
+int trainer_member_files(trainer *t, member *mb, int resuming, int write_config,
+                         mlsae_error *err)
 {
     char path[4300];
     if (trainer_note_created(t, mb->out_dir, 1, err) || mlsae_mkdir_p(mb->out_dir, err)) return -1;
     snprintf(path, sizeof path, "%s/checkpoints", mb->out_dir);
     if (trainer_note_created(t, path, 0, err) || mlsae_mkdir_p(path, err)) return -1;
-    /* the effective configuration, for the record */
-    char *yaml = NULL;
-    size_t len = 0;
     snprintf(path, sizeof path, "%s/config.yaml", mb->out_dir);
     if (trainer_note_created(t, path, 0, err)) return -1;
-    int bad = mlsae_run_config_to_yaml(mb->cfg, &yaml, &len, err) ||
-              mlsae_write_file_atomic(path, yaml, len, err);
-    free(yaml);
-    if (bad) return -1;
+    if (write_config && write_config_yaml(mb, err)) return -1;
     mlsae_metrics_log_options lo = {MLSAE_METRICS_JSONL, resuming, "micro_batch",
                                     (double)t->st.micro_batches};
     snprintf(path, sizeof path, "%s/metrics.jsonl", mb->out_dir);
