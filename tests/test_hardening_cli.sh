@@ -128,6 +128,11 @@ run_bad fifo_model_config "config.json: not a regular file (a FIFO)" train $P --
 mkdir -p "$TMP/frun/checkpoints" && cp -r "$TMP/s32/checkpoints/last" "$TMP/frun/checkpoints/" &&
     rm "$TMP/frun/checkpoints/last/run.yaml" && mkfifo "$TMP/frun/checkpoints/last/run.yaml"
 run_bad fifo_run_yaml "run.yaml: not a regular file (a FIFO)" test --checkpoint "$TMP/frun/checkpoints/last" --data "$TMP/train.jsonl"
+# ... and an empty run.yaml: damaged, never the default model's options
+mkdir -p "$TMP/erun/checkpoints" && cp -r "$TMP/s32/checkpoints/last" "$TMP/erun/checkpoints/" &&
+    : > "$TMP/erun/checkpoints/last/run.yaml"
+run_bad empty_run_yaml "run.yaml: empty" test --checkpoint "$TMP/erun/checkpoints/last" --data "$TMP/train.jsonl"
+run_bad empty_run_yaml_resume "run.yaml is empty" train --resume "$TMP/erun/checkpoints/last/"
 mkdir -p "$TMP/fmodel2" && cp "$TMP/model/config.json" "$TMP/fmodel2/" && mkfifo "$TMP/fmodel2/model.safetensors"
 run_bad fifo_model_weights "model.safetensors: not a regular file (a FIFO)" train $P --model "$TMP/fmodel2" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_weights"
 run_bad fifo_tokenizer "not a regular file (a FIFO)" train $P --tokenizer "$TMP/fifo.yaml" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_tok"

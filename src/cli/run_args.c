@@ -101,6 +101,8 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
     int n_args = 0;
     args[n_args++] = argv[0];
     if (find_resume(argc, argv, resume, sizeof resume)) {
+        /* "out/" names out: paths joined to it get no "//" */
+        for (size_t len = strlen(resume); len > 1 && resume[len - 1] == '/';) resume[--len] = '\0';
         struct stat sb;
         if (stat(resume, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
             free(args);
@@ -128,6 +130,14 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
             }
         }
         if (stat(saved, &sb) == 0) {
+            if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+                /* every checkpoint writes it: empty is damaged, and no
+                 * options would silently mean the default model */
+                free(args);
+                free(rest);
+                return cli_error(cmd, "--resume %s: %s is empty (the run's options)", resume,
+                                 saved);
+            }
             args[n_args++] = "--config";
             args[n_args++] = saved;
         } else {

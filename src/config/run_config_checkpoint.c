@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/paths.h"
 
@@ -36,6 +37,13 @@ static int apply_run_yaml(mlsae_run_config *cfg, const char *dir, mlsae_error *e
     mlsae_run_config_defaults(run);
     if (mlsae_run_config_load_yaml(run, path, err)) {
         rc = -1;
+        goto done;
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        /* written by every training checkpoint: empty means damaged, and
+         * its absence of options would silently mean the default model */
+        rc = mlsae_fail(err, "%s: empty (a training checkpoint's run options)", path);
         goto done;
     }
     memcpy(cfg->model_name, run->model_name, sizeof cfg->model_name);
