@@ -132,7 +132,7 @@ run_bad fifo_run_yaml "run.yaml: not a regular file (a FIFO)" test --checkpoint 
 mkdir -p "$TMP/erun/checkpoints" && cp -r "$TMP/s32/checkpoints/last" "$TMP/erun/checkpoints/" &&
     : > "$TMP/erun/checkpoints/last/run.yaml"
 run_bad empty_run_yaml "run.yaml: empty" test --checkpoint "$TMP/erun/checkpoints/last" --data "$TMP/train.jsonl"
-run_bad empty_run_yaml_resume "run.yaml is empty" train --resume "$TMP/erun/checkpoints/last/"
+run_bad empty_run_yaml_resume "run.yaml: empty" train --resume "$TMP/erun/checkpoints/last/"
 mkdir -p "$TMP/fmodel2" && cp "$TMP/model/config.json" "$TMP/fmodel2/" && mkfifo "$TMP/fmodel2/model.safetensors"
 run_bad fifo_model_weights "model.safetensors: not a regular file (a FIFO)" train $P --model "$TMP/fmodel2" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_weights"
 run_bad fifo_tokenizer "not a regular file (a FIFO)" train $P --tokenizer "$TMP/fifo.yaml" --data "$TMP/train.jsonl" --out "$TMP/run_fifo_tok"

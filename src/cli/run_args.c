@@ -130,13 +130,11 @@ int cli_run_config_base(const char *cmd, int argc, char **argv, const mlsae_run_
             }
         }
         if (stat(saved, &sb) == 0) {
-            if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
-                /* every checkpoint writes it: empty is damaged, and no
-                 * options would silently mean the default model */
+            mlsae_error yerr;
+            if (mlsae_run_config_check_run_yaml(saved, &yerr)) {
                 free(args);
                 free(rest);
-                return cli_error(cmd, "--resume %s: %s is empty (the run's options)", resume,
-                                 saved);
+                return cli_error(cmd, "--resume %s: %s", resume, yerr.msg);
             }
             args[n_args++] = "--config";
             args[n_args++] = saved;

@@ -189,6 +189,12 @@ int mlsae_run_config_from_args(mlsae_run_config *cfg, int argc, char **argv, cha
 int mlsae_run_config_apply_checkpoint(mlsae_run_config *cfg, const char *dir, int *is_tfm,
                                       mlsae_error *err);
 
+/* A training checkpoint's run.yaml (written with every checkpoint): -1
+ * with the error naming it when it is an empty file (damaged; loaded, no
+ * options would silently mean the defaults, e.g. the default model), else
+ * 0. Used by mlsae_run_config_apply_checkpoint and by train --resume. */
+int mlsae_run_config_check_run_yaml(const char *path, mlsae_error *err);
+
 /* mlsae_run_config_from_args starting from base instead of the defaults
  * (base may be NULL). */
 int mlsae_run_config_from_args_base(mlsae_run_config *cfg, const mlsae_run_config *base,

@@ -17,6 +17,14 @@ static int bad_type(const char *path, const char *key, const char *want, mlsae_e
     return mlsae_fail(err, "%s: key '%s' must be %s", path, key, want);
 }
 
+int mlsae_run_config_check_run_yaml(const char *path, mlsae_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return mlsae_fail(err, "%s: empty (a training checkpoint's run options)", path);
+    return 0;
+}
+
 /* A training checkpoint (<out>/checkpoints/<c>/, doc/formats.md): its
  * run.yaml's model and the options a -tfm config.json would hold. 1 when
  * there is no run.yaml, 0 when applied, -1 on error. */
@@ -35,15 +43,8 @@ static int apply_run_yaml(mlsae_run_config *cfg, const char *dir, mlsae_error *e
         goto done;
     }
     mlsae_run_config_defaults(run);
-    if (mlsae_run_config_load_yaml(run, path, err)) {
+    if (mlsae_run_config_check_run_yaml(path, err) || mlsae_run_config_load_yaml(run, path, err)) {
         rc = -1;
-        goto done;
-    }
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
-        /* written by every training checkpoint: empty means damaged, and
-         * its absence of options would silently mean the default model */
-        rc = mlsae_fail(err, "%s: empty (a training checkpoint's run options)", path);
         goto done;
     }
     memcpy(cfg->model_name, run->model_name, sizeof cfg->model_name);
